@@ -1,0 +1,31 @@
+"""Analysis of fleetsim traces with pandas: loading, metrics, summaries.
+
+Typical use::
+
+    import analysis
+    df = analysis.load_trace("runs/alexa/requests.parquet")
+    summary = analysis.summarize(df)
+"""
+
+from analysis.metrics import (
+    SUMMARY_KEYS,
+    busy_time_s,
+    cost_usd,
+    latency_percentiles_s,
+    slo_attainment,
+    summarize,
+    summarize_trace,
+)
+from analysis.trace import load_trace, run_info
+
+__all__ = [
+    "SUMMARY_KEYS",
+    "busy_time_s",
+    "cost_usd",
+    "latency_percentiles_s",
+    "load_trace",
+    "run_info",
+    "slo_attainment",
+    "summarize",
+    "summarize_trace",
+]

@@ -1,0 +1,209 @@
+"""Fleet metrics from a trace: latency percentiles, SLO attainment, utilisation and cost.
+
+Every metric is computed from the per-request facts in the trace plus the run facts in its
+metadata, so a user can recompute the summary of any run. ``summarize`` works on a loaded
+DataFrame; ``summarize_trace`` streams a file row group by row group with the same
+accumulator, so summarising a 10-million-request trace does not need it all in memory.
+
+Definitions (all over the measured window [warmup, duration), by arrival time):
+
+* ``requests`` - requests that arrived in the window; ``completed``/``dropped``/``in_flight``
+  split them by status.
+* ``throughput_per_s`` - completed / window length.
+* ``latency_p*_s`` - percentiles (linear interpolation) of completed requests' latency.
+* ``slo_attainment`` - completed within target / requests whose outcome is known: a dropped
+  request is a miss, and so is one still in flight at the end that had already waited longer
+  than the target; in-flight requests younger than the target are left out.
+* ``utilisation`` per pool - replica busy time inside the window / (replicas x window);
+  a batch's service time is shared equally among its requests, so no batch is counted twice.
+* ``cost_usd`` - instance-hours over the window x on-demand price;
+  ``cost_per_million_usd`` - cost_usd per million completed requests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from analysis.trace import run_info
+
+PERCENTILES = (50.0, 90.0, 99.0, 99.9)
+SUMMARY_KEYS = (
+    "requests",
+    "completed",
+    "dropped",
+    "in_flight",
+    "throughput_per_s",
+    "latency_mean_s",
+    "latency_p50_s",
+    "latency_p90_s",
+    "latency_p99_s",
+    "latency_p999_s",
+    "slo_percentile",
+    "slo_target_s",
+    "slo_attainment",
+    "slo_met",
+    "utilisation",
+    "cost_usd",
+    "cost_per_million_usd",
+)
+_NEEDED = ["arrival_s", "start_s", "latency_s", "service_s", "batch_size", "pool", "status",
+           "warmup"]  # fmt: skip
+
+
+def latency_percentiles_s(latency_s: np.ndarray, q: tuple[float, ...] = PERCENTILES) -> list[float]:
+    """Percentiles ``q`` (in %) of latencies (s), linear interpolation; NaN if empty."""
+    latency_s = np.asarray(latency_s, dtype=float)
+    if latency_s.size == 0:
+        return [float("nan")] * len(q)
+    return [float(v) for v in np.percentile(latency_s, q)]
+
+
+def slo_attainment(
+    status: np.ndarray,
+    latency_s: np.ndarray,
+    arrival_s: np.ndarray,
+    target_s: float,
+    end_s: float,
+) -> tuple[int, int]:
+    """Count SLO hits and known outcomes for requests (see module docstring).
+
+    Args:
+        status: ``"ok"``, ``"dropped"`` or ``"in_flight"`` per request.
+        latency_s: Latency (s), NaN unless ok.
+        arrival_s: Arrival time (s).
+        target_s: Latency target (s).
+        end_s: Time the run ended (s).
+
+    Returns:
+        (met, known): attainment is met / known.
+
+    """
+    status = np.asarray(status)
+    ok = status == "ok"
+    met = ok & (np.asarray(latency_s) <= target_s)
+    late_in_flight = (status == "in_flight") & (end_s - np.asarray(arrival_s) > target_s)
+    known = ok | (status == "dropped") | late_in_flight
+    return int(met.sum()), int(known.sum())
+
+
+def busy_time_s(
+    start_s: np.ndarray,
+    service_s: np.ndarray,
+    batch_size: np.ndarray,
+    window_start_s: float,
+    window_end_s: float,
+) -> np.ndarray:
+    """Each request's share of its batch's replica busy time inside a window (s).
+
+    Summed over a batch's requests this gives the batch's busy time once. Requests that never
+    started (NaN start) contribute 0.
+    """
+    start = np.asarray(start_s, dtype=float)
+    end = start + np.asarray(service_s, dtype=float)
+    overlap = np.minimum(end, window_end_s) - np.maximum(start, window_start_s)
+    share = np.where(np.isfinite(overlap) & (overlap > 0), overlap, 0.0)
+    size = np.maximum(np.asarray(batch_size, dtype=float), 1.0)
+    return share / size
+
+
+def cost_usd(pools: list[dict[str, Any]], window_s: float) -> float:
+    """On-demand cost (USD) of every pool's instances over ``window_s`` seconds."""
+    return sum(p["count"] * p["usd_per_hour"] for p in pools) * window_s / 3600.0
+
+
+@dataclass
+class _Accumulator:
+    """Sums over trace chunks; ``result`` turns them into the summary."""
+
+    info: dict[str, Any]
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
+        ("requests", "ok", "dropped", "in_flight", "slo_met", "slo_known"), 0))  # fmt: skip
+    latencies: list[np.ndarray] = field(default_factory=list)
+    busy_s: dict[str, float] = field(default_factory=dict)
+
+    def add(self, chunk: pd.DataFrame) -> None:
+        info = self.info
+        status = chunk["status"].astype(str).to_numpy()
+        measured = ~chunk["warmup"].to_numpy(dtype=bool)
+        arrival = chunk["arrival_s"].to_numpy(dtype=float)
+        latency = chunk["latency_s"].to_numpy(dtype=float)
+        c = self.counts
+        c["requests"] += int(measured.sum())
+        for name in ("ok", "dropped", "in_flight"):
+            c[name] += int((measured & (status == name)).sum())
+        self.latencies.append(latency[measured & (status == "ok")])
+        met, known = slo_attainment(
+            status[measured], latency[measured], arrival[measured],
+            info["slo_target_s"], info["duration_s"],
+        )  # fmt: skip
+        c["slo_met"] += met
+        c["slo_known"] += known
+        share = busy_time_s(
+            chunk["start_s"].to_numpy(dtype=float), chunk["service_s"].to_numpy(dtype=float),
+            chunk["batch_size"].to_numpy(), info["warmup_s"], info["duration_s"],
+        )  # fmt: skip
+        pools = chunk["pool"].astype(str).to_numpy()
+        for name in np.unique(pools):
+            self.busy_s[name] = self.busy_s.get(name, 0.0) + float(share[pools == name].sum())
+
+    def result(self) -> dict[str, Any]:
+        info = self.info
+        window = info["duration_s"] - info["warmup_s"]
+        c = self.counts
+        lat = np.concatenate(self.latencies) if self.latencies else np.empty(0)
+        p50, p90, p99, p999 = latency_percentiles_s(lat)
+        cost = cost_usd(info["pools"], window)
+        utilisation = {
+            p["pool"]: self.busy_s.get(p["pool"], 0.0)
+            / (p["count"] * p["replicas_per_instance"] * window)
+            for p in info["pools"]
+        }
+        attainment = c["slo_met"] / c["slo_known"] if c["slo_known"] else float("nan")
+        return {
+            "requests": c["requests"],
+            "completed": c["ok"],
+            "dropped": c["dropped"],
+            "in_flight": c["in_flight"],
+            "throughput_per_s": c["ok"] / window,
+            "latency_mean_s": float(lat.mean()) if lat.size else float("nan"),
+            "latency_p50_s": p50,
+            "latency_p90_s": p90,
+            "latency_p99_s": p99,
+            "latency_p999_s": p999,
+            "slo_percentile": info["slo_percentile"],
+            "slo_target_s": info["slo_target_s"],
+            "slo_attainment": attainment,
+            "slo_met": bool(attainment >= info["slo_percentile"] / 100.0),
+            "utilisation": utilisation,
+            "cost_usd": cost,
+            "cost_per_million_usd": cost / c["ok"] * 1e6 if c["ok"] else float("nan"),
+        }
+
+
+def summarize(df: pd.DataFrame, info: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Summary metrics of a loaded trace (keys in ``SUMMARY_KEYS``; times in s, money in USD).
+
+    Args:
+        df: A trace from ``load_trace`` (or any frame with its columns).
+        info: Run facts; by default ``df.attrs["fleetsim"]`` as set by ``load_trace``.
+
+    """
+    info = info if info is not None else df.attrs["fleetsim"]
+    acc = _Accumulator(info)
+    acc.add(df)
+    return acc.result()
+
+
+def summarize_trace(path: str | Path) -> dict[str, Any]:
+    """Summary metrics of a trace file, read one row group at a time (bounded memory)."""
+    acc = _Accumulator(run_info(path))
+    parquet = pq.ParquetFile(path)
+    for i in range(parquet.num_row_groups):
+        acc.add(parquet.read_row_group(i, columns=_NEEDED).to_pandas())
+    return acc.result()

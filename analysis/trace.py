@@ -1,0 +1,46 @@
+"""Reading fleetsim parquet traces and the run facts stored in their metadata."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+
+def run_info(path: str | Path) -> dict[str, Any]:
+    """The run facts a trace carries: durations (s), SLO, pools with prices, versions.
+
+    Returns:
+        A dict with keys ``duration_s``, ``warmup_s``, ``slo_percentile``, ``slo_target_s``,
+        ``pools`` (list of dicts with ``pool``, ``count``, ``replicas_per_instance``,
+        ``usd_per_hour``, ...), plus ``scenario_yaml``, ``fleetsim_version`` and
+        ``hardware_model_version``.
+
+    """
+    meta = pq.read_schema(path).metadata or {}
+    if b"fleetsim.run" not in meta:
+        raise ValueError(f"{path} is not a fleetsim trace (no fleetsim.run metadata)")
+    info = json.loads(meta[b"fleetsim.run"])
+    info["scenario_yaml"] = meta.get(b"fleetsim.scenario_yaml", b"").decode()
+    info["fleetsim_version"] = meta.get(b"fleetsim.version", b"").decode()
+    info["hardware_model_version"] = meta.get(b"fleetsim.hardware_model_version", b"").decode()
+    return info
+
+
+def load_trace(path: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
+    """Load a trace as a DataFrame, one row per request, with the run facts in ``df.attrs``.
+
+    ``pool``, ``model`` and ``status`` are categoricals; times are float seconds (NaN where a
+    request never started or never finished).
+
+    Args:
+        path: A ``requests.parquet`` written by ``fleetsim run``.
+        columns: Load only these columns (all by default).
+
+    """
+    df = pq.read_table(path, columns=columns).to_pandas()
+    df.attrs["fleetsim"] = run_info(path)
+    return df

@@ -1,0 +1,128 @@
+"""Load balancers: a pure choice of instance from read-only per-instance counts.
+
+A balancer serves one *group*: every instance (across pools) that serves one model. It sees
+two lists the engine keeps current, indexed by position in the group:
+
+* ``outstanding[i]`` - requests at instance i, waiting or in service;
+* ``queued[i]`` - requests at instance i still waiting for a replica.
+
+Ties always go to the lowest index, so a run is reproducible. Random choices come from the
+balancer's own stream, drawn in blocks to keep the per-request cost small.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.scenario import BalancerKind
+
+_BLOCK = 4096
+
+
+class Balancer:
+    """Base class: ``pick`` returns the group index of the instance for the next request."""
+
+    def __init__(self, size: int, rng: np.random.Generator) -> None:
+        self.size = size
+        self.rng = rng
+
+    def pick(self, outstanding: list[int], queued: list[int]) -> int:
+        """Choose an instance index in ``range(size)``."""
+        raise NotImplementedError
+
+
+class RoundRobin(Balancer):
+    """Instances in turn: 0, 1, ..., size-1, 0, ..."""
+
+    def __init__(self, size: int, rng: np.random.Generator) -> None:
+        super().__init__(size, rng)
+        self._next = 0
+
+    def pick(self, outstanding: list[int], queued: list[int]) -> int:
+        """Next instance in cyclic order."""
+        choice = self._next
+        self._next = choice + 1 if choice + 1 < self.size else 0
+        return choice
+
+
+class _RandomBlock(Balancer):
+    """Shared machinery: uniform variates drawn ``_BLOCK`` at a time, mapped to indices."""
+
+    def __init__(self, size: int, rng: np.random.Generator) -> None:
+        super().__init__(size, rng)
+        self._block: list[float] = []
+        self._pos = 0
+
+    def _draw(self, high: int) -> int:
+        """A uniform integer in [0, high)."""
+        if self._pos >= len(self._block):
+            self._block = self.rng.random(_BLOCK).tolist()
+            self._pos = 0
+        value = self._block[self._pos]
+        self._pos += 1
+        return int(value * high)
+
+
+class Random(_RandomBlock):
+    """Uniformly random instance, independent of load (k independent queues at rate λ/k)."""
+
+    def pick(self, outstanding: list[int], queued: list[int]) -> int:
+        """A uniform random index."""
+        return self._draw(self.size)
+
+
+class LeastOutstanding(Balancer):
+    """Instance with the fewest outstanding (waiting + in-service) requests."""
+
+    def pick(self, outstanding: list[int], queued: list[int]) -> int:
+        """Lowest index among the least loaded."""
+        return outstanding.index(min(outstanding))
+
+
+class PowerOfTwo(_RandomBlock):
+    """Two distinct instances sampled uniformly; the one with fewer outstanding requests wins.
+
+    Ties go to the first sampled. With one instance it always picks it.
+    """
+
+    def pick(self, outstanding: list[int], queued: list[int]) -> int:
+        """The less loaded of two random distinct instances."""
+        if self.size == 1:
+            return 0
+        first = self._draw(self.size)
+        second = self._draw(self.size - 1)
+        if second >= first:
+            second += 1
+        return second if outstanding[second] < outstanding[first] else first
+
+
+class JoinShortestQueue(Balancer):
+    """Instance with the fewest waiting requests; ties by fewest outstanding, then index.
+
+    With one replica per instance and no batching this is the classical JSQ (fewest in
+    system).
+    """
+
+    def pick(self, outstanding: list[int], queued: list[int]) -> int:
+        """Lowest (queued, outstanding, index)."""
+        shortest = min(queued)
+        best = -1
+        best_load = 0
+        for i, q in enumerate(queued):
+            if q == shortest and (best < 0 or outstanding[i] < best_load):
+                best, best_load = i, outstanding[i]
+        return best
+
+
+BALANCERS: dict[BalancerKind, type[Balancer]] = {
+    BalancerKind.round_robin: RoundRobin,
+    BalancerKind.random: Random,
+    BalancerKind.least_outstanding: LeastOutstanding,
+    BalancerKind.power_of_two: PowerOfTwo,
+    BalancerKind.join_shortest_queue: JoinShortestQueue,
+}
+
+
+def make_balancer(kind: BalancerKind, size: int, rng: np.random.Generator) -> Balancer:
+    """Build the balancer of ``kind`` for a group of ``size`` instances."""
+    return BALANCERS[kind](size, rng)

@@ -1,0 +1,67 @@
+"""Publishing run outputs atomically: a run directory appears complete or not at all."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+
+class OutputExistsError(Exception):
+    """The output directory exists and overwriting was not asked for."""
+
+
+@contextmanager
+def staged_dir(target: str | Path, force: bool = False) -> Iterator[Path]:
+    """Yield a staging directory that replaces ``target`` only if the block succeeds.
+
+    Files are written into a hidden sibling directory; on success it is renamed to
+    ``target`` (an existing ``target`` is moved aside first and deleted after, when
+    ``force``). On any error, or if the process is killed, ``target`` is untouched.
+
+    Raises:
+        OutputExistsError: ``target`` exists and ``force`` is false.
+
+    """
+    target = Path(target)
+    if target.exists() and not force:
+        raise OutputExistsError(f"{target} already exists; pass --force to overwrite it")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.with_name(f".{target.name}.partial-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+        os.replace(target, old)
+    os.replace(staging, target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def write_json(path: str | Path, data: dict[str, Any]) -> None:
+    """Write JSON atomically (temporary file, then rename); NaN and inf become null."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(_jsonable(data), indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)

@@ -1,0 +1,265 @@
+"""The scenario schema: frozen pydantic models that a YAML scenario file validates into.
+
+Durations are converted to seconds at load (``"2ms"`` -> 0.002); rates are requests per
+second. Every config rejects unknown keys with a did-you-mean. Cross-references (instance
+types, models, memory fit) are checked afterwards in ``sim.loading``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from sim.arrivals import DiurnalProcess, PoissonProcess
+from sim.units import parse_duration_s
+
+DTYPES = ("fp32", "bf16", "fp16", "int8", "fp8", "fp4")
+
+
+def _duration(value: object) -> float:
+    try:
+        return parse_duration_s(value)
+    except ValueError as exc:
+        raise PydanticCustomError("duration", str(exc)) from None
+
+
+Duration = Annotated[float, BeforeValidator(_duration)]
+PositiveDuration = Annotated[float, BeforeValidator(_duration), Field(gt=0)]
+
+
+def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
+    """Return ``" (did you mean 'x'?)"`` for the closest choice, or ``""`` if none is close."""
+    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+class Config(BaseModel):
+    """Base of every scenario config: frozen, and unknown keys are an error naming the key."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _reject_unknown_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            allowed = list(cls.model_fields)
+            for key in data:
+                if key not in cls.model_fields:
+                    message = (
+                        f"unknown key {key!r}{did_you_mean(key, allowed)}; "
+                        f"allowed keys: {', '.join(allowed)}"
+                    )
+                    # braces in user text must not be read as a template by pydantic
+                    message = message.replace("{", "{{").replace("}", "}}")
+                    raise PydanticCustomError("unknown_key", message, {"key": key})
+        return data
+
+
+def _kind_shorthand(value: Any) -> Any:
+    """Let ``balancer: round_robin`` stand for ``balancer: {kind: round_robin}``."""
+    return {"kind": value} if isinstance(value, str) else value
+
+
+# --- workload ------------------------------------------------------------------------------
+
+
+class PoissonArrivals(Config):
+    """Homogeneous Poisson arrivals: exponential gaps, mean rate ``rate`` requests/s."""
+
+    kind: Literal["poisson"]
+    rate: float = Field(gt=0, description="requests per second")
+
+    def build(self, rng: np.random.Generator) -> PoissonProcess:
+        """The runtime process, drawing from ``rng``."""
+        return PoissonProcess(self.rate, rng)
+
+
+class DiurnalArrivals(Config):
+    """Sinusoidal-rate Poisson arrivals, generated exactly by thinning.
+
+    rate(t) = mean_rate * (1 + (peak_to_mean - 1) * cos(2*pi*(t - phase) / period)), so the
+    rate peaks at ``phase`` (and every period after) and bottoms out half a period later.
+    """
+
+    kind: Literal["diurnal"]
+    mean_rate: float = Field(gt=0, description="time-average requests per second")
+    peak_to_mean: float = Field(ge=1, le=2, description="peak rate / mean rate, in [1, 2]")
+    period: PositiveDuration = 86400.0
+    phase: Duration = 0.0
+
+    def build(self, rng: np.random.Generator) -> DiurnalProcess:
+        """The runtime process, drawing from ``rng``."""
+        return DiurnalProcess(self.mean_rate, self.peak_to_mean, self.period, self.phase, rng)
+
+
+ArrivalsConfig = Annotated[PoissonArrivals | DiurnalArrivals, Field(discriminator="kind")]
+
+
+class FixedSeqLen(Config):
+    """Every request has the same sequence length (tokens; image side in pixels for CNNs)."""
+
+    kind: Literal["fixed"]
+    value: int = Field(ge=1)
+
+
+class ChoiceSeqLen(Config):
+    """Sequence length drawn from a list of values with weights."""
+
+    kind: Literal["choice"]
+    values: list[Annotated[int, Field(ge=1)]] = Field(min_length=1)
+    weights: list[Annotated[float, Field(ge=0)]] | None = None
+
+    @model_validator(mode="after")
+    def _weights_match(self) -> ChoiceSeqLen:
+        if self.weights is not None:
+            if len(self.weights) != len(self.values):
+                raise ValueError(
+                    f"weights has {len(self.weights)} entries but values has {len(self.values)}"
+                )
+            if sum(self.weights) <= 0:
+                raise ValueError(f"weights {self.weights} must sum to a positive number")
+        return self
+
+
+class UniformSeqLen(Config):
+    """Sequence length drawn uniformly from the integers low..high (both included)."""
+
+    kind: Literal["uniform"]
+    low: int = Field(ge=1)
+    high: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> UniformSeqLen:
+        if self.low > self.high:
+            raise ValueError(f"low ({self.low}) must not exceed high ({self.high})")
+        return self
+
+
+def _seq_len_shorthand(value: Any) -> Any:
+    """Let ``seq_len: 128`` stand for ``seq_len: {kind: fixed, value: 128}``."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return {"kind": "fixed", "value": value}
+    return value
+
+
+SeqLenConfig = Annotated[
+    FixedSeqLen | ChoiceSeqLen | UniformSeqLen,
+    Field(discriminator="kind"),
+    BeforeValidator(_seq_len_shorthand),
+]
+
+
+class MixEntry(Config):
+    """One class of request: which model it needs, how often, and its sequence lengths."""
+
+    model: str
+    weight: float = Field(default=1.0, ge=0)
+    seq_len: SeqLenConfig | None = None
+
+
+class Workload(Config):
+    """Arrival process plus request mix."""
+
+    arrivals: ArrivalsConfig
+    mix: list[MixEntry] = Field(min_length=1)
+
+    @field_validator("mix")
+    @classmethod
+    def _weights_positive(cls, mix: list[MixEntry]) -> list[MixEntry]:
+        total = sum(entry.weight for entry in mix)
+        if total <= 0:
+            raise ValueError(f"mix weights sum to {total:g}; they must sum to a positive number")
+        return mix
+
+
+# --- models, fleet, balancer, SLO ----------------------------------------------------------
+
+
+class EncoderModel(Config):
+    """A custom transformer encoder given by its architecture hyper-parameters."""
+
+    kind: Literal["encoder"] = "encoder"
+    layers: int = Field(ge=1)
+    hidden: int = Field(ge=1)
+    heads: int = Field(ge=1)
+    ffn: int = Field(ge=1)
+    vocab: int = Field(default=30522, ge=1)
+    max_positions: int = Field(default=512, ge=1)
+
+    @model_validator(mode="after")
+    def _heads_divide_hidden(self) -> EncoderModel:
+        if self.hidden % self.heads:
+            raise ValueError(f"hidden ({self.hidden}) must be a multiple of heads ({self.heads})")
+        return self
+
+
+class Batching(Config):
+    """Dynamic batching: start when ``max_batch`` wait or the oldest has waited ``max_wait``."""
+
+    max_batch: int = Field(default=1, ge=1, le=4096)
+    max_wait: Duration = 0.0
+
+
+class Pool(Config):
+    """A group of identical instances, each serving one model on replicas of NeuronCores."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64)
+    instance: str
+    count: int = Field(ge=1, le=1_000_000)
+    model: str
+    dtype: Literal["fp32", "bf16", "fp16", "int8", "fp8", "fp4"] = "bf16"
+    cores_per_replica: int = Field(default=1, ge=1)
+    batching: Batching = Batching()
+    queue_limit: int = Field(
+        default=1000, ge=1, description="waiting requests per instance before new ones drop"
+    )
+
+
+class BalancerKind(StrEnum):
+    """Load-balancing policies; see ``sim.balancers`` for the exact rules."""
+
+    round_robin = "round_robin"
+    random = "random"
+    least_outstanding = "least_outstanding"
+    power_of_two = "power_of_two"
+    join_shortest_queue = "join_shortest_queue"
+
+
+class BalancerConfig(Config):
+    """Which instance of the pool(s) serving a model receives each request."""
+
+    kind: BalancerKind = BalancerKind.round_robin
+
+
+class Slo(Config):
+    """Latency objective: ``percentile`` of latencies at or below ``target``."""
+
+    percentile: float = Field(default=99.0, gt=0, lt=100)
+    target: PositiveDuration
+
+
+class Scenario(Config):
+    """A complete fleet simulation: workload, fleet, balancer, SLO and run length."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=100)
+    seed: int = Field(ge=0, lt=2**63)
+    duration: PositiveDuration
+    warmup: Duration = 0.0
+    workload: Workload
+    models: dict[str, EncoderModel] = Field(default_factory=dict)
+    fleet: list[Pool] = Field(min_length=1)
+    balancer: Annotated[BalancerConfig, BeforeValidator(_kind_shorthand)] = BalancerConfig()
+    slo: Slo
+    description: str = ""

@@ -1,0 +1,55 @@
+"""Balancer decisions on hand-made states: exact, ties to the lowest index."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.balancers import (
+    JoinShortestQueue,
+    LeastOutstanding,
+    PowerOfTwo,
+    Random,
+    RoundRobin,
+)
+from sim.streams import stream
+
+
+def rng():
+    return stream(0, "balancer")
+
+
+def test_round_robin_cycles():
+    """0, 1, 2, 0, 1 whatever the load."""
+    b = RoundRobin(3, rng())
+    assert [b.pick([9, 0, 0], [9, 0, 0]) for _ in range(5)] == [0, 1, 2, 0, 1]
+
+
+def test_least_outstanding_lowest_index_on_ties():
+    """Fewest outstanding wins; ties go to the lowest index."""
+    assert LeastOutstanding(4, rng()).pick([3, 1, 1, 2], [0, 0, 0, 0]) == 1
+
+
+def test_jsq_uses_queue_then_outstanding():
+    """Shortest waiting queue first; among equals, fewest outstanding; then lowest index."""
+    b = JoinShortestQueue(4, rng())
+    assert b.pick([5, 3, 4, 2], [1, 0, 0, 1]) == 1
+    assert b.pick([2, 2, 2, 2], [0, 0, 0, 0]) == 0
+
+
+def test_random_is_uniform():
+    """Uniform over instances: chi-square within bounds over 40k picks."""
+    b = Random(8, rng())
+    picks = np.array([b.pick([0] * 8, [0] * 8) for _ in range(40_000)])
+    counts = np.bincount(picks, minlength=8)
+    chi2 = ((counts - 5000) ** 2 / 5000).sum()
+    assert chi2 < 24.3  # 99.9% point of chi-square with 7 dof
+
+
+def test_power_of_two_picks_less_loaded_of_two_distinct():
+    """Never the most loaded of two; with one clearly idle instance it is chosen often."""
+    b = PowerOfTwo(4, rng())
+    load = [10, 10, 0, 10]
+    picks = [b.pick(load, [0] * 4) for _ in range(10_000)]
+    # instance 2 is in the sampled pair with probability 1/2 and then always wins
+    assert abs(picks.count(2) / 10_000 - 0.5) < 0.03
+    assert PowerOfTwo(1, rng()).pick([5], [5]) == 0

@@ -1,0 +1,196 @@
+"""End-to-end runs of the engine: trace shape, conservation, determinism, stream isolation."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+import analysis
+import hardware
+from sim.engine import run
+from sim.loading import parse_scenario
+from sim.trace import COLUMNS
+
+SMALL = {
+    "name": "small",
+    "seed": 123,
+    "duration": "3s",
+    "warmup": "500ms",
+    "workload": {
+        "arrivals": {"kind": "poisson", "rate": 3000},
+        "mix": [
+            {"model": "bert-base", "weight": 3, "seq_len": {"kind": "choice", "values": [64, 128]}},
+            {
+                "model": "distilbert-base",
+                "weight": 1,
+                "seq_len": {"kind": "uniform", "low": 16, "high": 96},
+            },
+        ],
+    },
+    "fleet": [
+        {
+            "name": "bert",
+            "instance": "inf2.xlarge",
+            "count": 3,
+            "model": "bert-base",
+            "batching": {"max_batch": 4, "max_wait": "1ms"},
+            "queue_limit": 50,
+        },
+        {
+            "name": "distil",
+            "instance": "inf1.xlarge",
+            "count": 1,
+            "model": "distilbert-base",
+            "batching": {"max_batch": 2, "max_wait": "500us"},
+            "queue_limit": 20,
+        },
+    ],
+    "balancer": "power_of_two",
+    "slo": {"percentile": 99, "target": "20ms"},
+}
+
+
+def scenario(**changes):
+    data = {**SMALL, **changes}
+    return parse_scenario(yaml.safe_dump(data))
+
+
+def run_df(tmp_path, sc, name="t.parquet"):
+    path = tmp_path / name
+    run(sc, path)
+    return analysis.load_trace(path).sort_values("request_id").reset_index(drop=True)
+
+
+def test_trace_has_exactly_the_specified_columns(tmp_path):
+    """One row per request with exactly the issue's columns, in order."""
+    df = run_df(tmp_path, scenario())
+    assert tuple(df.columns) == COLUMNS
+    assert df.request_id.tolist() == list(range(len(df)))
+    assert set(df.status.astype(str)) <= {"ok", "dropped", "in_flight"}
+
+
+def test_conservation_and_causality(tmp_path):
+    """Each request is counted once; arrival <= start <= finish; batches respect max_batch."""
+    df = run_df(tmp_path, scenario())
+    ok = df[df.status == "ok"]
+    assert (ok.arrival_s <= ok.start_s).all() and (ok.start_s < ok.finish_s).all()
+    assert np.allclose(ok.latency_s, ok.finish_s - ok.arrival_s)
+    assert np.allclose(ok.latency_s, ok.queue_s + ok.service_s)
+    limits = {"bert": 4, "distil": 2}
+    for pool, group in ok.groupby("pool", observed=True):
+        assert group.batch_size.between(1, limits[pool]).all()
+        # a batch's rows share start and service; their count equals batch_size
+        sizes = group.groupby(["instance_id", "replica_id", "start_s"]).size()
+        firsts = group.groupby(["instance_id", "replica_id", "start_s"]).batch_size.first()
+        assert (sizes == firsts).all()
+    # batches on one replica never overlap
+    batches = ok.groupby(["pool", "instance_id", "replica_id", "start_s"], observed=True).finish_s
+    b = batches.first().reset_index().sort_values(["pool", "instance_id", "replica_id", "start_s"])
+    for _, rep in b.groupby(["pool", "instance_id", "replica_id"], observed=True):
+        assert (rep.start_s.to_numpy()[1:] >= rep.finish_s.to_numpy()[:-1]).all()
+    assert df.warmup.equals(df.arrival_s < 0.5)
+    assert (df.arrival_s < 3.0).all()
+
+
+def test_service_time_comes_from_hardware_model(tmp_path):
+    """Each batch's service_s is hardware.service_time at its size and longest seq_len."""
+    df = run_df(tmp_path, scenario())
+    ok = df[(df.status == "ok") & (df.pool == "bert")]
+    batches = ok.groupby(["instance_id", "replica_id", "start_s"]).agg(
+        b=("batch_size", "first"), s=("seq_len", "max"), svc=("service_s", "first")
+    )
+    expected = hardware.service_time(
+        "bert-base", "inf2.xlarge", batches.b.to_numpy(), batches.s.to_numpy(), "bf16", 1
+    )
+    assert np.allclose(batches.svc.to_numpy(), expected, rtol=1e-12)
+
+
+def test_same_seed_identical_trace(tmp_path):
+    """The same scenario and seed give bit-identical traces."""
+    a = run_df(tmp_path, scenario(), "a.parquet")
+    b = run_df(tmp_path, scenario(), "b.parquet")
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+    c = run_df(tmp_path, scenario(seed=124), "c.parquet")
+    assert not np.array_equal(a.arrival_s.to_numpy()[:100], c.arrival_s.to_numpy()[:100])
+
+
+@pytest.mark.parametrize(
+    "balancer", ["round_robin", "random", "least_outstanding", "join_shortest_queue"]
+)
+def test_balancer_change_leaves_arrivals_identical(tmp_path, balancer):
+    """Changing the balancer changes routing but not arrival times, models or lengths."""
+    base = run_df(tmp_path, scenario(), "base.parquet")
+    other = run_df(tmp_path, scenario(balancer=balancer), "other.parquet")
+    for column in ("arrival_s", "model", "seq_len"):
+        assert base[column].equals(other[column]), column
+    assert not base.instance_id.equals(other.instance_id)
+
+
+def test_hardware_change_leaves_arrivals_identical(tmp_path):
+    """Moving a pool to another instance type does not touch the arrival stream."""
+    fleet = [dict(SMALL["fleet"][0], instance="inf1.2xlarge"), SMALL["fleet"][1]]
+    base = run_df(tmp_path, scenario(), "base.parquet")
+    other = run_df(tmp_path, scenario(fleet=fleet), "other.parquet")
+    for column in ("arrival_s", "model", "seq_len"):
+        assert base[column].equals(other[column]), column
+    assert not base.service_s.equals(other.service_s)
+
+
+def test_overload_drops_and_leaves_requests_in_flight(tmp_path):
+    """A fleet far too small drops requests and ends with some in flight; none are lost."""
+    fleet = [dict(SMALL["fleet"][0], count=1), SMALL["fleet"][1]]
+    workload = {**SMALL["workload"], "arrivals": {"kind": "poisson", "rate": 8000}}
+    df = run_df(tmp_path, scenario(fleet=fleet, workload=workload))
+    counts = df.status.value_counts()
+    assert counts["dropped"] > 0 and counts["in_flight"] > 0
+    dropped = df[df.status == "dropped"]
+    assert dropped.start_s.isna().all() and (dropped.batch_size == 0).all()
+    assert len(df) == counts.sum()
+
+
+def test_metadata_holds_scenario_seed_and_versions(tmp_path):
+    """File metadata: scenario YAML (loadable), seed, fleetsim and hardware-model versions."""
+    path = tmp_path / "t.parquet"
+    run(scenario(), path)
+    meta = pq.read_schema(path).metadata
+    assert meta[b"fleetsim.seed"] == b"123"
+    assert meta[b"fleetsim.hardware_model_version"].decode() == hardware.HARDWARE_MODEL_VERSION
+    assert b"fleetsim.version" in meta
+    again = parse_scenario(meta[b"fleetsim.scenario_yaml"].decode())
+    assert again == scenario()
+    info = json.loads(meta[b"fleetsim.run"])
+    assert [p["pool"] for p in info["pools"]] == ["bert", "distil"]
+
+
+def test_trace_written_in_row_groups(tmp_path, monkeypatch):
+    """The writer flushes bounded row groups as the run goes."""
+    import sim.engine as engine
+    from sim.trace import TraceWriter
+
+    monkeypatch.setattr(
+        engine, "TraceWriter", lambda *a, **k: TraceWriter(*a, **{**k, "rows_per_group": 1000})
+    )
+    path = tmp_path / "t.parquet"
+    stats = run(scenario(), path)
+    parquet = pq.ParquetFile(path)
+    assert parquet.num_row_groups >= stats.requests // 1000
+    assert (
+        max(parquet.metadata.row_group(i).num_rows for i in range(parquet.num_row_groups)) <= 1000
+    )
+
+
+def test_failed_run_leaves_no_file(tmp_path):
+    """An exception mid-run removes the partial trace; nothing under the final name."""
+
+    def boom(fraction):
+        if fraction > 0.5:
+            raise RuntimeError("killed")
+
+    with pytest.raises(RuntimeError):
+        run(scenario(), tmp_path / "t.parquet", progress=boom)
+    assert list(tmp_path.iterdir()) == []

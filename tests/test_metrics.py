@@ -1,0 +1,97 @@
+"""Summary metrics on a hand-made trace, where every number can be worked out by hand."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import analysis
+
+INFO = {
+    "duration_s": 10.0,
+    "warmup_s": 2.0,
+    "slo_percentile": 50.0,
+    "slo_target_s": 0.5,
+    "pools": [
+        {
+            "pool": "p",
+            "count": 2,
+            "replicas_per_instance": 2,
+            "usd_per_hour": 3.6,
+            "projected": False,
+            "instance_type": "x",
+        }
+    ],
+}
+nan = math.nan
+
+
+def frame():
+    # id, arrival, start, finish, service, batch, status
+    rows = [
+        (0, 1.0, 1.0, 2.0, 1.0, 1, "ok"),  # warm-up: excluded from counts
+        (1, 3.0, 3.0, 3.4, 0.4, 2, "ok"),  # batch of 2 with id 2
+        (2, 3.1, 3.0, 3.4, 0.4, 2, "ok"),  # (start before arrival impossible, but
+        (3, 4.0, 4.5, 5.5, 1.0, 1, "ok"),  #  metrics do not care)
+        (4, 5.0, nan, nan, nan, 0, "dropped"),
+        (5, 9.8, 9.8, nan, 0.6, 1, "in_flight"),  # younger than target at end: unknown
+        (6, 9.0, nan, nan, nan, 0, "in_flight"),  # waited 1.0 > 0.5: a known miss
+    ]
+    df = pd.DataFrame(
+        rows,
+        columns=[
+            "request_id",
+            "arrival_s",
+            "start_s",
+            "finish_s",
+            "service_s",
+            "batch_size",
+            "status",
+        ],
+    )
+    df["latency_s"] = df.finish_s - df.arrival_s
+    df["queue_s"] = df.start_s - df.arrival_s
+    df["pool"] = pd.Categorical(["p"] * len(df))
+    df["warmup"] = df.arrival_s < 2.0
+    return df
+
+
+def test_counts_percentiles_and_throughput():
+    """Counts exclude warm-up; percentiles over completed requests only."""
+    s = analysis.summarize(frame(), INFO)
+    assert (s["requests"], s["completed"], s["dropped"], s["in_flight"]) == (6, 3, 1, 2)
+    assert s["throughput_per_s"] == pytest.approx(3 / 8)
+    lat = np.array([0.4, 0.3, 1.5])
+    assert s["latency_p50_s"] == pytest.approx(np.percentile(lat, 50))
+    assert s["latency_p99_s"] == pytest.approx(np.percentile(lat, 99))
+
+
+def test_slo_attainment_counts_drops_and_late_in_flight_as_misses():
+    """met = 2 (0.4, 0.3 <= 0.5); known = 3 ok + 1 dropped + 1 late in-flight = 5."""
+    s = analysis.summarize(frame(), INFO)
+    assert s["slo_attainment"] == pytest.approx(2 / 5)
+    assert s["slo_met"] is False
+
+
+def test_utilisation_counts_each_batch_once_inside_window():
+    """Busy: 0.4 (batch of 2, once) + 1.0 + 0.2 (clipped at the end); warm-up batch outside."""
+    s = analysis.summarize(frame(), INFO)
+    assert s["utilisation"]["p"] == pytest.approx((0.4 + 1.0 + 0.2) / (2 * 2 * 8.0))
+
+
+def test_cost_over_measured_window():
+    """2 instances x $3.6/h x 8 s = $0.016; per million completed = 0.016 / 3 * 1e6."""
+    s = analysis.summarize(frame(), INFO)
+    assert s["cost_usd"] == pytest.approx(0.016)
+    assert s["cost_per_million_usd"] == pytest.approx(0.016 / 3 * 1e6)
+
+
+def test_busy_time_window_clipping():
+    """A batch straddling the warm-up boundary counts only its part inside the window."""
+    share = analysis.busy_time_s(
+        np.array([1.5, nan]), np.array([1.0, nan]), np.array([2, 0]), 2.0, 10.0
+    )
+    assert share.tolist() == [0.25, 0.0]
