@@ -9,9 +9,17 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 import analysis
+import hardware
+from hardware import catalog
 from sim import __version__
 from sim.engine import run as run_scenario
 from sim.errors import ScenarioError
@@ -59,6 +67,8 @@ class _LazyProgress:
                 BarColumn(),
                 TextColumn("{task.percentage:>5.1f}% of simulated time"),
                 TimeElapsedColumn(),
+                TextColumn("eta"),
+                TimeRemainingColumn(),
                 console=err,
                 transient=True,
             )
@@ -140,7 +150,9 @@ def run(
             )
     out.print(
         f"wrote {target / 'requests.parquet'} ({stats.requests:,} requests) and "
-        f"{target / 'summary.json'} in {stats.wall_s:.1f} s"
+        f"{target / 'summary.json'} in {stats.wall_s:.1f} s",
+        highlight=False,
+        soft_wrap=True,
     )
 
 
@@ -153,15 +165,21 @@ def validate(
         scenario = load_scenario(scenario_file)
     except ScenarioError as exc:
         raise _fail(str(exc)) from None
-    pools = ", ".join(f"{p.name} ({p.count} x {p.instance})" for p in scenario.fleet)
-    out.print(f"{scenario_file}: ok - scenario {scenario.name!r}, pools: {pools}")
+    pools = ", ".join(
+        f"{p.name} ({p.count} x {p.instance}"
+        f"{', PROJECTED hardware' if catalog.instance_type(p.instance).projected else ''})"
+        for p in scenario.fleet
+    )
+    out.print(
+        f"{scenario_file}: ok - scenario {scenario.name!r}, pools: {pools}",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @app.command()
 def version() -> None:
     """Print the fleetsim and hardware-model versions."""
-    import hardware
-
     out.print(f"fleetsim {__version__}, hardware model {hardware.HARDWARE_MODEL_VERSION}")
 
 

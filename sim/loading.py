@@ -20,29 +20,40 @@ from sim.semantics import check_references
 LineMap = dict[tuple[str | int, ...], int]
 
 
-def _line_map(text: str) -> LineMap:
-    """Map every key path of a YAML document to its 1-based line number."""
+def _line_map(text: str) -> tuple[LineMap, list[tuple[tuple[str | int, ...], int]]]:
+    """Map every key path of a YAML document to its 1-based line number.
+
+    Returns:
+        The map, and every (path, line) of a key that repeats an earlier key of the same
+        mapping (``yaml.safe_load`` would silently keep the last one).
+
+    """
     lines: LineMap = {}
+    duplicates: list[tuple[tuple[str | int, ...], int]] = []
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError:
-        return lines
+        return lines, duplicates
 
     def walk(node: yaml.Node, path: tuple[str | int, ...]) -> None:
         lines[path] = node.start_mark.line + 1
         if isinstance(node, yaml.MappingNode):
+            seen = set()
             for key_node, value_node in node.value:
                 key = key_node.value
-                lines[(*path, key)] = key_node.start_mark.line + 1
+                line = key_node.start_mark.line + 1
+                if key in seen:
+                    duplicates.append(((*path, key), line))
+                seen.add(key)
                 walk(value_node, (*path, key))
-                lines[(*path, key)] = key_node.start_mark.line + 1
+                lines[(*path, key)] = line
         elif isinstance(node, yaml.SequenceNode):
             for index, item in enumerate(node.value):
                 walk(item, (*path, index))
 
     if root is not None:
         walk(root, ())
-    return lines
+    return lines, duplicates
 
 
 def line_of(lines: LineMap, path: tuple[str | int, ...]) -> int | None:
@@ -157,7 +168,12 @@ def parse_scenario(text: str, source: str | None = None) -> Scenario:
             1,
             source,
         )
-    lines = _line_map(text)
+    lines, duplicates = _line_map(text)
+    if duplicates:
+        raise ScenarioError(
+            [(format_path(p), "key appears twice in one mapping", line) for p, line in duplicates],
+            source,
+        )
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:

@@ -32,6 +32,7 @@ def staged_dir(target: str | Path, force: bool = False) -> Iterator[Path]:
     if target.exists() and not force:
         raise OutputExistsError(f"{target} already exists; pass --force to overwrite it")
     target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_staging(target)
     staging = target.with_name(f".{target.name}.partial-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
@@ -47,6 +48,18 @@ def staged_dir(target: str | Path, force: bool = False) -> Iterator[Path]:
     os.replace(staging, target)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def _remove_stale_staging(target: Path) -> None:
+    """Delete staging directories left for ``target`` by runs that were killed."""
+    for leftover in target.parent.glob(f".{target.name}.partial-*"):
+        try:
+            pid = int(leftover.name.rsplit("-", 1)[1])
+            os.kill(pid, 0)  # raises if no such process: the run that owned it is gone
+        except ProcessLookupError:
+            shutil.rmtree(leftover, ignore_errors=True)
+        except (ValueError, PermissionError):
+            continue
 
 
 def _jsonable(value: Any) -> Any:

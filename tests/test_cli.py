@@ -76,3 +76,55 @@ def test_validate_ok():
     """validate prints ok and exits 0 for a good file."""
     result = invoke("validate", ALEXA)
     assert result.exit_code == 0 and "ok" in result.output
+
+
+def test_projected_hardware_is_flagged(tmp_path):
+    """A pool on inf3 is marked PROJECTED by validate, in the run output and summary.json."""
+    text = (ROOT / "scenarios" / "amazon_search.yaml").read_text()
+    text = text.replace("instance: inf2.xlarge", "instance: inf3.xlarge")
+    path = tmp_path / "inf3.yaml"
+    path.write_text(text)
+    result = invoke("validate", path)
+    assert result.exit_code == 0 and "PROJECTED" in result.output
+    result = invoke("run", path, "--out", tmp_path / "out", "--duration", "6s")
+    assert result.exit_code == 0, result.output
+    assert "PROJECTED" in result.output
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["pools"][0]["projected"] is True
+
+
+def test_killed_run_leaves_nothing_under_the_final_name(tmp_path):
+    """SIGKILL mid-run: no output directory; the next run cleans the leftover staging."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "killed"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sim",
+            "run",
+            str(ROOT / "scenarios" / "amazon_search.yaml"),
+            "--out",
+            str(out),
+            "--quiet",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob(".killed.partial-*/.requests.parquet.*.tmp")):
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not out.exists()
+    assert list(tmp_path.glob(".killed.partial-*"))
+    result = invoke(
+        "run", ROOT / "scenarios" / "alexa.yaml", "--out", out, "--duration", "11s", "--quiet"
+    )
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["killed"]

@@ -53,6 +53,7 @@ def mutate(path, value=None, delete=False):
 # (id, yaml text, fragments that must all appear in the message)
 CASES = [
     ("malformed-yaml", "name: x\nseed: [1, 2\nfleet: {", ["malformed YAML", ":3"]),
+    ("duplicate-key", "name: a\nseed: 1\nseed: 2\n", ["bad.yaml:3: seed", "appears twice"]),
     ("not-a-mapping", "- just\n- a list\n", ["expected a mapping"]),
     (
         "unknown-key",
