@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from analysis.quantiles import StreamingPercentiles
 from analysis.trace import run_info
 
 PERCENTILES = (50.0, 90.0, 99.0, 99.9)
@@ -124,7 +125,7 @@ class _Accumulator:
     info: dict[str, Any]
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
         ("requests", "ok", "dropped", "in_flight", "slo_met", "slo_known"), 0))  # fmt: skip
-    latencies: list[np.ndarray] = field(default_factory=list)
+    latencies: StreamingPercentiles = field(default_factory=StreamingPercentiles)
     busy_s: dict[str, float] = field(default_factory=dict)
 
     def add(self, chunk: pd.DataFrame) -> None:
@@ -137,7 +138,7 @@ class _Accumulator:
         c["requests"] += int(measured.sum())
         for name in ("ok", "dropped", "in_flight"):
             c[name] += int((measured & (status == name)).sum())
-        self.latencies.append(latency[measured & (status == "ok")])
+        self.latencies.add(latency[measured & (status == "ok")])
         met, known = slo_attainment(
             status[measured], latency[measured], arrival[measured],
             info["slo_target_s"], info["duration_s"],
@@ -156,8 +157,7 @@ class _Accumulator:
         info = self.info
         window = info["duration_s"] - info["warmup_s"]
         c = self.counts
-        lat = np.concatenate(self.latencies) if self.latencies else np.empty(0)
-        p50, p90, p99, p999 = latency_percentiles_s(lat)
+        p50, p90, p99, p999 = self.latencies.percentiles(PERCENTILES)
         cost = cost_usd(info["pools"], window)
         utilisation = {
             p["pool"]: self.busy_s.get(p["pool"], 0.0)
@@ -171,7 +171,7 @@ class _Accumulator:
             "dropped": c["dropped"],
             "in_flight": c["in_flight"],
             "throughput_per_s": c["ok"] / window,
-            "latency_mean_s": float(lat.mean()) if lat.size else float("nan"),
+            "latency_mean_s": self.latencies.mean,
             "latency_p50_s": p50,
             "latency_p90_s": p90,
             "latency_p99_s": p99,
@@ -179,7 +179,9 @@ class _Accumulator:
             "slo_percentile": info["slo_percentile"],
             "slo_target_s": info["slo_target_s"],
             "slo_attainment": attainment,
-            "slo_met": bool(attainment >= info["slo_percentile"] / 100.0),
+            "slo_met": bool(attainment >= info["slo_percentile"] / 100.0)
+            if c["slo_known"]
+            else None,
             "utilisation": utilisation,
             "cost_usd": cost,
             "cost_per_million_usd": cost / c["ok"] * 1e6 if c["ok"] else float("nan"),
@@ -197,13 +199,29 @@ def summarize(df: pd.DataFrame, info: dict[str, Any] | None = None) -> dict[str,
     info = info if info is not None else df.attrs["fleetsim"]
     acc = _Accumulator(info)
     acc.add(df)
+    if acc.latencies.plan_second_pass(PERCENTILES):
+        acc.latencies.keep(_completed_latencies(df))
     return acc.result()
 
 
+def _completed_latencies(chunk: pd.DataFrame) -> np.ndarray:
+    keep = (~chunk["warmup"].to_numpy(dtype=bool)) & (chunk["status"].astype(str) == "ok")
+    return chunk["latency_s"].to_numpy(dtype=float)[np.asarray(keep)]
+
+
 def summarize_trace(path: str | Path) -> dict[str, Any]:
-    """Summary metrics of a trace file, read one row group at a time (bounded memory)."""
+    """Summary metrics of a trace file, read one row group at a time.
+
+    Memory does not grow with the trace: exact percentiles take a second pass over the
+    latency column only where the first pass could not pin them down
+    (``analysis.quantiles``).
+    """
     acc = _Accumulator(run_info(path))
     parquet = pq.ParquetFile(path)
     for i in range(parquet.num_row_groups):
         acc.add(parquet.read_row_group(i, columns=_NEEDED).to_pandas())
+    if acc.latencies.plan_second_pass(PERCENTILES):
+        for i in range(parquet.num_row_groups):
+            chunk = parquet.read_row_group(i, columns=["latency_s", "status", "warmup"])
+            acc.latencies.keep(_completed_latencies(chunk.to_pandas()))
     return acc.result()

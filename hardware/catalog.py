@@ -269,7 +269,7 @@ def _chip_from_row(row: dict[str, str]) -> Chip:
 
 @lru_cache(maxsize=1)
 def _chips() -> MappingProxyType[str, Chip]:
-    chips = [_chip_from_row(row) for row in _read_csv("chips.csv")]
+    chips = [_chip_from_row(row) for f in ("chips.csv", "gpus.csv") for row in _read_csv(f)]
     return MappingProxyType({c.name: c for c in chips})
 
 
@@ -307,7 +307,11 @@ def _instance_from_row(row: dict[str, str], chips: MappingProxyType[str, Chip]) 
 @lru_cache(maxsize=1)
 def _instances() -> MappingProxyType[str, InstanceType]:
     chips = _chips()
-    rows = [_instance_from_row(row, chips) for row in _read_csv("instances.csv")]
+    rows = [
+        _instance_from_row(row, chips)
+        for f in ("instances.csv", "gpu_instances.csv")
+        for row in _read_csv(f)
+    ]
     return MappingProxyType({i.name: i for i in rows})
 
 

@@ -1,59 +1,39 @@
-"""Convolutional networks as im2col GEMMs (ResNet with bottleneck blocks).
+"""ResNet and VGG image classifiers as :class:`~hardware.convnet.ConvNet` layer tables.
 
-A convolution with a ``k x k`` kernel, ``c_in`` input and ``c_out`` output channels on an
-``h_out x h_out`` output map becomes one GEMM with ``M = batch * h_out**2`` (output pixels),
-``K = k*k*c_in`` and ``N = c_out``. Batch norm is folded into the preceding convolution at
-inference time (a per-channel scale and shift), so it costs one bias add per output element.
-Here ``seq_len`` is the side of a square input image in pixels.
+Hyper-parameters and parameter counts follow torchvision (``torchvision.models.resnet``,
+``torchvision.models.vgg``): ResNet v1.5 with the stride on the 3x3 convolution, VGG with biased
+convolutions, optional batch norm and the 25088-4096-4096-classes classifier.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-from numpy.typing import ArrayLike
-
-from hardware.workload import GemmRow, GemmSet, ModelSpec, VectorWork
+from hardware.convnet import Conv, ConvNet, ConvTable, Dense, Pool
 
 _STAGE_WIDTHS = (64, 128, 256, 512)
-_EXPANSION = 4
 
 
 @dataclass(frozen=True, slots=True)
-class _Conv:
-    """One convolution of the static layer table (sizes are filled in per image side)."""
+class ResNet(ConvNet):
+    """ResNet v1.5 (torchvision layout).
 
-    name: str
-    kernel: int
-    c_in: int
-    c_out: int
-    stride: int
-    relu: bool
-
-
-def _out_side(side: np.ndarray, kernel: int, stride: int) -> np.ndarray:
-    """Output side of a 'same'-padded (pad = kernel // 2) convolution or pooling."""
-    return (side + 2 * (kernel // 2) - kernel) // stride + 1
-
-
-@dataclass(frozen=True, slots=True)
-class ResNet(ModelSpec):
-    """ResNet v1.5 with bottleneck blocks (torchvision layout: stride on the 3x3 conv).
-
-    ``blocks=(3, 4, 6, 3)`` is ResNet-50, ``(3, 4, 23, 3)`` ResNet-101, ``(3, 8, 36, 3)``
-    ResNet-152.
+    ``blocks=(2, 2, 2, 2)`` with ``bottleneck=False`` is ResNet-18, ``(3, 4, 6, 3)`` basic
+    ResNet-34; with bottlenecks ``(3, 4, 6, 3)`` is ResNet-50, ``(3, 4, 23, 3)`` ResNet-101 and
+    ``(3, 8, 36, 3)`` ResNet-152.
 
     Attributes:
         name: Canonical model name.
-        blocks: Bottleneck blocks per stage (four stages of width 64, 128, 256, 512).
+        blocks: Residual blocks per stage (four stages of width 64, 128, 256, 512).
         classes: Outputs of the final fully connected layer.
+        bottleneck: Bottleneck blocks (1x1-3x3-1x1, expansion 4) or basic blocks (two 3x3).
 
     """
 
     name: str
     blocks: tuple[int, int, int, int] = (3, 4, 6, 3)
     classes: int = 1000
+    bottleneck: bool = True
 
     def __post_init__(self) -> None:
         """Validate hyper-parameters."""
@@ -63,170 +43,93 @@ class ResNet(ModelSpec):
             raise ValueError(f"{self.name}: classes must be >= 1")
 
     @property
-    def kind(self) -> str:
-        """Model family: ``"cnn"``."""
-        return "cnn"
+    def default_seq_len(self) -> int:
+        """Default image side in pixels (224)."""
+        return 224
+
+    def table(self) -> ConvTable:
+        """Stem, residual stages (names ``s{stage}b{block}_*``), global pool and ``fc``."""
+        convs = [Conv("conv1", 7, 3, 64, stride=2, scale=1)]
+        expansion = 4 if self.bottleneck else 1
+        c_in, scale = 64, 4
+        for stage, (n_blocks, width) in enumerate(zip(self.blocks, _STAGE_WIDTHS, strict=True)):
+            c_out = width * expansion
+            for i in range(n_blocks):
+                stride = 2 if stage > 0 and i == 0 else 1
+                out_scale = scale * stride
+                tag = f"s{stage + 1}b{i + 1}"
+                keep = {"keep": c_in, "keep_scale": scale}
+                if self.bottleneck:
+                    convs += [
+                        Conv(f"{tag}_1x1a", 1, c_in, width, scale=scale),
+                        Conv(f"{tag}_3x3", 3, width, width, stride, scale, **keep),
+                        Conv(f"{tag}_1x1b", 1, width, c_out, 1, out_scale, residual=True, **keep),
+                    ]
+                else:
+                    convs += [
+                        Conv(f"{tag}_3x3a", 3, c_in, width, stride, scale),
+                        Conv(f"{tag}_3x3b", 3, width, c_out, 1, out_scale, residual=True, **keep),
+                    ]
+                if stride != 1 or c_in != c_out:
+                    convs.append(Conv(f"{tag}_down", 1, c_in, c_out, stride, scale, act_passes=0))
+                c_in, scale = c_out, out_scale
+        pools = (Pool("maxpool", 9, 64, 4), Pool("avgpool", 1, c_in, 32))
+        return ConvTable(tuple(convs), (Dense("fc", c_in, self.classes),), pools)
+
+
+_VGG_CONFIGS = {
+    11: (1, 1, 2, 2, 2),
+    13: (2, 2, 2, 2, 2),
+    16: (2, 2, 3, 3, 3),
+    19: (2, 2, 4, 4, 4),
+}
+"""Convolutions per stage of VGG-11/13/16/19 (stages of width 64, 128, 256, 512, 512)."""
+
+
+@dataclass(frozen=True, slots=True)
+class VGG(ConvNet):
+    """VGG (torchvision layout): 3x3 convolutions in five stages, max pooling, three FC layers.
+
+    Attributes:
+        name: Canonical model name.
+        depth: 11, 13, 16 or 19 weight layers.
+        batch_norm: The ``_bn`` variants (batch norm after every convolution).
+        classes: Outputs of the last FC layer.
+
+    """
+
+    name: str
+    depth: int = 16
+    batch_norm: bool = False
+    classes: int = 1000
+
+    def __post_init__(self) -> None:
+        """Validate hyper-parameters."""
+        if self.depth not in _VGG_CONFIGS:
+            raise ValueError(f"{self.name}: depth must be one of {sorted(_VGG_CONFIGS)}")
+        if self.classes < 1:
+            raise ValueError(f"{self.name}: classes must be >= 1")
 
     @property
     def default_seq_len(self) -> int:
         """Default image side in pixels (224)."""
         return 224
 
-    @property
-    def min_seq_len(self) -> int:
-        """Smallest image side in pixels (32: one pixel left after the last stage)."""
-        return 32
-
-    @property
-    def max_seq_len(self) -> int:
-        """Largest image side in pixels accepted (1024)."""
-        return 1024
-
-    def _convs(self) -> list[tuple[_Conv, bool]]:
-        """Return the static layer table ``(conv, starts_block)``, stem excluded."""
-        table: list[tuple[_Conv, bool]] = []
-        c_in = 64
-        for stage, (n_blocks, width) in enumerate(zip(self.blocks, _STAGE_WIDTHS, strict=True)):
-            c_out = width * _EXPANSION
-            for i in range(n_blocks):
-                stride = 2 if stage > 0 and i == 0 else 1
-                tag = f"s{stage + 1}b{i + 1}"
-                table.append((_Conv(f"{tag}_1x1a", 1, c_in, width, 1, True), True))
-                table.append((_Conv(f"{tag}_3x3", 3, width, width, stride, True), False))
-                table.append((_Conv(f"{tag}_1x1b", 1, width, c_out, 1, True), False))
-                if i == 0:
-                    table.append((_Conv(f"{tag}_down", 1, c_in, c_out, stride, False), False))
-                c_in = c_out
-        return table
-
-    def _layers(
-        self, side: np.ndarray
-    ) -> tuple[list[tuple[_Conv, np.ndarray, np.ndarray, np.ndarray]], np.ndarray, np.ndarray]:
-        """Return ``(conv, side_in, side_out, block_input_side)`` per conv, stem and pool sides."""
-        stem_out = _out_side(side, 7, 2)
-        pool_out = _out_side(stem_out, 3, 2)
-        layers = [(_Conv("conv1", 7, 3, 64, 2, True), side, stem_out, np.zeros_like(side))]
-        current = block_in = pool_out
-        for conv, starts_block in self._convs():
-            if starts_block:
-                block_in = current
-            src = block_in if conv.name.endswith("_down") else current
-            out = _out_side(src, conv.kernel, conv.stride)
-            layers.append((conv, src, out, block_in))
-            if not conv.name.endswith("_down"):
-                current = out
-        return layers, stem_out, pool_out
-
-    @property
-    def dense_params(self) -> int:
-        """Convolution and FC weights (biases and folded batch norm excluded)."""
-        convs = [c for c, _ in self._convs()] + [_Conv("conv1", 7, 3, 64, 2, True)]
-        conv_weights = sum(c.kernel**2 * c.c_in * c.c_out for c in convs)
-        return conv_weights + 512 * _EXPANSION * self.classes
-
-    @property
-    def params(self) -> int:
-        """Parameters as torchvision counts them (conv, batch-norm scale/shift, FC)."""
-        convs = [c for c, _ in self._convs()] + [_Conv("conv1", 7, 3, 64, 2, True)]
-        return self.dense_params + sum(2 * c.c_out for c in convs) + self.classes
-
-    @property
-    def layer_steps(self) -> int:
-        """Dependent layer steps per forward pass: one per convolution plus the FC layer."""
-        return len(self._convs()) + 2
-
-    def gemms(self, batch: ArrayLike, seq_len: ArrayLike) -> GemmSet:
-        """im2col GEMMs of every convolution plus the classifier.
-
-        Args:
-            batch: Images per batch.
-            seq_len: Image side in pixels.
-
-        Returns:
-            One GEMM row per convolution (``M = batch*side_out**2``; ``a_elems`` is the
-            un-expanded input tensor) and one for the FC layer.
-
-        """
-        b, s = self._grid(batch, seq_len)
-        layers, _, _ = self._layers(s)
-        rows: list[GemmRow] = [
-            (c.name, b * out * out, c.kernel**2 * c.c_in, c.c_out, 1, True, b * src * src * c.c_in)
-            for c, src, out, _ in layers
-        ]
-        rows.append(("fc", b, 512 * _EXPANSION, self.classes, 1, True))
-        return GemmSet.from_rows(rows, b.shape)
-
-    def vector_ops(self, batch: ArrayLike, seq_len: ArrayLike) -> VectorWork:
-        """Vector-engine element counts: bias adds, ReLUs, residual adds, pooling, softmax.
-
-        Args:
-            batch: Images per batch.
-            seq_len: Image side in pixels.
-
-        Returns:
-            Element counts per category (float64 arrays).
-
-        """
-        b, s = self._grid(batch, seq_len)
-        b = b.astype(np.float64)
-        layers, _, pool_out = self._layers(s)
-        bias = np.zeros(b.shape)
-        relu = np.zeros(b.shape)
-        residual = np.zeros(b.shape)
-        for conv, _, out, _ in layers:
-            elems = b * out * out * conv.c_out
-            bias += elems
-            relu += elems if conv.relu else 0.0
-            if conv.name.endswith("_1x1b"):
-                residual += elems
-        final = layers[-1][2]
-        pooling = 9.0 * b * pool_out * pool_out * 64 + b * final * final * 512 * _EXPANSION
-        return VectorWork(
-            elementwise=bias + residual + pooling + b * self.classes,
-            softmax=b * self.classes,
-            layernorm=np.zeros(b.shape),
-            activation=relu,
+    def table(self) -> ConvTable:
+        """Five stages of biased 3x3 convolutions with 2x2 max pooling, then the classifier."""
+        convs, pools = [], []
+        c_in, scale = 3, 1
+        widths = (64, 128, 256, 512, 512)
+        for stage, (n, width) in enumerate(zip(_VGG_CONFIGS[self.depth], widths, strict=True)):
+            for i in range(n):
+                name = f"s{stage + 1}c{i + 1}"
+                convs.append(Conv(name, 3, c_in, width, 1, scale, bias=True, norm=self.batch_norm))
+                c_in = width
+            scale *= 2
+            pools.append(Pool(f"pool{stage + 1}", 4, width, scale))
+        dense = (
+            Dense("fc1", 512 * 7 * 7, 4096, act_passes=1),
+            Dense("fc2", 4096, 4096, act_passes=1),
+            Dense("fc3", 4096, self.classes),
         )
-
-    def activation_bytes(self, batch: ArrayLike, seq_len: ArrayLike, dtype: str) -> np.ndarray:
-        """Peak live activation bytes: a conv's input, output and the block's residual input.
-
-        Args:
-            batch: Images per batch.
-            seq_len: Image side in pixels.
-            dtype: Compiled dtype (sets activation element size).
-
-        Returns:
-            Bytes (float64 array).
-
-        """
-        b, s = self._grid(batch, seq_len)
-        layers, _, _ = self._layers(s)
-        block_channels = 64
-        peak = np.zeros(b.shape)
-        for conv, side_in, side_out, block_in in layers:
-            if conv.name.endswith("_1x1a"):
-                block_channels = conv.c_in
-            live = (
-                side_in.astype(np.float64) ** 2 * conv.c_in
-                + side_out.astype(np.float64) ** 2 * conv.c_out
-                + block_in.astype(np.float64) ** 2 * block_channels
-            )
-            peak = np.maximum(peak, live)
-        return b * peak * self._act_bytes(dtype)
-
-    def boundary_activation_elems(self, batch: ArrayLike, seq_len: ArrayLike) -> np.ndarray:
-        """Mean output elements of a convolution (exchanged at each synchronisation point).
-
-        Args:
-            batch: Images per batch.
-            seq_len: Image side in pixels.
-
-        Returns:
-            Elements (float64 array).
-
-        """
-        b, s = self._grid(batch, seq_len)
-        layers, _, _ = self._layers(s)
-        total = sum(out.astype(np.float64) ** 2 * c.c_out for c, _, out, _ in layers)
-        return b * total / len(layers)
+        return ConvTable(tuple(convs), dense, tuple(pools))

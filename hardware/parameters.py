@@ -1,9 +1,17 @@
-"""Provisional service-model parameters, loaded from ``hardware/data/model_parameters.csv``.
+"""Service-model parameters, loaded from ``hardware/data/*_parameters.csv``.
 
-The file is long-form (``chip, parameter, value, unit, source``); a ``*`` chip row is the
-default for every chip. v1 values were set by hand against the published anchors in
-``hardware/data/anchors.csv``; a later issue fits them with scipy on the full published
-calibration set. Changing a value changes predictions: bump ``HARDWARE_MODEL_VERSION``.
+Two long-form files (``scope, parameter, value, unit, source``):
+
+* ``model_parameters.csv``: assumed constants (vector-engine passes per op, SRAM split,
+  collective latency) and the projected Inferentia3 values that are not derived from a fit.
+* ``calibrated_parameters.csv``: written by ``python -m hardware.calibrate``; the parameters
+  fitted per NeuronCore generation on the published Neuron benchmarks, and the Inferentia3
+  values the projection derives from them.
+
+A ``scope`` is ``*`` (every chip), a NeuronCore generation (``NeuronCore-v2`` covers both
+Inferentia2 and Trainium) or a chip name. For one chip the rows apply in the order
+model file then calibrated file, each ``*`` then core generation then chip, later rows winning.
+Changing a value changes predictions: bump ``HARDWARE_MODEL_VERSION``.
 """
 
 from __future__ import annotations
@@ -12,6 +20,11 @@ import csv
 from dataclasses import dataclass, fields
 from functools import cache, lru_cache
 from importlib import resources
+
+from hardware.catalog import chip as catalog_chip
+
+PARAMETER_FILES = ("model_parameters.csv", "calibrated_parameters.csv")
+"""The parameter files, lowest precedence first."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,15 +35,16 @@ class ServiceParameters:
         tensor_efficiency: Achieved fraction of the TensorE cycle model (0-1].
         vector_efficiency: Achieved fraction of peak VectorE element throughput (0-1].
         core_bandwidth_share: Fraction of one chip's device-memory bandwidth that one busy
-            core achieves when uncontended (Inf2/Inf3 from the NKI DMA guides: 16 DMA engines
-            per core at 17 resp. 33 B/ns).
+            core achieves (the achieved memory bandwidth per core over the chip's peak).
         activation_spill_fraction: Fraction of the activation bytes that overflow on-chip
             working space (SRAM not holding weights) and round-trip through device memory.
         weight_cache_fraction: Fraction of a core's on-chip SRAM that keeps weights resident
             between batches (those bytes are not re-streamed).
-        overhead_s: Fixed cost per batch (runtime call, input/output DMA), seconds.
+        overhead_s: Fixed cost per batch (runtime call, launch, synchronisation), seconds.
         step_overhead_s: Fixed cost per dependent layer step (instruction issue and
             semaphore latency), seconds.
+        host_transfer_s_per_byte: Host-to-device transfer time per input byte (token ids or
+            image pixels), seconds per byte; the inverse of the achieved PCIe/DMA rate.
         collective_latency_s: Latency of one cross-core exchange when a replica spans
             several cores, seconds.
         elementwise_passes: VectorE passes per elementwise element.
@@ -47,6 +61,7 @@ class ServiceParameters:
     weight_cache_fraction: float
     overhead_s: float
     step_overhead_s: float
+    host_transfer_s_per_byte: float
     collective_latency_s: float
     elementwise_passes: float
     softmax_passes: float
@@ -66,24 +81,39 @@ class ServiceParameters:
                 raise ValueError(f"{f.name} must be >= 0")
 
 
-@lru_cache(maxsize=1)
-def _table() -> tuple[tuple[str, str, float], ...]:
-    text = (
-        resources.files("hardware")
-        .joinpath("data")
-        .joinpath("model_parameters.csv")
-        .read_text(encoding="utf-8")
-    )
-    rows = csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
-    return tuple((r["chip"], r["parameter"], float(r["value"])) for r in rows)
+def parameter_names() -> tuple[str, ...]:
+    """Names of every :class:`ServiceParameters` field, in declaration order."""
+    return tuple(f.name for f in fields(ServiceParameters))
 
 
-@cache
-def service_parameters(chip_name: str) -> ServiceParameters:
-    """Parameters for one chip: its own rows over the ``*`` defaults.
+@lru_cache(maxsize=4)
+def parameter_table(filename: str) -> tuple[tuple[str, str, float], ...]:
+    """Rows ``(scope, parameter, value)`` of one parameter file (empty if it does not exist).
 
     Args:
-        chip_name: Chip name from the catalog, e.g. ``"inferentia2"``.
+        filename: One of :data:`PARAMETER_FILES`.
+
+    Returns:
+        The rows in file order.
+
+    """
+    path = resources.files("hardware").joinpath("data").joinpath(filename)
+    if not path.is_file():
+        return ()
+    text = path.read_text(encoding="utf-8")
+    rows = csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
+    return tuple((r["scope"], r["parameter"], float(r["value"])) for r in rows)
+
+
+def resolve_parameters(
+    chip_name: str, core_name: str, tables: tuple[tuple[tuple[str, str, float], ...], ...]
+) -> ServiceParameters:
+    """Apply parameter rows for one chip: per table, ``*`` then core generation then chip.
+
+    Args:
+        chip_name: Chip name, e.g. ``"inferentia2"``.
+        core_name: Its NeuronCore generation, e.g. ``"NeuronCore-v2"``.
+        tables: Parameter tables, lowest precedence first.
 
     Returns:
         The parameter set.
@@ -92,16 +122,36 @@ def service_parameters(chip_name: str) -> ServiceParameters:
         ValueError: If a parameter is missing, unknown or out of range.
 
     """
-    known = {f.name for f in fields(ServiceParameters)}
+    known = set(parameter_names())
     values: dict[str, float] = {}
-    for scope in ("*", chip_name):
-        for chip_, name, value in _table():
-            if chip_ != scope:
-                continue
-            if name not in known:
-                raise ValueError(f"model_parameters.csv: unknown parameter {name!r}")
-            values[name] = value
+    for table in tables:
+        for scope in ("*", core_name, chip_name):
+            for scope_, name, value in table:
+                if scope_ != scope:
+                    continue
+                if name not in known:
+                    raise ValueError(f"parameter files: unknown parameter {name!r}")
+                values[name] = value
     missing = known - values.keys()
     if missing:
-        raise ValueError(f"model_parameters.csv: {chip_name} lacks {sorted(missing)}")
+        raise ValueError(f"parameter files: {chip_name} lacks {sorted(missing)}")
     return ServiceParameters(**values)
+
+
+@cache
+def service_parameters(chip_name: str) -> ServiceParameters:
+    """Parameters for one chip from the shipped parameter files.
+
+    Args:
+        chip_name: Chip name from the catalog, e.g. ``"inferentia2"``.
+
+    Returns:
+        The parameter set.
+
+    Raises:
+        KeyError: Unknown chip.
+        ValueError: If a parameter is missing, unknown or out of range.
+
+    """
+    core = catalog_chip(chip_name).core_name
+    return resolve_parameters(chip_name, core, tuple(parameter_table(f) for f in PARAMETER_FILES))

@@ -4,8 +4,9 @@ For a replica of ``model`` spanning ``cores`` NeuronCores of one instance type, 
 
 .. code-block:: text
 
-    t = overhead_s + step_overhead_s * layer_steps              fixed costs
+    t = overhead_s + step_overhead_s * layer_steps / cores      fixed costs
         + max(compute_s + vector_s, memory_s)                   engines vs. DMA
+        + host_s                                                 inputs from the host
         + transfer_s                                             only when cores > 1
 
 * ``compute_s``: TensorE cycles of every GEMM from
@@ -16,63 +17,39 @@ For a replica of ``model`` spanning ``cores`` NeuronCores of one instance type, 
   VectorE throughput x ``vector_efficiency`` x ``cores``. TensorE and VectorE work is
   serialised because each layer's vector ops depend on its matmuls.
 * ``memory_s``: matmul weights not resident in on-chip SRAM (``weight_cache_fraction`` of it
-  keeps weights), plus spilled activations (the part of a GEMM's input+output that exceeds the
-  rest of SRAM is written out and read back), over the bandwidth the replica's cores achieve
-  (``core_bandwidth_share`` of a chip's bandwidth per core, capped at the chips spanned). DMA
-  overlaps the engines, hence the ``max``.
-* ``transfer_s`` (v1 assumption for ``cores > 1``): the replica is a tensor-parallel split:
-  compute, vector work and weight streaming divide evenly over the cores, and every layer step
-  exchanges its boundary activations (ring all-reduce, ``2 (c-1)/c`` of the bytes) over device
-  memory (cores on one chip) or NeuronLink (across chips), plus a fixed collective latency.
+  keeps weights; ALBERT's shared layer is re-read by every layer), plus spilled activations
+  (the part of a GEMM's input+output that exceeds the rest of SRAM is written out and read
+  back), over the bandwidth the replica's cores achieve (``core_bandwidth_share`` of a chip's
+  bandwidth per core, capped at the chips spanned). DMA overlaps the engines, hence the ``max``.
+* ``host_s``: the batch's input bytes (int64 token ids; image pixels in the model's dtype) times
+  ``host_transfer_s_per_byte``.
+* ``transfer_s`` (``cores > 1``): the replica is a pipeline of ``cores`` stages (see
+  :mod:`hardware.roofline`); the service time is its per-batch interval, and each batch hands
+  its boundary activations to the next stage once, over device memory or NeuronLink.
 
-Parameters come from ``hardware/data/model_parameters.csv`` (provisional v1). Service times are
-for an uncontended replica: bandwidth contention between replicas sharing a chip is ignored.
+Parameters: assumed constants in ``hardware/data/model_parameters.csv``; per NeuronCore
+generation the values fitted by ``python -m hardware.calibrate`` on the published Neuron
+benchmarks, in ``hardware/data/calibrated_parameters.csv``. Service times are for an
+uncontended replica: bandwidth contention between replicas sharing a chip is not modelled
+separately (the fit absorbs its average effect on the published data-parallel rows).
 """
 
 from __future__ import annotations
-
-import math
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
+from hardware import gpu
 from hardware.capacity import resolve_instance, resolve_model
 from hardware.catalog import Chip, InstanceType
-from hardware.dtypes import activation_bytes_per_element, check_dtype
+from hardware.dtypes import check_dtype
 from hardware.parameters import ServiceParameters, service_parameters
-from hardware.systolic import neuroncore_gemm_cycles
+from hardware.roofline import ServiceBreakdown, service_work
 from hardware.workload import ModelSpec
 
-HARDWARE_MODEL_VERSION = "1.0"
+HARDWARE_MODEL_VERSION = "2.0"
 """Version of the service-time predictions; bumped whenever a prediction changes."""
-
-
-@dataclass(frozen=True, slots=True)
-class ServiceBreakdown:
-    """Components of the service time of one batch, each in seconds (arrays of one shape).
-
-    Attributes:
-        compute_s: TensorE time.
-        vector_s: VectorE time.
-        memory_s: Device-memory (DMA) time; overlaps ``compute_s + vector_s``.
-        transfer_s: Cross-core exchange time (0 for one core).
-        overhead_s: Fixed per-batch and per-layer-step costs.
-
-    """
-
-    compute_s: np.ndarray
-    vector_s: np.ndarray
-    memory_s: np.ndarray
-    transfer_s: np.ndarray
-    overhead_s: np.ndarray
-
-    @property
-    def total_s(self) -> np.ndarray:
-        """Service time of the batch, seconds."""
-        engines = np.maximum(self.compute_s + self.vector_s, self.memory_s)
-        return self.overhead_s + engines + self.transfer_s
 
 
 def _predict(
@@ -85,48 +62,7 @@ def _predict(
     cores: int,
 ) -> ServiceBreakdown:
     """Evaluate the model on a (batch, seq_len) grid for one chip; inputs already validated."""
-    gemms = spec.gemms(batch, seq_len)
-    cycles = neuroncore_gemm_cycles(
-        gemms.m, gemms.k, gemms.n, chip.array_rows, chip.array_cols, gemms.count
-    ).sum(axis=0)
-    tensor_rate = chip.clock_hz * chip.rate_vs_bf16(dtype) * params.tensor_efficiency * cores
-    compute_s = cycles / tensor_rate
-
-    passes = spec.vector_ops(batch, seq_len).passes(
-        elementwise=params.elementwise_passes,
-        softmax=params.softmax_passes,
-        layernorm=params.layernorm_passes,
-        activation=params.activation_passes,
-    )
-    vector_s = passes / (chip.vector_elems_per_s_per_core * params.vector_efficiency * cores)
-
-    stored = chip.compute_dtype(dtype)
-    act_bpe = activation_bytes_per_element(stored)
-    resident = params.weight_cache_fraction * chip.sram_bytes_per_core * cores
-    streamed = max(0.0, spec.dense_weight_bytes(stored) - resident)
-    both_activations = ~gemms.weight.reshape((-1,) + (1,) * (gemms.m.ndim - 1))
-    act_elems = gemms.a_elems + gemms.m * gemms.n + both_activations * gemms.k * gemms.n
-    working_space = (1.0 - params.weight_cache_fraction) * chip.sram_bytes_per_core * cores
-    overflow = np.maximum(act_bpe * act_elems - working_space, 0.0)
-    spilled = 2.0 * params.activation_spill_fraction * (overflow * gemms.count).sum(axis=0)
-    chips_spanned = math.ceil(cores / chip.cores_per_chip)
-    bandwidth = min(cores * params.core_bandwidth_share, chips_spanned)
-    memory_s = (streamed + spilled) / (bandwidth * chip.mem_bw_bytes_per_s_per_chip)
-
-    steps = spec.layer_steps
-    if cores > 1:
-        link = (
-            chip.mem_bw_bytes_per_s_per_chip
-            if cores <= chip.cores_per_chip
-            else chip.link_bw_bytes_per_s_per_chip
-        )
-        exchanged = spec.boundary_activation_elems(batch, seq_len) * act_bpe
-        per_step = params.collective_latency_s + exchanged * 2 * (cores - 1) / cores / link
-        transfer_s = steps * per_step
-    else:
-        transfer_s = np.zeros(compute_s.shape)
-    overhead_s = np.full(compute_s.shape, params.overhead_s + params.step_overhead_s * steps)
-    return ServiceBreakdown(compute_s, vector_s, memory_s, transfer_s, overhead_s)
+    return service_work(spec, chip, params, dtype, batch, seq_len, cores).breakdown(params)
 
 
 def _check_cores(inst: InstanceType, cores: int) -> int:
@@ -163,6 +99,8 @@ def service_breakdown(
         ValueError: Unsupported dtype, bad cores, batch size or sequence length.
 
     """
+    if gpu.is_gpu(instance):  # GPU instance types: per-kernel roofline in hardware/gpu.py
+        return ServiceBreakdown(**gpu.breakdown(model, instance, batch_size, seq_len, dtype, cores))
     spec = resolve_model(model)
     inst = resolve_instance(instance)
     check_dtype(dtype)
@@ -244,6 +182,9 @@ def service_time_array(
         ok = (seqs >= spec.min_seq_len) & (seqs <= spec.max_seq_len)
         per_chip: dict[str, np.ndarray] = {}
         for ii, inst in enumerate(insts):
+            if gpu.is_gpu(inst):  # GPU instance types: hardware/gpu.py
+                out[mi, ii][:, ok] = gpu.grid(spec, inst, dtype, b, seqs[ok], cores)
+                continue
             if not inst.chip.supports(dtype) or not 1 <= cores <= inst.cores or not ok.any():
                 continue
             if inst.chip.name not in per_chip:

@@ -171,7 +171,7 @@ class ModelSpec(ABC):
     @property
     @abstractmethod
     def kind(self) -> str:
-        """Model family: ``"encoder"`` or ``"cnn"``."""
+        """Model family: ``"encoder"``, ``"decoder-prefill"``, ``"vit"`` or ``"cnn"``."""
 
     @property
     @abstractmethod
@@ -222,6 +222,32 @@ class ModelSpec(ABC):
     @abstractmethod
     def boundary_activation_elems(self, batch: ArrayLike, seq_len: ArrayLike) -> np.ndarray:
         """Elements exchanged between cores at one layer step."""
+
+    @property
+    def weight_reuse(self) -> int:
+        """Passes over the unique dense weights per forward pass.
+
+        1 for ordinary models; ALBERT applies one shared layer ``layers`` times, so weights that
+        are not resident on chip are read that many times.
+        """
+        return 1
+
+    def input_bytes(self, batch: ArrayLike, seq_len: ArrayLike, dtype: str = "fp32") -> np.ndarray:
+        """Bytes the host sends to the device per batch (token ids, or image pixels).
+
+        The base implementation sends nothing; zoo models override it.
+
+        Args:
+            batch: Batch size(s).
+            seq_len: Sequence length(s) or image side(s).
+            dtype: dtype of the framework model (pixels are 4 bytes for fp32, else 2).
+
+        Returns:
+            Bytes, float64 array of the broadcast shape.
+
+        """
+        b, _ = as_grid(batch, seq_len)
+        return np.zeros(b.shape)
 
     def weight_bytes(self, dtype: str) -> int:
         """Bytes of all weights stored in ``dtype``.

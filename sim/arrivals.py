@@ -8,12 +8,30 @@ sees exactly the same first arrivals as a shorter one with the same seed.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
 CHUNK = 8192  # candidate arrivals drawn per vectorised step
+
+
+def renewal_chunks(draw_gaps: Callable[[int], np.ndarray], until_s: float) -> Iterator[np.ndarray]:
+    """Arrival times (s) in [0, until_s) from i.i.d. gaps, ``CHUNK`` gaps at a time.
+
+    Args:
+        draw_gaps: ``draw_gaps(n)`` returns n gaps in seconds.
+        until_s: End of the run (s).
+
+    """
+    last = 0.0
+    while True:
+        times = last + np.cumsum(draw_gaps(CHUNK))
+        last = float(times[-1])
+        if last >= until_s:
+            yield times[times < until_s]
+            return
+        yield times
 
 
 @dataclass(slots=True)
@@ -37,14 +55,7 @@ class PoissonProcess:
 
     def chunks(self, until_s: float) -> Iterator[np.ndarray]:
         """Yield ascending arrival times (s) in [0, until_s), chunk by chunk."""
-        last = 0.0
-        while True:
-            times = last + np.cumsum(self.rng.exponential(1.0 / self.rate, CHUNK))
-            last = float(times[-1])
-            if last >= until_s:
-                yield times[times < until_s]
-                return
-            yield times
+        yield from renewal_chunks(lambda n: self.rng.exponential(1.0 / self.rate, n), until_s)
 
 
 @dataclass(slots=True)
@@ -97,3 +108,97 @@ class DiurnalProcess:
                 yield times[times < until_s]
                 return
             yield times
+
+
+@dataclass(slots=True)
+class GammaProcess:
+    """Renewal process with i.i.d. gamma gaps: mean 1/rate, coefficient of variation ``cv``.
+
+    Theory: mean rate ``rate``; inter-arrival CV ``cv`` (cv < 1 smoother than Poisson, > 1
+    burstier; cv = 1 is Poisson). Gap shape k = 1/cv^2, scale = cv^2/rate.
+    """
+
+    rate: float
+    cv: float
+    rng: np.random.Generator
+
+    @property
+    def mean_rate_per_s(self) -> float:
+        """Long-run arrival rate (requests/s)."""
+        return self.rate
+
+    @property
+    def interarrival_cv(self) -> float:
+        """Coefficient of variation of the gaps."""
+        return self.cv
+
+    def chunks(self, until_s: float) -> Iterator[np.ndarray]:
+        """Yield ascending arrival times (s) in [0, until_s), chunk by chunk."""
+        shape = 1.0 / self.cv**2
+        scale = self.cv**2 / self.rate
+        yield from renewal_chunks(lambda n: self.rng.gamma(shape, scale, n), until_s)
+
+
+@dataclass(slots=True)
+class MMPPProcess:
+    """Two-state Markov-modulated Poisson process (bursty traffic).
+
+    The process stays in state i for an exponential time with mean ``mean_sojourn_s[i]``, then
+    switches to the other state; while in state i arrivals are Poisson at ``rates[i]``. It
+    starts in state 0. Sojourns are drawn a chunk at a time; each sojourn's arrivals are a
+    Poisson count placed uniformly, which is exactly a Poisson process on that interval.
+    """
+
+    rates: tuple[float, float]
+    mean_sojourn_s: tuple[float, float]
+    rng: np.random.Generator
+
+    @property
+    def stationary(self) -> np.ndarray:
+        """Long-run fraction of time in each state."""
+        d = np.asarray(self.mean_sojourn_s, dtype=float)
+        return d / d.sum()
+
+    @property
+    def mean_rate_per_s(self) -> float:
+        """Long-run arrival rate (requests/s): time-weighted mean of the state rates."""
+        return float(self.stationary @ np.asarray(self.rates, dtype=float))
+
+    def interarrival_moments(self) -> tuple[float, float]:
+        """First two moments of a stationary gap (s, s^2), from the phase-type form.
+
+        Gaps are phase-type with D0 = Q - diag(rates) and the phase at an arrival epoch
+        distributed as pi*diag(rates)/(pi.rates); E[X^k] = k! alpha (-D0)^-k 1.
+        """
+        lam = np.diag(np.asarray(self.rates, dtype=float))
+        r0, r1 = 1.0 / self.mean_sojourn_s[0], 1.0 / self.mean_sojourn_s[1]
+        q = np.array([[-r0, r0], [r1, -r1]])
+        alpha = self.stationary @ lam
+        alpha = alpha / alpha.sum()
+        inv = np.linalg.inv(-(q - lam))
+        ones = np.ones(2)
+        return float(alpha @ inv @ ones), float(2 * alpha @ inv @ inv @ ones)
+
+    @property
+    def interarrival_cv(self) -> float:
+        """Coefficient of variation of a stationary gap."""
+        m1, m2 = self.interarrival_moments()
+        return math.sqrt(m2 - m1 * m1) / m1
+
+    def chunks(self, until_s: float) -> Iterator[np.ndarray]:
+        """Yield ascending arrival times (s) in [0, until_s), chunk by chunk."""
+        rates = np.asarray(self.rates, dtype=float)
+        means = np.asarray(self.mean_sojourn_s, dtype=float)
+        sojourns_per_chunk = 256
+        state_of = np.arange(sojourns_per_chunk) % 2  # chunks hold an even count: 0,1,0,1...
+        start = 0.0
+        while start < until_s:
+            lengths = self.rng.exponential(means[state_of])
+            starts = start + np.concatenate(([0.0], np.cumsum(lengths)[:-1]))
+            counts = self.rng.poisson(rates[state_of] * lengths)
+            offsets = self.rng.random(int(counts.sum())) * np.repeat(lengths, counts)
+            times = np.repeat(starts, counts) + offsets
+            # uniform points within each sojourn must be sorted; sojourns are already ordered
+            times.sort(kind="stable")
+            start = float(starts[-1] + lengths[-1])
+            yield times[times < until_s]

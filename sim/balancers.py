@@ -115,11 +115,11 @@ class JoinShortestQueue(Balancer):
 
 
 BALANCERS: dict[BalancerKind, type[Balancer]] = {
-    BalancerKind.round_robin: RoundRobin,
-    BalancerKind.random: Random,
-    BalancerKind.least_outstanding: LeastOutstanding,
-    BalancerKind.power_of_two: PowerOfTwo,
-    BalancerKind.join_shortest_queue: JoinShortestQueue,
+    "round_robin": RoundRobin,
+    "random": Random,
+    "least_outstanding": LeastOutstanding,
+    "power_of_two": PowerOfTwo,
+    "join_shortest_queue": JoinShortestQueue,
 }
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import sys
 import time
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     Progress,
@@ -16,6 +18,7 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.table import Table
 
 import analysis
 import hardware
@@ -23,6 +26,7 @@ from hardware import catalog
 from sim import __version__
 from sim.engine import run as run_scenario
 from sim.errors import ScenarioError
+from sim.hardware_cli import app as hardware_app
 from sim.loading import load_scenario, with_overrides
 from sim.output import OutputExistsError, staged_dir, write_json
 from sim.report import summary_table
@@ -35,14 +39,22 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-err = Console(stderr=True)
-out = Console()
+app.add_typer(hardware_app, name="hardware")
+
+
+def _stderr() -> Console:
+    return Console(stderr=True)
+
+
+def _stdout() -> Console:
+    return Console()
+
 
 PROGRESS_AFTER_S = 2.0
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
+    _stderr().print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -69,7 +81,7 @@ class _LazyProgress:
                 TimeElapsedColumn(),
                 TextColumn("eta"),
                 TimeRemainingColumn(),
-                console=err,
+                console=_stderr(),
                 transient=True,
             )
             self.bar.start()
@@ -116,7 +128,12 @@ def run(
     progress = _LazyProgress(f"{scenario.name}", enabled=not quiet and sys.stderr.isatty())
     try:
         with staged_dir(target, force=force) as staging:
-            stats = run_scenario(scenario, staging / "requests.parquet", progress=progress)
+            stats = run_scenario(
+                scenario,
+                staging / "requests.parquet",
+                progress=progress,
+                source_text=scenario_file.read_text(encoding="utf-8"),
+            )
             progress.close()
             summary = analysis.summarize_trace(staging / "requests.parquet")
             info = analysis.run_info(staging / "requests.parquet")
@@ -142,15 +159,17 @@ def run(
     finally:
         progress.close()
     if not quiet:
-        out.print(summary_table(f"fleetsim: {scenario.name}", summary, info["pools"]))
+        _stdout().print(summary_table(f"fleetsim: {scenario.name}", summary, info["pools"]))
         if any(p["projected"] for p in info["pools"]):
-            out.print(
+            _stdout().print(
                 "[yellow]note:[/] PROJECTED hardware in this fleet (inf3): its performance "
                 "and price are projections, not published figures."
             )
-    out.print(
-        f"wrote {target / 'requests.parquet'} ({stats.requests:,} requests) and "
-        f"{target / 'summary.json'} in {stats.wall_s:.1f} s",
+    _stdout().print(
+        escape(
+            f"wrote {target / 'requests.parquet'} ({stats.requests:,} requests) and "
+            f"{target / 'summary.json'} in {stats.wall_s:.1f} s"
+        ),
         highlight=False,
         soft_wrap=True,
     )
@@ -170,17 +189,67 @@ def validate(
         f"{', PROJECTED hardware' if catalog.instance_type(p.instance).projected else ''})"
         for p in scenario.fleet
     )
-    out.print(
-        f"{scenario_file}: ok - scenario {scenario.name!r}, pools: {pools}",
+    _stdout().print(
+        escape(f"{scenario_file}: ok - scenario {scenario.name!r}, pools: {pools}"),
         highlight=False,
         soft_wrap=True,
     )
 
 
+class Profile(StrEnum):
+    """How much simulation a selfcheck does."""
+
+    fast = "fast"
+    full = "full"
+
+
+@app.command()
+def selfcheck(
+    profile: Annotated[
+        Profile, typer.Option(help="fast: the test suite's checks; full: all, high power.")
+    ] = Profile.full,
+    workers: Annotated[int, typer.Option(min=1, help="Parallel replications.")] = 2,
+) -> None:
+    """Check the engine against queueing theory (M/M/c, P-K, balancing, Little's law)."""
+    from sim import selfcheck as sc
+
+    table = Table(title=f"fleetsim selfcheck ({profile.value})", header_style="bold")
+    for column in ("check", "theory", "simulated (99% interval)", "reps", "result"):
+        table.add_column(column, justify="left" if column == "check" else "right")
+    failed = 0
+
+    def show(result: sc.CheckResult) -> None:
+        nonlocal failed
+        failed += not result.passed
+        table.add_row(
+            result.name,
+            f"{result.theory:.5g} {result.unit}",
+            f"{result.mean:.5g} +/- {result.half_width:.2g}",
+            str(result.replications),
+            "pass" if result.passed else ("FAIL (wide)" if result.inside else "FAIL"),
+        )
+        _stderr().print(result.describe(), highlight=False, soft_wrap=True)
+
+    sc.run_checks(sc.checks(profile.value), workers=workers, on_result=show)
+    waits = sc.policy_waits()
+    ordered = list(waits.values()) == sorted(waits.values())
+    failed += not ordered
+    table.add_row(
+        "policy order at rho=0.9 (same arrivals): JSQ <= P2 <= RR <= random",
+        "ordered",
+        " <= ".join(f"{w * 1e3:.3f} ms" for w in waits.values()),
+        "4",
+        "pass" if ordered else "FAIL",
+    )
+    _stdout().print(table)
+    if failed:
+        raise _fail(f"{failed} check(s) failed", code=1)
+
+
 @app.command()
 def version() -> None:
     """Print the fleetsim and hardware-model versions."""
-    out.print(f"fleetsim {__version__}, hardware model {hardware.HARDWARE_MODEL_VERSION}")
+    _stdout().print(f"fleetsim {__version__}, hardware model {hardware.HARDWARE_MODEL_VERSION}")
 
 
 def main() -> None:

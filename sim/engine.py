@@ -22,11 +22,11 @@ import hardware
 from hardware import catalog
 from sim import __version__
 from sim.balancers import Balancer, make_balancer
-from sim.instance import Group, Instance, delay_until
-from sim.mix import RequestMix
+from sim.instance import Group, Instance, Occupancy, delay_until
+from sim.requests import Chunk, request_stream
 from sim.scenario import Pool, Scenario
-from sim.semantics import resolve_model, seq_len_support
-from sim.streams import stream
+from sim.semantics import resolve_model, seq_lens_by_model
+from sim.streams import name_index, stream
 from sim.trace import TraceWriter
 
 
@@ -68,25 +68,34 @@ class RunStats:
     trace_path: Path
     requests: int
     wall_s: float
+    time_avg_in_system: float  # requests waiting or in service, averaged over [warmup, end]
 
 
-def plan_pool(scenario: Scenario, pool: Pool) -> PoolPlan:
-    """Resolve a pool against the catalog and tabulate its batch service times."""
+def plan_pool(scenario: Scenario, pool: Pool, seq_lens: np.ndarray) -> PoolPlan:
+    """Resolve a pool against the catalog and tabulate its batch service times.
+
+    Args:
+        scenario: The scenario the pool belongs to.
+        pool: The pool.
+        seq_lens: Every sequence length its model can be asked for.
+
+    """
     instance = catalog.instance_type(pool.instance)
-    model = resolve_model(scenario, pool.model)
-    supports = [seq_len_support(e, model) for e in scenario.workload.mix if e.model == pool.model]
-    seq_lens = (
-        np.unique(np.concatenate(supports))
-        if supports
-        else np.array([model.default_seq_len], dtype=np.int64)
-    )
     batch = np.arange(1, pool.batching.max_batch + 1)
-    table = np.asarray(
-        hardware.service_time(
-            model, instance, batch[:, None], seq_lens[None, :], pool.dtype, pool.cores_per_replica
-        ),
-        dtype=float,
-    )
+    if pool.service is None:
+        model = resolve_model(scenario, pool.model)
+        table = np.asarray(
+            hardware.service_time(
+                model, instance, batch[:, None], seq_lens[None, :], pool.dtype,
+                pool.cores_per_replica,
+            ),
+            dtype=float,
+        )  # fmt: skip
+        table = np.broadcast_to(table, (len(batch), len(seq_lens))).copy()
+    else:
+        # synthetic: the table holds the mean, for reports; batches draw from pool.service
+        means = np.array([pool.service.mean_s(int(b)) for b in batch], dtype=float)
+        table = np.repeat(means[:, None], len(seq_lens), axis=1)
     return PoolPlan(
         name=pool.name,
         instance_type=pool.instance,
@@ -98,7 +107,7 @@ def plan_pool(scenario: Scenario, pool: Pool) -> PoolPlan:
         usd_per_hour=float(instance.usd_per_hour),
         projected=bool(instance.projected),
         seq_lens=seq_lens,
-        service_table_s=np.broadcast_to(table, (len(batch), len(seq_lens))).copy(),
+        service_table_s=table,
     )
 
 
@@ -113,7 +122,9 @@ def _service_lookup(plan: PoolPlan) -> Callable[[int, int], float]:
     return service_s
 
 
-def run_metadata(scenario: Scenario, plans: list[PoolPlan], replication: int) -> dict[str, str]:
+def run_metadata(
+    scenario: Scenario, plans: list[PoolPlan], replication: int, source_text: str | None = None
+) -> dict[str, str]:
     """Key/value strings stored in the trace: scenario, seed, versions and fleet facts."""
     run_info = {
         "scenario": scenario.name,
@@ -123,7 +134,7 @@ def run_metadata(scenario: Scenario, plans: list[PoolPlan], replication: int) ->
         "warmup_s": scenario.warmup,
         "slo_percentile": scenario.slo.percentile,
         "slo_target_s": scenario.slo.target,
-        "balancer": scenario.balancer.kind.value,
+        "balancer": scenario.balancer.kind,
         "pools": [p.info() for p in plans],
     }
     return {
@@ -132,11 +143,16 @@ def run_metadata(scenario: Scenario, plans: list[PoolPlan], replication: int) ->
         "fleetsim.version": __version__,
         "fleetsim.hardware_model_version": hardware.HARDWARE_MODEL_VERSION,
         "fleetsim.run": json.dumps(run_info),
+        **({"fleetsim.scenario_source": source_text} if source_text is not None else {}),
     }
 
 
 class Fleet:
-    """The simulated system for one run: groups of instances behind balancers."""
+    """The simulated system for one run: groups of instances behind balancers.
+
+    A group is every instance serving one model; requests name their model by index into
+    ``model_names``.
+    """
 
     def __init__(
         self,
@@ -148,10 +164,17 @@ class Fleet:
         replication: int,
     ) -> None:
         self.env = env
-        self.groups: dict[str, Group] = {}
+        self.occupancy = Occupancy(scenario.warmup)
+        self.groups = [Group(occupancy=self.occupancy) for _ in model_names]
         for code, (pool, plan) in enumerate(zip(scenario.fleet, plans, strict=True)):
-            group = self.groups.setdefault(pool.model, Group())
-            lookup = _service_lookup(plan)
+            model = model_names.index(pool.model)
+            group = self.groups[model]
+            if pool.service is None:
+                service = _service_lookup(plan)
+            else:
+                service = pool.service.build(
+                    stream(scenario.seed, "pool", name_index(pool.name), replication=replication)
+                )
             for index in range(pool.count):
                 group.instances.append(
                     Instance(
@@ -159,71 +182,51 @@ class Fleet:
                         writer,
                         code,
                         index,
-                        model_names.index(pool.model),
+                        model,
                         group,
                         len(group.instances),
                         plan.replicas_per_instance,
                         pool.batching.max_batch,
                         pool.batching.max_wait,
                         pool.queue_limit,
-                        lookup,
+                        service,
                     )  # fmt: skip
                 )
                 group.outstanding.append(0)
                 group.queued.append(0)
-        self.balancers: dict[str, Balancer] = {
-            model: make_balancer(
+        self.balancers: list[Balancer | None] = [
+            make_balancer(
                 scenario.balancer.kind,
                 len(group.instances),
-                stream(scenario.seed, "balancer", g, replication=replication),
+                stream(scenario.seed, "balancer", name_index(name), replication=replication),
             )
-            for g, (model, group) in enumerate(sorted(self.groups.items()))
-        }
+            if group.instances
+            else None
+            for name, group in zip(model_names, self.groups, strict=True)
+        ]
 
-    def route(self, model: str, request_id: int, arrival_s: float, seq_len: int) -> None:
+    def route(self, model: int, request_id: int, arrival_s: float, seq_len: int) -> None:
         """Send one request to the instance its group's balancer picks."""
         group = self.groups[model]
-        pick = self.balancers[model].pick(group.outstanding, group.queued)
+        pick = self.balancers[model].pick(group.outstanding, group.queued)  # type: ignore[union-attr]
         group.instances[pick].arrive(request_id, arrival_s, seq_len)
 
     def record_in_flight(self) -> None:
         """At the end of the run, record every unfinished request."""
-        for group in self.groups.values():
+        for group in self.groups:
             for instance in group.instances:
                 instance.record_in_flight()
 
 
-def request_stream(
-    scenario: Scenario, replication: int = 0
-) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Chunks of (arrival times s, mix entry index, sequence length), ascending in time.
-
-    Depends only on the workload and the seed, never on the fleet or the balancer.
-    """
-    seed = scenario.seed
-    process = scenario.workload.arrivals.build(stream(seed, "arrivals", replication=replication))
-    entries = scenario.workload.mix
-    mix = RequestMix(
-        entries,
-        [resolve_model(scenario, e.model).default_seq_len for e in entries],
-        stream(seed, "mix", replication=replication),
-        [stream(seed, "seq_len", i, replication=replication) for i in range(len(entries))],
-    )
-    for times in process.chunks(scenario.duration):
-        entry, seq = mix.sample(len(times))
-        yield times, entry, seq
-
-
-def _arrivals(env: simpy.Environment, fleet: Fleet, scenario: Scenario, replication: int):
+def _arrivals(env: simpy.Environment, fleet: Fleet, chunks: Iterator[Chunk]):
     """SimPy process: one timeout per distinct arrival instant, requests routed inline."""
-    models = [e.model for e in scenario.workload.mix]
     request_id = 0
-    for times, entries, seqs in request_stream(scenario, replication):
-        for t, e, s in zip(times.tolist(), entries.tolist(), seqs.tolist(), strict=True):
+    for times, models, seqs in chunks:
+        for t, m, s in zip(times.tolist(), models.tolist(), seqs.tolist(), strict=True):
             now = env.now
             if t > now:
                 yield env.timeout(delay_until(now, t))
-            fleet.route(models[e], request_id, env.now, s)
+            fleet.route(m, request_id, env.now, s)
             request_id += 1
 
 
@@ -232,6 +235,7 @@ def run(
     trace_path: str | Path,
     replication: int = 0,
     progress: Callable[[float], None] | None = None,
+    source_text: str | None = None,
 ) -> RunStats:
     """Simulate ``scenario`` and write its per-request trace to ``trace_path`` (parquet).
 
@@ -240,35 +244,47 @@ def run(
         trace_path: Output file; written atomically.
         replication: Independent replication number (0 for a single run).
         progress: Called with the simulated fraction done (0..1) as the run goes.
+        source_text: The scenario file as written (comments included), kept in the trace.
 
     Returns:
         The trace path, the number of requests recorded and the wall time (s).
 
     """
     wall_start = time.perf_counter()
-    plans = [plan_pool(scenario, pool) for pool in scenario.fleet]
-    model_names = sorted(
-        {p.model for p in scenario.fleet} | {e.model for e in scenario.workload.mix}
-    )
+    lengths = seq_lens_by_model(scenario)
+    plans = [plan_pool(scenario, pool, lengths[pool.model]) for pool in scenario.fleet]
+    model_names = sorted(lengths)
     writer = TraceWriter(
         trace_path,
         pools=[p.name for p in scenario.fleet],
         models=model_names,
         warmup_s=scenario.warmup,
-        metadata=run_metadata(scenario, plans, replication),
+        metadata=run_metadata(scenario, plans, replication, source_text),
     )
     try:
         env = simpy.Environment()
         fleet = Fleet(env, scenario, plans, writer, model_names, replication)
-        env.process(_arrivals(env, fleet, scenario, replication))
+        env.process(_arrivals(env, fleet, request_stream(scenario, model_names, replication)))
         steps = 100 if progress else 1
-        for k in range(1, steps + 1):
-            env.run(until=scenario.duration * k / steps)
+        # the last step ends exactly at the duration: k/steps*duration may round off
+        ends = [scenario.duration * k / steps for k in range(1, steps)] + [scenario.duration]
+        for k, end in enumerate(ends, start=1):
+            if end > env.now:
+                env.run(until=end)
             if progress:
                 progress(k / steps)
         fleet.record_in_flight()
-        path = writer.close()
+        engine_stats = {
+            "time_avg_in_system": fleet.occupancy.time_average(env.now),
+            "window_s": env.now - scenario.warmup,
+        }
+        path = writer.close({"fleetsim.engine": json.dumps(engine_stats)})
     except BaseException:
         writer.abort()
         raise
-    return RunStats(path, writer.rows_written, time.perf_counter() - wall_start)
+    return RunStats(
+        path,
+        writer.rows_written,
+        time.perf_counter() - wall_start,
+        engine_stats["time_avg_in_system"],
+    )

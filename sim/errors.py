@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-_MISSING = object()
-
 
 def format_path(loc: tuple[str | int, ...]) -> str:
     """Render a field path as ``fleet[0].batching.max_batch``."""

@@ -34,6 +34,40 @@ LATE = NORMAL + 1  # dispatch runs after every NORMAL event at the same instant
 Request = tuple[int, float, int]  # (request_id, arrival_s, seq_len)
 
 
+class Occupancy:
+    """Requests in the system (waiting or in service), integrated over time.
+
+    The engine keeps this independently of the trace so that Little's law (L = lambda W)
+    compares two separate computations.
+
+    Args:
+        start_s: Start of the measured window (s); time before it is not integrated.
+
+    """
+
+    __slots__ = ("in_system", "_last_s", "_area", "_start_s")
+
+    def __init__(self, start_s: float = 0.0) -> None:
+        self.in_system = 0
+        self._last_s = 0.0
+        self._area = 0.0
+        self._start_s = start_s
+
+    def change(self, now_s: float, delta: int) -> None:
+        """Add ``delta`` requests at time ``now_s`` (s)."""
+        if now_s > self._start_s:
+            self._area += self.in_system * (now_s - max(self._last_s, self._start_s))
+        self._last_s = now_s
+        self.in_system += delta
+
+    def time_average(self, end_s: float) -> float:
+        """Time-average number in system over [start, end_s]."""
+        if end_s <= self._start_s:
+            return float("nan")
+        area = self._area + self.in_system * (end_s - max(self._last_s, self._start_s))
+        return area / (end_s - self._start_s)
+
+
 @dataclass(slots=True)
 class Group:
     """Every instance serving one model, with the counts the balancer reads."""
@@ -41,6 +75,7 @@ class Group:
     instances: list[Instance] = field(default_factory=list)
     outstanding: list[int] = field(default_factory=list)
     queued: list[int] = field(default_factory=list)
+    occupancy: Occupancy = field(default_factory=Occupancy)
 
 
 class _Deferred(simpy.Event):
@@ -150,6 +185,7 @@ class Instance:
             )  # fmt: skip
             return
         self.queue.append((request_id, arrival_s, seq_len))
+        self.group.occupancy.change(arrival_s, 1)
         self.group.outstanding[self.slot] += 1
         self.group.queued[self.slot] += 1
         self._request_dispatch()
@@ -210,6 +246,7 @@ class Instance:
             self.free[replica] = True
             self.n_free += 1
             self.group.outstanding[self.slot] -= len(batch)
+            self.group.occupancy.change(self.env.now, -len(batch))
             self._request_dispatch()
 
         return done

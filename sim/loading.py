@@ -7,6 +7,7 @@ exist in the hardware catalog, memory fit, dtype support, and run-length consist
 
 from __future__ import annotations
 
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,69 @@ from sim.semantics import check_references
 LineMap = dict[tuple[str | int, ...], int]
 
 
-def _line_map(text: str) -> tuple[LineMap, list[tuple[tuple[str | int, ...], int]]]:
+MAX_EXPANDED_NODES = 200_000  # a scenario is a few hundred nodes; aliases must not explode it
+
+
+def _compose(text: str) -> yaml.Node | None:
+    """The YAML node graph (aliases are shared nodes), or None if the text does not parse."""
+    try:
+        return yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return None
+
+
+def _alias_problem(root: yaml.Node) -> tuple[str, int] | None:
+    """Detect anchors that contain themselves, or aliases that expand into a huge document.
+
+    Returns:
+        (message, line) of the first problem, or None.
+
+    """
+    sizes: dict[int, int] = {}
+    on_stack: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in on_stack:
+            raise _Cycle(node.start_mark.line + 1)
+        on_stack.add(key)
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        total = 1 + sum(size(child) for child in children)
+        on_stack.discard(key)
+        sizes[key] = min(total, MAX_EXPANDED_NODES + 1)
+        return sizes[key]
+
+    try:
+        total = size(root)
+    except _Cycle as cycle:
+        return "a YAML anchor refers to itself (&name ... *name inside it)", cycle.line
+    except RecursionError:
+        return "the YAML document is nested too deeply", None
+    if total > MAX_EXPANDED_NODES:
+        return (
+            f"YAML aliases expand this document to more than {MAX_EXPANDED_NODES:,} values; a "
+            "scenario is a few hundred",
+            None,
+        )
+    return None
+
+
+class _Cycle(Exception):
+    def __init__(self, line: int) -> None:
+        self.line = line
+
+
+def _line_map(root: yaml.Node | None) -> tuple[LineMap, list[tuple[tuple[str | int, ...], int]]]:
     """Map every key path of a YAML document to its 1-based line number.
+
+    Each node is visited once (content reached through an alias keeps the lines of its
+    anchor).
 
     Returns:
         The map, and every (path, line) of a key that repeats an earlier key of the same
@@ -30,19 +92,19 @@ def _line_map(text: str) -> tuple[LineMap, list[tuple[tuple[str | int, ...], int
     """
     lines: LineMap = {}
     duplicates: list[tuple[tuple[str | int, ...], int]] = []
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
-        return lines, duplicates
+    visited: set[int] = set()
 
     def walk(node: yaml.Node, path: tuple[str | int, ...]) -> None:
         lines[path] = node.start_mark.line + 1
+        if id(node) in visited:
+            return
+        visited.add(id(node))
         if isinstance(node, yaml.MappingNode):
             seen = set()
             for key_node, value_node in node.value:
                 key = key_node.value
                 line = key_node.start_mark.line + 1
-                if key in seen:
+                if key in seen and key != "<<":
                     duplicates.append(((*path, key), line))
                 seen.add(key)
                 walk(value_node, (*path, key))
@@ -68,13 +130,16 @@ def _data_path(loc: tuple[Any, ...], data: Any) -> tuple[str | int, ...]:
     """Map pydantic's error ``loc`` onto the user's data, dropping union-tag elements.
 
     For a discriminated union pydantic inserts the tag (``'poisson'``) into the location; it
-    is recognised as the ``kind`` value of the mapping it stands in.
+    is recognised as the ``kind`` value of the mapping it stands in. Where the user wrote a
+    plain value (``seq_len: 0``, shorthand for a mapping) the path stops at that value.
     """
     path: list[str | int] = []
     node = data
     for part in loc:
         if isinstance(node, dict) and part not in node and part == node.get("kind"):
             continue  # union tag, not a key
+        if path and not isinstance(node, dict | list):
+            break  # a scalar the user wrote; pydantic's deeper parts are internal
         path.append(part)
         if isinstance(node, dict) and part in node:
             node = node[part]
@@ -85,11 +150,34 @@ def _data_path(loc: tuple[Any, ...], data: Any) -> tuple[str | int, ...]:
     return tuple(path)
 
 
-def _describe(error: dict[str, Any]) -> str:
+def _kind_unions() -> dict[str, str]:
+    """Field name -> the kinds its discriminated union accepts, read off the schema."""
+    from sim.scenario import ArrivalsConfig, SeqLenConfig
+    from sim.service import ServiceConfig
+
+    def kinds(union: Any) -> str:
+        members = typing.get_args(typing.get_args(union)[0])
+        return ", ".join(typing.get_args(m.model_fields["kind"].annotation)[0] for m in members)
+
+    return {
+        "arrivals": kinds(ArrivalsConfig),
+        "seq_len": kinds(SeqLenConfig),
+        "service": kinds(ServiceConfig),
+    }
+
+
+def _show(value: Any) -> str:
+    """Repr of an offending value, cut short if long."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _describe(error: dict[str, Any], path: tuple[str | int, ...]) -> str:
     """Turn one pydantic error into a plain sentence that includes the offending value."""
     kind = error["type"]
-    value = error.get("input")
+    value = _show(error.get("input"))
     ctx = error.get("ctx") or {}
+    field = next((p for p in reversed(path) if isinstance(p, str)), "")
     if kind == "missing":
         return "required key is missing"
     if kind in ("unknown_key", "duration"):
@@ -99,7 +187,12 @@ def _describe(error: dict[str, Any]) -> str:
     if kind == "union_tag_invalid":
         return f"unknown kind {ctx.get('tag')!r}; allowed kinds: {ctx.get('expected_tags')}"
     if kind == "union_tag_not_found":
-        return f"'kind' is required here; allowed kinds: {_kinds_hint(error)}"
+        allowed = _kind_unions().get(field, "see the README")
+        return f"'kind' is required here; allowed kinds: {allowed}"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        if field in _kind_unions():
+            return f"expected a mapping with a 'kind' ({_kind_unions()[field]}), got {value}"
+        return f"expected a mapping of keys, got {value}"
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
         op = {
             "greater_than": "> {gt}",
@@ -107,22 +200,26 @@ def _describe(error: dict[str, Any]) -> str:
             "less_than": "< {lt}",
             "less_than_equal": "<= {le}",
         }[kind].format(**ctx)
-        return f"must be {op}, got {value!r}"
+        return f"must be {op}, got {value}"
     if kind == "literal_error":
-        return f"got {value!r}; allowed: {ctx.get('expected')}"
-    if kind == "enum":
-        return f"got {value!r}; allowed: {ctx.get('expected')}"
+        return f"got {value}; allowed: {ctx.get('expected')}"
     if kind == "string_pattern_mismatch":
         return (
-            f"got {value!r}; use letters, digits, '_', '-' and '.', starting with a letter or digit"
+            f"got {value}; use letters, digits, '_', '-' and '.', starting with a letter or digit"
         )
     if kind == "too_short":
-        return f"must not be empty, got {value!r}"
-    return f"{error['msg'].rstrip('.')}, got {value!r}"
-
-
-def _kinds_hint(error: dict[str, Any]) -> str:
-    return str((error.get("ctx") or {}).get("expected_tags", "see the README"))
+        return f"must not be empty, got {value}"
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return f"expected a whole number, got {value}"
+    if kind in ("float_type", "float_parsing"):
+        return f"expected a number, got {value}"
+    if kind in ("string_type",):
+        return f"expected text, got {value}"
+    if kind in ("list_type", "tuple_type"):
+        return f"expected a list (- item lines or [a, b]), got {value}"
+    if kind == "finite_number":
+        return f"must be a finite number, got {value}"
+    return f"{error['msg'].rstrip('.')}, got {value}"
 
 
 def validation_problems(
@@ -136,24 +233,33 @@ def validation_problems(
         ctx = error.get("ctx") or {}
         if error["type"] == "unknown_key":
             path = (*path, ctx["key"])
-        item = (format_path(path), _describe(error), line_of(lines, path))
+        item = (format_path(path), _describe(error, path), line_of(lines, path))
         if item not in seen:
             seen.add(item)
             problems.append(item)
     return problems
 
 
-def parse_scenario(text: str, source: str | None = None) -> Scenario:
+def parse_scenario(
+    text: str, source: str | None = None, base_dir: str | Path | None = None
+) -> Scenario:
     """Validate scenario YAML text into a ``Scenario``.
 
     Args:
         text: The YAML document.
         source: A file name used in error messages.
+        base_dir: Directory that relative data-file paths in the scenario start from
+            (default: the current directory).
 
     Raises:
         ScenarioError: the document is not valid YAML or not a valid, runnable scenario.
 
     """
+    root = _compose(text)
+    if root is not None:
+        problem = _alias_problem(root)
+        if problem is not None:
+            raise ScenarioError.single("<yaml>", problem[0], problem[1], source)
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -168,14 +274,16 @@ def parse_scenario(text: str, source: str | None = None) -> Scenario:
             1,
             source,
         )
-    lines, duplicates = _line_map(text)
+    # top-level keys starting with "x-" hold YAML anchors for reuse (as in compose files)
+    data = {k: v for k, v in data.items() if not (isinstance(k, str) and k.startswith("x-"))}
+    lines, duplicates = _line_map(root)
     if duplicates:
         raise ScenarioError(
             [(format_path(p), "key appears twice in one mapping", line) for p, line in duplicates],
             source,
         )
     try:
-        scenario = Scenario.model_validate(data)
+        scenario = Scenario.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as exc:
         raise ScenarioError(validation_problems(exc, data, lines), source) from None
     problems = check_references(scenario)
@@ -203,7 +311,7 @@ def load_scenario(path: str | Path) -> Scenario:
         ) from None
     except UnicodeDecodeError:
         raise ScenarioError.single("<file>", "not UTF-8 text", source=str(path)) from None
-    return parse_scenario(text, source=str(path))
+    return parse_scenario(text, source=str(path), base_dir=path.parent)
 
 
 def with_overrides(
@@ -217,7 +325,7 @@ def with_overrides(
     """
     data = scenario.model_dump(mode="json")
     if duration_s is not None:
-        data["duration"] = duration_s
+        data["duration"] = f"{duration_s!r}s"
     if seed is not None:
         data["seed"] = seed
     try:

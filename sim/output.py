@@ -13,7 +13,27 @@ from typing import Any
 
 
 class OutputExistsError(Exception):
-    """The output directory exists and overwriting was not asked for."""
+    """The output directory exists and may not (or cannot) be replaced."""
+
+
+RUN_FILES = frozenset({"requests.parquet", "summary.json"})
+
+
+def _check_replaceable(target: Path, force: bool) -> None:
+    """Refuse to replace anything but an earlier fleetsim run directory, and only with force."""
+    if not target.exists():
+        return
+    if not target.is_dir():
+        raise OutputExistsError(f"{target} exists and is not a directory; choose another --out")
+    if not force:
+        raise OutputExistsError(f"{target} already exists; pass --force to overwrite it")
+    foreign = sorted(p.name for p in target.iterdir() if p.name not in RUN_FILES)
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+        raise OutputExistsError(
+            f"{target} is not a fleetsim run directory (it holds {shown}); --force only "
+            "replaces a directory holding nothing but requests.parquet and summary.json"
+        )
 
 
 @contextmanager
@@ -28,14 +48,19 @@ def staged_dir(target: str | Path, force: bool = False) -> Iterator[Path]:
         OutputExistsError: ``target`` exists and ``force`` is false.
 
     """
-    target = Path(target)
-    if target.exists() and not force:
-        raise OutputExistsError(f"{target} already exists; pass --force to overwrite it")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target = Path(target).resolve()  # "." and ".." get a real name
+    _check_replaceable(target, force)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputExistsError(f"cannot create {target.parent}: {exc.strerror}") from None
     _remove_stale_staging(target)
     staging = target.with_name(f".{target.name}.partial-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
+    try:
+        staging.mkdir()
+    except OSError as exc:
+        raise OutputExistsError(f"cannot write in {target.parent}: {exc.strerror}") from None
     try:
         yield staging
     except BaseException:

@@ -21,17 +21,22 @@ def summary_table(title: str, summary: dict[str, Any], pools: list[dict[str, Any
     rows = [
         ("requests (after warm-up)", f"{s['requests']:,}"),
         ("completed", f"{s['completed']:,}"),
-        ("dropped", f"{s['dropped']:,}"),
+        (
+            "dropped",
+            f"{s['dropped']:,}"
+            + (f" ({s['dropped'] / s['requests']:.2%})" if s["requests"] else ""),
+        ),
         ("in flight at end", f"{s['in_flight']:,}"),
         ("throughput", f"{s['throughput_per_s']:,.1f} /s"),
-        ("latency mean", _ms(s["latency_mean_s"])),
-        ("latency p50", _ms(s["latency_p50_s"])),
-        ("latency p90", _ms(s["latency_p90_s"])),
-        ("latency p99", _ms(s["latency_p99_s"])),
-        ("latency p99.9", _ms(s["latency_p999_s"])),
+        ("latency mean (completed)", _ms(s["latency_mean_s"])),
+        ("latency p50 (completed)", _ms(s["latency_p50_s"])),
+        ("latency p90 (completed)", _ms(s["latency_p90_s"])),
+        ("latency p99 (completed)", _ms(s["latency_p99_s"])),
+        ("latency p99.9 (completed)", _ms(s["latency_p999_s"])),
         (
             f"SLO p{s['slo_percentile']:g} <= {_ms(s['slo_target_s'])}",
-            f"{s['slo_attainment']:.4%} ({'met' if s['slo_met'] else 'MISSED'})"
+            f"{s['slo_attainment']:.4%} ({'met' if s['slo_met'] else 'MISSED'}; drops count "
+            "as misses)"
             if math.isfinite(s["slo_attainment"])
             else "-",
         ),

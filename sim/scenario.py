@@ -7,64 +7,27 @@ types, models, memory fit) are checked afterwards in ``sim.loading``.
 
 from __future__ import annotations
 
-import difflib
-from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import (
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     field_validator,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
 
-from sim.arrivals import DiurnalProcess, PoissonProcess
-from sim.units import parse_duration_s
+from sim.arrivals import DiurnalProcess, GammaProcess, MMPPProcess, PoissonProcess
+from sim.replay import TraceArrivals
+from sim.scenario_base import (
+    Config,
+    Duration,
+    PositiveDuration,
+)
+from sim.scenario_base import did_you_mean as did_you_mean  # re-exported for callers
+from sim.service import ServiceConfig
 
-DTYPES = ("fp32", "bf16", "fp16", "int8", "fp8", "fp4")
-
-
-def _duration(value: object) -> float:
-    try:
-        return parse_duration_s(value)
-    except ValueError as exc:
-        raise PydanticCustomError("duration", str(exc)) from None
-
-
-Duration = Annotated[float, BeforeValidator(_duration)]
-PositiveDuration = Annotated[float, BeforeValidator(_duration), Field(gt=0)]
-
-
-def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
-    """Return ``" (did you mean 'x'?)"`` for the closest choice, or ``""`` if none is close."""
-    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-class Config(BaseModel):
-    """Base of every scenario config: frozen, and unknown keys are an error naming the key."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _reject_unknown_keys(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            allowed = list(cls.model_fields)
-            for key in data:
-                if key not in cls.model_fields:
-                    message = (
-                        f"unknown key {key!r}{did_you_mean(key, allowed)}; "
-                        f"allowed keys: {', '.join(allowed)}"
-                    )
-                    # braces in user text must not be read as a template by pydantic
-                    message = message.replace("{", "{{").replace("}", "}}")
-                    raise PydanticCustomError("unknown_key", message, {"key": key})
-        return data
+MAX_RATE = 1e9  # requests/s; beyond this a run could never finish, so it is surely a typo
 
 
 def _kind_shorthand(value: Any) -> Any:
@@ -79,7 +42,7 @@ class PoissonArrivals(Config):
     """Homogeneous Poisson arrivals: exponential gaps, mean rate ``rate`` requests/s."""
 
     kind: Literal["poisson"]
-    rate: float = Field(gt=0, description="requests per second")
+    rate: float = Field(gt=0, le=MAX_RATE, description="requests per second")
 
     def build(self, rng: np.random.Generator) -> PoissonProcess:
         """The runtime process, drawing from ``rng``."""
@@ -94,7 +57,7 @@ class DiurnalArrivals(Config):
     """
 
     kind: Literal["diurnal"]
-    mean_rate: float = Field(gt=0, description="time-average requests per second")
+    mean_rate: float = Field(gt=0, le=MAX_RATE, description="time-average requests per second")
     peak_to_mean: float = Field(ge=1, le=2, description="peak rate / mean rate, in [1, 2]")
     period: PositiveDuration = 86400.0
     phase: Duration = 0.0
@@ -104,7 +67,43 @@ class DiurnalArrivals(Config):
         return DiurnalProcess(self.mean_rate, self.peak_to_mean, self.period, self.phase, rng)
 
 
-ArrivalsConfig = Annotated[PoissonArrivals | DiurnalArrivals, Field(discriminator="kind")]
+class GammaArrivals(Config):
+    """Renewal arrivals with gamma gaps: mean rate ``rate``, gap coefficient of variation ``cv``."""
+
+    kind: Literal["gamma"]
+    rate: float = Field(gt=0, le=MAX_RATE, description="requests per second")
+    cv: float = Field(gt=0, le=100, description="coefficient of variation of the gaps")
+
+    def build(self, rng: np.random.Generator) -> GammaProcess:
+        """The runtime process, drawing from ``rng``."""
+        return GammaProcess(self.rate, self.cv, rng)
+
+
+class MMPPArrivals(Config):
+    """Two-state Markov-modulated Poisson arrivals (bursts): rates and mean sojourn per state."""
+
+    kind: Literal["mmpp"]
+    rates: list[Annotated[float, Field(ge=0, le=MAX_RATE)]] = Field(min_length=2, max_length=2)
+    mean_sojourn: list[PositiveDuration] = Field(min_length=2, max_length=2)
+
+    @field_validator("rates")
+    @classmethod
+    def _some_traffic(cls, rates: list[float]) -> list[float]:
+        if max(rates) <= 0:
+            raise ValueError(f"at least one state must have a rate > 0, got {list(rates)}")
+        return rates
+
+    def build(self, rng: np.random.Generator) -> MMPPProcess:
+        """The runtime process, drawing from ``rng``."""
+        return MMPPProcess(
+            (self.rates[0], self.rates[1]), (self.mean_sojourn[0], self.mean_sojourn[1]), rng
+        )
+
+
+ArrivalsConfig = Annotated[
+    PoissonArrivals | DiurnalArrivals | GammaArrivals | MMPPArrivals | TraceArrivals,
+    Field(discriminator="kind"),
+]
 
 
 class FixedSeqLen(Config):
@@ -173,15 +172,25 @@ class Workload(Config):
     """Arrival process plus request mix."""
 
     arrivals: ArrivalsConfig
-    mix: list[MixEntry] = Field(min_length=1)
+    mix: list[MixEntry] = Field(default_factory=list)
 
     @field_validator("mix")
     @classmethod
     def _weights_positive(cls, mix: list[MixEntry]) -> list[MixEntry]:
         total = sum(entry.weight for entry in mix)
-        if total <= 0:
+        if mix and total <= 0:
             raise ValueError(f"mix weights sum to {total:g}; they must sum to a positive number")
         return mix
+
+    @model_validator(mode="after")
+    def _mix_needed(self) -> Workload:
+        replayed = isinstance(self.arrivals, TraceArrivals) and self.arrivals.has_models
+        if not self.mix and not replayed:
+            raise ValueError(
+                "mix must list at least one {model, weight, seq_len} entry (only a trace "
+                "with a 'model' column can do without)"
+            )
+        return self
 
 
 # --- models, fleet, balancer, SLO ----------------------------------------------------------
@@ -225,22 +234,21 @@ class Pool(Config):
     queue_limit: int = Field(
         default=1000, ge=1, description="waiting requests per instance before new ones drop"
     )
+    service: ServiceConfig | None = Field(
+        default=None, description="synthetic service times instead of the hardware model"
+    )
 
 
-class BalancerKind(StrEnum):
-    """Load-balancing policies; see ``sim.balancers`` for the exact rules."""
-
-    round_robin = "round_robin"
-    random = "random"
-    least_outstanding = "least_outstanding"
-    power_of_two = "power_of_two"
-    join_shortest_queue = "join_shortest_queue"
+BalancerKind = Literal[
+    "round_robin", "random", "least_outstanding", "power_of_two", "join_shortest_queue"
+]
+"""Load-balancing policies; see ``sim.balancers`` for the exact rules."""
 
 
 class BalancerConfig(Config):
     """Which instance of the pool(s) serving a model receives each request."""
 
-    kind: BalancerKind = BalancerKind.round_robin
+    kind: BalancerKind = "round_robin"
 
 
 class Slo(Config):

@@ -1,8 +1,8 @@
 """Checks that need the hardware catalog: names that must exist, memory fit, consistency.
 
 ``check_references`` returns problems instead of raising so the loader can attach YAML
-line numbers; ``resolve_model`` and ``seq_len_support`` are shared with the engine so the
-checks and the run agree on what a name and a sequence-length distribution mean.
+line numbers. ``resolve_model``, ``default_seq_len`` and ``seq_lens_by_model`` are shared with
+the engine so the checks and the run agree on what a name and a length distribution mean.
 """
 
 from __future__ import annotations
@@ -11,16 +11,13 @@ import numpy as np
 
 import hardware
 from hardware import catalog, zoo
-from sim.scenario import (
-    ChoiceSeqLen,
-    FixedSeqLen,
-    MixEntry,
-    Scenario,
-    UniformSeqLen,
-    did_you_mean,
-)
+from sim.replay import TraceArrivals
+from sim.scenario import ChoiceSeqLen, FixedSeqLen, MixEntry, Pool, Scenario, UniformSeqLen
+from sim.scenario_base import DTYPES, did_you_mean
 
 Problem = tuple[tuple[str | int, ...], str]
+
+SYNTHETIC_DEFAULT_SEQ_LEN = 1  # length recorded for a model known only to synthetic pools
 
 
 def resolve_model(scenario: Scenario, name: str) -> zoo.ModelSpec:
@@ -44,11 +41,28 @@ def resolve_model(scenario: Scenario, name: str) -> zoo.ModelSpec:
     return zoo.model(name)
 
 
-def seq_len_support(entry: MixEntry, model: zoo.ModelSpec) -> np.ndarray:
+def synthetic_only(scenario: Scenario, name: str) -> bool:
+    """True if every pool serving ``name`` uses a synthetic service model.
+
+    Such a model needs no architecture: its name is just a label.
+    """
+    pools = [p for p in scenario.fleet if p.model == name]
+    return bool(pools) and all(p.service is not None for p in pools)
+
+
+def default_seq_len(scenario: Scenario, name: str) -> int:
+    """Sequence length used when none is given: the model's default, or 1 for a label."""
+    try:
+        return resolve_model(scenario, name).default_seq_len
+    except KeyError:
+        return SYNTHETIC_DEFAULT_SEQ_LEN
+
+
+def seq_len_support(entry: MixEntry, default: int) -> np.ndarray:
     """Every sequence length a mix entry can produce (int64, ascending)."""
     dist = entry.seq_len
     if dist is None:
-        return np.array([model.default_seq_len], dtype=np.int64)
+        return np.array([default], dtype=np.int64)
     if isinstance(dist, FixedSeqLen):
         return np.array([dist.value], dtype=np.int64)
     if isinstance(dist, ChoiceSeqLen):
@@ -58,8 +72,37 @@ def seq_len_support(entry: MixEntry, model: zoo.ModelSpec) -> np.ndarray:
     raise TypeError(f"unknown seq_len distribution {dist!r}")
 
 
-def _known_model_names(scenario: Scenario) -> list[str]:
-    return sorted(set(zoo.model_names()) | set(scenario.models))
+def seq_lens_by_model(scenario: Scenario) -> dict[str, np.ndarray]:
+    """Every sequence length each model can be asked for, from the mix and a replayed trace."""
+    names = {p.model for p in scenario.fleet} | {e.model for e in scenario.workload.mix}
+    found: dict[str, list[np.ndarray]] = {name: [] for name in names}
+    for entry in scenario.workload.mix:
+        found[entry.model].append(seq_len_support(entry, default_seq_len(scenario, entry.model)))
+    arrivals = scenario.workload.arrivals
+    if isinstance(arrivals, TraceArrivals):
+        data = arrivals.load()
+        for name in names:
+            mine = data.models == name if data.models is not None else slice(None)
+            if data.seq_lens is not None:
+                found[name].append(np.unique(data.seq_lens[mine]))
+            elif data.models is not None and not any(
+                e.model == name for e in scenario.workload.mix
+            ):
+                found[name].append(np.array([default_seq_len(scenario, name)]))
+    return {
+        name: np.unique(np.concatenate(parts)).astype(np.int64)
+        if parts
+        else np.array([default_seq_len(scenario, name)], dtype=np.int64)
+        for name, parts in found.items()
+    }
+
+
+def _unknown_model(scenario: Scenario, name: str) -> str:
+    known = sorted(set(zoo.model_names()) | set(scenario.models))
+    return (
+        f"unknown model {name!r}{did_you_mean(name, known)}; known models: {', '.join(known)} "
+        "(or define one under 'models:', or give every pool serving it a synthetic 'service')"
+    )
 
 
 def check_references(scenario: Scenario) -> list[Problem]:
@@ -78,117 +121,160 @@ def check_references(scenario: Scenario) -> list[Problem]:
                 f"({scenario.duration:g} s)",
             )
         )
-    models: dict[str, zoo.ModelSpec] = {}
-    for name in {e.model for e in scenario.workload.mix} | {p.model for p in scenario.fleet}:
+    for name in scenario.models:
         try:
-            models[name] = resolve_model(scenario, name)
+            zoo.model(name)
         except KeyError:
-            pass
-    known = _known_model_names(scenario)
-
-    seen_pools: set[str] = set()
-    served: set[str] = set()
+            continue
+        problems.append(
+            (
+                ("models", name),
+                f"{name!r} is the name of a built-in model; give your own model another name",
+            )
+        )
+    lengths = seq_lens_by_model(scenario)
+    seen: set[str] = set()
     for i, pool in enumerate(scenario.fleet):
-        where = ("fleet", i)
-        if pool.name in seen_pools:
-            problems.append(((*where, "name"), f"pool name {pool.name!r} is used twice"))
-        seen_pools.add(pool.name)
-        served.add(pool.model)
-        model = models.get(pool.model)
-        if model is None:
-            problems.append(
-                (
-                    (*where, "model"),
-                    f"unknown model {pool.model!r}{did_you_mean(pool.model, known)}; known "
-                    f"models: {', '.join(known)} (or define one under 'models:')",
-                )
-            )
-        try:
-            instance = catalog.instance_type(pool.instance)
-        except KeyError:
-            names = catalog.instance_type_names()
-            problems.append(
-                (
-                    (*where, "instance"),
-                    f"unknown instance type {pool.instance!r}"
-                    f"{did_you_mean(pool.instance, names)}; known: {', '.join(names)}",
-                )
-            )
-            continue
-        if not hardware.dtype_supported(instance, pool.dtype):
-            allowed = [
-                d
-                for d in ("fp32", "bf16", "fp16", "int8", "fp8", "fp4")
-                if hardware.dtype_supported(instance, d)
-            ]
-            problems.append(
-                (
-                    (*where, "dtype"),
-                    f"{pool.instance} ({instance.chip.name}) does not run dtype {pool.dtype!r}; "
-                    f"supported: {', '.join(allowed)}",
-                )
-            )
-            continue
-        if pool.cores_per_replica > instance.cores or instance.cores % pool.cores_per_replica:
-            problems.append(
-                (
-                    (*where, "cores_per_replica"),
-                    f"cores_per_replica {pool.cores_per_replica} must divide the "
-                    f"{instance.cores} NeuronCores of {pool.instance}",
-                )
-            )
-            continue
-        if model is None:
-            continue
-        lengths = [
-            int(seq_len_support(e, model).max())
-            for e in scenario.workload.mix
-            if e.model == pool.model
-        ] or [model.default_seq_len]
-        if max(lengths) > model.max_seq_len:
-            continue  # reported against the mix entry below
-        if not hardware.fits(
-            model,
-            instance,
-            pool.dtype,
-            cores=pool.cores_per_replica,
-            batch_size=pool.batching.max_batch,
-            seq_len=max(lengths),
-        ):
-            need_gib = model.weight_bytes(pool.dtype) / 2**30
-            have_gib = hardware.replica_memory_bytes(instance, pool.cores_per_replica) / 2**30
-            problems.append(
-                (
-                    (*where, "model"),
-                    f"{pool.model} in {pool.dtype} (weights {need_gib:.2f} GiB, plus activations "
-                    f"for a batch of {pool.batching.max_batch} at length {max(lengths)}) does not "
-                    f"fit the {have_gib:.2f} GiB of device memory of a {pool.cores_per_replica}-"
-                    f"core replica on {pool.instance}; raise cores_per_replica, lower "
-                    "max_batch, or pick a larger instance",
-                )
-            )
-
+        if pool.name in seen:
+            problems.append((("fleet", i, "name"), f"pool name {pool.name!r} is used twice"))
+        seen.add(pool.name)
+        problems += _check_pool(scenario, pool, ("fleet", i), lengths[pool.model])
+    served = {p.model for p in scenario.fleet}
     for j, entry in enumerate(scenario.workload.mix):
-        where = ("workload", "mix", j)
-        model = models.get(entry.model)
-        if model is None:
+        problems += _check_mix_entry(scenario, entry, ("workload", "mix", j), served)
+    arrivals = scenario.workload.arrivals
+    if isinstance(arrivals, TraceArrivals):
+        problems += _check_trace_models(arrivals, served)
+        problems += _check_trace_seq_lens(scenario, arrivals)
+    return problems
+
+
+def _check_trace_models(arrivals: TraceArrivals, served: set[str]) -> list[Problem]:
+    """Every model a replayed trace names must be served by a pool."""
+    problems: list[Problem] = []
+    models = arrivals.load().models
+    if models is not None:
+        unserved = ~np.isin(models, sorted(served))
+        if unserved.any():
+            row = int(unserved.argmax())
             problems.append(
                 (
-                    (*where, "model"),
-                    f"unknown model {entry.model!r}{did_you_mean(entry.model, known)}; known "
-                    f"models: {', '.join(known)} (or define one under 'models:')",
+                    ("workload", "arrivals", "path"),
+                    f"{arrivals.path}: data row {row + 1}: model {models[row]!r} is served by no "
+                    f"pool; pools serve: {', '.join(sorted(served))}",
                 )
             )
+    return problems
+
+
+def _check_trace_seq_lens(scenario: Scenario, arrivals: TraceArrivals) -> list[Problem]:
+    """Replayed sequence lengths must be within each model's range."""
+    data = arrivals.load()
+    if data.seq_lens is None:
+        return []
+    for name in sorted({p.model for p in scenario.fleet}):
+        try:
+            model = resolve_model(scenario, name)
+        except KeyError:
             continue
-        if entry.model not in served:
-            problems.append(
+        mine = data.models == name if data.models is not None else np.ones(data.times_s.size, bool)
+        bad = mine & ((data.seq_lens < model.min_seq_len) | (data.seq_lens > model.max_seq_len))
+        if bad.any():
+            row = int(bad.argmax())
+            return [
                 (
-                    (*where, "model"),
-                    f"no pool serves model {entry.model!r}; pools serve: "
-                    f"{', '.join(sorted(served))}",
+                    ("workload", "arrivals", "path"),
+                    f"{arrivals.path}: data row {row + 1}: seq_len {int(data.seq_lens[row])} is "
+                    f"outside {name}'s range {model.min_seq_len}..{model.max_seq_len}",
                 )
+            ]
+    return []
+
+
+def _check_pool(
+    scenario: Scenario, pool: Pool, where: tuple, seq_lens: np.ndarray
+) -> list[Problem]:
+    try:
+        model = resolve_model(scenario, pool.model)
+    except KeyError:
+        if not synthetic_only(scenario, pool.model):
+            return [((*where, "model"), _unknown_model(scenario, pool.model))]
+        model = None
+    try:
+        instance = catalog.instance_type(pool.instance)
+    except KeyError:
+        names = catalog.instance_type_names()
+        return [
+            (
+                (*where, "instance"),
+                f"unknown instance type {pool.instance!r}"
+                f"{did_you_mean(pool.instance, names)}; known: {', '.join(names)}",
             )
-        support = seq_len_support(entry, model)
+        ]
+    if pool.cores_per_replica > instance.cores or instance.cores % pool.cores_per_replica:
+        return [
+            (
+                (*where, "cores_per_replica"),
+                f"cores_per_replica {pool.cores_per_replica} must divide the "
+                f"{instance.cores} cores of {pool.instance}",
+            )
+        ]
+    if pool.service is not None:
+        return []  # synthetic service: the hardware model is not consulted
+    if not hardware.dtype_supported(instance, pool.dtype):
+        allowed = [d for d in DTYPES if hardware.dtype_supported(instance, d)]
+        return [
+            (
+                (*where, "dtype"),
+                f"{pool.instance} ({instance.chip.name}) does not run dtype {pool.dtype!r}; "
+                f"supported: {', '.join(allowed)}",
+            )
+        ]
+    longest = int(seq_lens.max())
+    if model is None or longest > model.max_seq_len or int(seq_lens.min()) < model.min_seq_len:
+        return []  # out-of-range lengths are reported where they are set
+    if hardware.fits(
+        model,
+        instance,
+        pool.dtype,
+        cores=pool.cores_per_replica,
+        batch_size=pool.batching.max_batch,
+        seq_len=longest,
+    ):
+        return []
+    need_gib = model.weight_bytes(pool.dtype) / 2**30
+    have_gib = hardware.replica_memory_bytes(instance, pool.cores_per_replica) / 2**30
+    return [
+        (
+            (*where, "model"),
+            f"{pool.model} in {pool.dtype} (weights {need_gib:.2f} GiB, plus activations for a "
+            f"batch of {pool.batching.max_batch} at length {longest}) does not fit the "
+            f"{have_gib:.2f} GiB of device memory of a {pool.cores_per_replica}-core replica "
+            f"on {pool.instance}; raise cores_per_replica, lower max_batch, or pick a larger "
+            "instance",
+        )
+    ]
+
+
+def _check_mix_entry(
+    scenario: Scenario, entry: MixEntry, where: tuple, served: set[str]
+) -> list[Problem]:
+    try:
+        model = resolve_model(scenario, entry.model)
+    except KeyError:
+        if not synthetic_only(scenario, entry.model):
+            return [((*where, "model"), _unknown_model(scenario, entry.model))]
+        model = None
+    problems: list[Problem] = []
+    if entry.model not in served:
+        problems.append(
+            (
+                (*where, "model"),
+                f"no pool serves model {entry.model!r}; pools serve: {', '.join(sorted(served))}",
+            )
+        )
+    if model is not None:
+        support = seq_len_support(entry, model.default_seq_len)
         low, high = model.min_seq_len, model.max_seq_len
         if support.min() < low or support.max() > high:
             problems.append(

@@ -7,6 +7,8 @@ other stream - in particular the arrivals - bit-identical, so policies are compa
 same input.
 """
 
+import zlib
+
 import numpy as np
 
 # Append-only: changing an existing id changes every trace produced with that stream.
@@ -34,3 +36,12 @@ def stream(seed: int, name: str, *index: int, replication: int = 0) -> np.random
     """
     key = (int(replication), STREAM_ID[name], *(int(i) for i in index))
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence(int(seed), spawn_key=key)))
+
+
+def name_index(name: str) -> int:
+    """A stable integer for a name (CRC-32), used as a stream index.
+
+    Indexing streams by name rather than by position means adding a pool or a mix entry
+    leaves the streams of the others unchanged.
+    """
+    return zlib.crc32(name.encode("utf-8"))

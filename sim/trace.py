@@ -180,9 +180,16 @@ class TraceWriter:
         self.rows_written += n
         self._n = 0
 
-    def close(self) -> Path:
-        """Flush, finish the file and move it to its final name; returns that name."""
+    def close(self, extra_metadata: dict[str, str] | None = None) -> Path:
+        """Flush, finish the file and move it to its final name; returns that name.
+
+        Args:
+            extra_metadata: Key/value strings known only at the end of the run.
+
+        """
         self.flush()
+        if extra_metadata:
+            self._writer.add_key_value_metadata(extra_metadata)
         self._writer.close()
         os.replace(self._tmp, self.path)
         return self.path

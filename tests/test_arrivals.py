@@ -47,6 +47,14 @@ def test_diurnal_counts_follow_the_rate_in_each_phase_window():
         assert abs(count - expected) < 4.5 * math.sqrt(expected), (lo, hi, count, expected)
 
 
+def test_diurnal_total_count_is_tight():
+    """Over two whole periods the count is within 3.5 sd (~0.4%) of the integral of the rate."""
+    proc = DiurnalProcess(5000.0, 1.9, 100.0, 30.0, stream(6, "arrivals"))
+    n = collect(proc, 200.0).size
+    expected = proc.expected_count(0.0, 200.0)
+    assert abs(n - expected) < 3.5 * math.sqrt(expected), (n, expected, "seed 6")
+
+
 def test_diurnal_peak_and_trough():
     """rate(phase) = mean*peak_to_mean and half a period later mean*(2-peak_to_mean)."""
     proc = DiurnalProcess(100.0, 1.5, 3600.0, 600.0, stream(1, "arrivals"))

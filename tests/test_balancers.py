@@ -33,6 +33,7 @@ def test_jsq_uses_queue_then_outstanding():
     """Shortest waiting queue first; among equals, fewest outstanding; then lowest index."""
     b = JoinShortestQueue(4, rng())
     assert b.pick([5, 3, 4, 2], [1, 0, 0, 1]) == 1
+    assert b.pick([5, 4, 3, 2], [1, 0, 0, 1]) == 2  # tie on queue 0: fewer outstanding wins
     assert b.pick([2, 2, 2, 2], [0, 0, 0, 0]) == 0
 
 
@@ -53,3 +54,12 @@ def test_power_of_two_picks_less_loaded_of_two_distinct():
     # instance 2 is in the sampled pair with probability 1/2 and then always wins
     assert abs(picks.count(2) / 10_000 - 0.5) < 0.03
     assert PowerOfTwo(1, rng()).pick([5], [5]) == 0
+
+
+def test_power_of_two_ties_go_to_the_first_sampled():
+    """With equal loads the first of the two sampled instances is chosen."""
+    probe, b = PowerOfTwo(4, rng()), PowerOfTwo(4, rng())
+    for _ in range(200):
+        first = probe._draw(4)
+        probe._draw(3)
+        assert b.pick([1, 1, 1, 1], [0, 0, 0, 0]) == first

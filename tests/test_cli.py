@@ -34,16 +34,48 @@ def test_run_writes_trace_and_summary_that_agree(tmp_path):
 
 
 def test_existing_output_refused_without_force(tmp_path):
-    """An existing directory is refused (exit 2, untouched); --force replaces it."""
+    """An existing run directory is refused (exit 2, untouched); --force replaces it."""
     out = tmp_path / "run"
-    out.mkdir()
-    (out / "keep.txt").write_text("mine")
-    result = invoke("run", ALEXA, "--out", out, "--duration", "11s", "--quiet")
+    assert invoke("run", ALEXA, "--out", out, "--duration", "11s", "--quiet").exit_code == 0
+    before = (out / "summary.json").read_text()
+    result = invoke("run", ALEXA, "--out", out, "--duration", "12s", "--quiet")
     assert result.exit_code == 2 and "--force" in result.output
-    assert (out / "keep.txt").read_text() == "mine"
-    result = invoke("run", ALEXA, "--out", out, "--duration", "11s", "--quiet", "--force")
+    assert (out / "summary.json").read_text() == before
+    result = invoke("run", ALEXA, "--out", out, "--duration", "12s", "--quiet", "--force")
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == ["requests.parquet", "summary.json"]
+    assert (out / "summary.json").read_text() != before
+
+
+def test_force_never_deletes_other_files(tmp_path):
+    """--force refuses a directory that holds anything but a previous run's two files."""
+    out = tmp_path / "project"
+    (out / "src").mkdir(parents=True)
+    (out / "src" / "code.py").write_text("precious")
+    result = invoke("run", ALEXA, "--out", out, "--duration", "11s", "--quiet", "--force")
+    assert result.exit_code == 2 and "not a fleetsim run directory" in result.output
+    assert (out / "src" / "code.py").read_text() == "precious"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["project"]
+
+
+@pytest.mark.parametrize("target", ["a-file", "/proc/fleetsim-cannot-write/x"])
+def test_bad_output_paths_are_clear_errors(tmp_path, target):
+    """An output path that is a file, or cannot be written, is exit 2 without a traceback."""
+    (tmp_path / "a-file").write_text("x")
+    out = tmp_path / target if not target.startswith("/") else target
+    result = invoke("run", ALEXA, "--out", out, "--duration", "11s", "--quiet", "--force")
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert (tmp_path / "a-file").read_text() == "x"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
+
+
+def test_out_dot_writes_into_a_named_directory(tmp_path, monkeypatch):
+    """--out . is the current directory itself: refused unless it is a run directory."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.txt").write_text("x")
+    result = invoke("run", ALEXA, "--out", ".", "--duration", "11s", "--quiet", "--force")
+    assert result.exit_code == 2 and "not a fleetsim run directory" in result.output
 
 
 def test_seed_and_duration_overrides(tmp_path):
@@ -128,3 +160,22 @@ def test_killed_run_leaves_nothing_under_the_final_name(tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["killed"]
+
+
+def test_progress_bar_appears_only_after_the_delay(monkeypatch):
+    """The bar stays hidden for short runs and tracks the simulated fraction after that."""
+    import sim.cli as cli
+
+    quick = cli._LazyProgress("x", enabled=True)
+    quick(0.5)
+    assert quick.bar is None  # under PROGRESS_AFTER_S: nothing shown
+    monkeypatch.setattr(cli, "PROGRESS_AFTER_S", 0.0)
+    slow = cli._LazyProgress("x", enabled=True)
+    slow(0.25)
+    slow(0.75)
+    assert slow.bar is not None
+    assert slow.bar.tasks[0].completed == 0.75
+    slow.close()
+    disabled = cli._LazyProgress("x", enabled=False)
+    disabled(0.5)
+    assert disabled.bar is None

@@ -22,10 +22,24 @@ EXPECTED = [
 ]
 
 
+GPU_EXPECTED = [
+    "g4dn.xlarge",
+    "g4dn.2xlarge",
+    "g5.xlarge",
+    "g5.2xlarge",
+    "g6.xlarge",
+    "g6.2xlarge",
+    "p3.2xlarge",
+]
+
+
 def test_catalog_lists_all_instance_types():
-    """The catalog loads the four inf1, four inf2 and four projected inf3 sizes in order."""
-    assert catalog.instance_type_names() == EXPECTED
-    assert catalog.chip_names() == ["inferentia", "inferentia2", "inferentia3"]
+    """The catalog loads the inf1, inf2 and projected inf3 sizes in order, the GPU types last."""
+    names = catalog.instance_type_names()
+    assert [n for n in names if n.startswith("inf")] == EXPECTED
+    assert names[-len(GPU_EXPECTED) :] == GPU_EXPECTED
+    gpus = {"nvidia-t4", "nvidia-a10g", "nvidia-l4", "nvidia-v100"}
+    assert {"inferentia", "inferentia2", "inferentia3"} | gpus <= set(catalog.chip_names())
 
 
 @pytest.mark.parametrize("name", EXPECTED)

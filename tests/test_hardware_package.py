@@ -40,7 +40,15 @@ def test_importing_hardware_does_not_load_simpy():
 
 
 @pytest.mark.parametrize(
-    "name", ["chips.csv", "instances.csv", "model_parameters.csv", "anchors.csv"]
+    "name",
+    [
+        "chips.csv",
+        "instances.csv",
+        "model_parameters.csv",
+        "calibrated_parameters.csv",
+        "anchors.csv",
+        "neuron_published_calibration.csv",
+    ],
 )
 def test_data_files_carry_sources(name):
     """Every row of every data file names its source."""

@@ -67,6 +67,7 @@ def test_counts_percentiles_and_throughput():
     lat = np.array([0.4, 0.3, 1.5])
     assert s["latency_p50_s"] == pytest.approx(np.percentile(lat, 50))
     assert s["latency_p99_s"] == pytest.approx(np.percentile(lat, 99))
+    assert s["latency_mean_s"] == pytest.approx(lat.mean())
 
 
 def test_slo_attainment_counts_drops_and_late_in_flight_as_misses():

@@ -20,9 +20,31 @@ def blocks(language: str) -> list[str]:
 
 def test_annotated_scenario_validates():
     """The README's annotated scenario is a valid scenario."""
-    (scenario_yaml,) = blocks("yaml")
+    scenario_yaml = blocks("yaml")[0]
     scenario = parse_scenario(scenario_yaml, source="README.md")
     assert scenario.fleet[0].batching.max_batch == 8
+
+
+def test_workload_and_service_options_validate(tmp_path):
+    """Each arrivals/service line of the README's options block works in a scenario."""
+    import pandas as pd
+    import yaml
+
+    pd.DataFrame({"arrival_s": [0.0, 0.1]}).to_csv(tmp_path / "arrivals.csv", index=False)
+    pd.DataFrame({"service_s": [0.001, 0.002]}).to_csv(tmp_path / "measured.csv", index=False)
+    base = yaml.safe_load(blocks("yaml")[0])
+    lines = [
+        ln for ln in blocks("yaml")[1].splitlines() if ln.startswith(("arrivals:", "service:"))
+    ]
+    assert len(lines) == 7
+    for line in lines:
+        data = yaml.safe_load(yaml.safe_dump(base))
+        option = yaml.safe_load(line.split("#")[0])
+        if "arrivals" in option:
+            data["workload"]["arrivals"] = option["arrivals"]
+        else:
+            data["fleet"][0]["service"] = option["service"]
+        parse_scenario(yaml.safe_dump(data), source=line, base_dir=tmp_path)
 
 
 def test_two_setup_commands():

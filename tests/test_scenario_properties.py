@@ -13,7 +13,7 @@ from sim.errors import ScenarioError
 from sim.loading import parse_scenario
 from sim.scenario import Scenario
 
-durations = st.sampled_from(["1ms", "250us", "2s", "5m", 0.5, 3, "1h"])
+durations = st.sampled_from(["1ms", "250us", "2s", "5m", "0.5s", 0, "1h"])
 
 
 @st.composite

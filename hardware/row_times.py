@@ -1,0 +1,144 @@
+"""Service times of many benchmark rows at once, grouped and vectorised.
+
+Rows are grouped by (model, instance, dtype, replica cores); each group is one
+:func:`hardware.roofline.service_work` call over its (batch, size) arrays, and the works of one
+NeuronCore generation are concatenated so that a parameter set is applied to all of them in one
+vectorised :meth:`~hardware.roofline.ServiceWork.breakdown` (this is what makes the fit fast).
+GPU rows go through :func:`hardware.service_time`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from hardware import catalog, zoo
+from hardware.parameters import ServiceParameters, service_parameters
+from hardware.performance import service_time
+from hardware.roofline import ServiceWork, service_work
+
+
+def _groups(info: pd.DataFrame, instances: pd.Series) -> dict[tuple, np.ndarray]:
+    """Row positions per (model, instance, dtype, input dtype, replica cores), predictable rows."""
+    b, size = info.batch.astype(float), info.seq_len.astype(float)
+    limits = {m: zoo.model(m) for m in info.zoo_model.dropna().unique()}
+    low = info.zoo_model.map(lambda m: limits[m].min_seq_len if m in limits else np.nan)
+    high = info.zoo_model.map(lambda m: limits[m].max_seq_len if m in limits else np.nan)
+    ok = info.generation.notna() & info.hw_dtype.notna() & (b >= 1) & (b % 1 == 0)
+    ok &= (size >= low.astype(float)) & (size <= high.astype(float)) & (size % 1 == 0)
+    keys = pd.DataFrame(
+        {
+            "model": info.zoo_model,
+            "instance": instances,
+            "dtype": info.hw_dtype,
+            "input_dtype": info.input_dtype.fillna(info.hw_dtype),
+            "cores": info.replica_cores,
+        }
+    )
+    rows_ok = np.flatnonzero(ok.to_numpy())
+    groups = keys.iloc[rows_ok].groupby(list(keys.columns), sort=False).indices
+    return {key: rows_ok[np.asarray(idx)] for key, idx in groups.items()}
+
+
+def _neuron_work(
+    info: pd.DataFrame, instances: pd.Series, positions: np.ndarray, key: tuple
+) -> ServiceWork | None:
+    """Work of the rows at ``positions`` (one group), or None if the chip cannot run them."""
+    model, instance, dtype, input_dtype, cores = key
+    spec, inst = zoo.model(model), catalog.instance_type(instance)
+    b = info.batch.to_numpy()[positions]
+    s = info.seq_len.to_numpy()[positions]
+    if not inst.chip.supports(dtype) or not 1 <= cores <= inst.cores:
+        return None
+    if np.any((b < 1) | (s < spec.min_seq_len) | (s > spec.max_seq_len)):
+        return None
+    if np.any(b % 1) or np.any(s % 1):
+        return None
+    params = service_parameters(inst.chip.name)
+    b, s = b.astype(np.int64), s.astype(np.int64)
+    return service_work(spec, inst.chip, params, dtype, b, s, int(cores), input_dtype)
+
+
+def work_table(rows: pd.DataFrame, info: pd.DataFrame) -> dict[str, tuple[ServiceWork, np.ndarray]]:
+    """Per NeuronCore generation: the concatenated work of its predictable rows.
+
+    Args:
+        rows: Rows in the calibration file's format.
+        info: :func:`hardware.benchmarks.interpret` of ``rows``.
+
+    Returns:
+        ``{generation: (work, row positions)}``; GPU rows are not included.
+
+    """
+    parts: dict[str, tuple[list[ServiceWork], list[np.ndarray]]] = {}
+    for key, positions in _groups(info, rows.instance).items():
+        generation = info.generation.iloc[positions[0]]
+        if generation == "gpu":
+            continue
+        work = _neuron_work(info, rows.instance, positions, key)
+        if work is not None:
+            works, where = parts.setdefault(generation, ([], []))
+            works.append(work)
+            where.append(positions)
+    return {
+        g: (ServiceWork.concatenate(works), np.concatenate(where))
+        for g, (works, where) in parts.items()
+    }
+
+
+def _gpu_service(rows: pd.DataFrame, info: pd.DataFrame, out: np.ndarray) -> list[str]:
+    """Fill GPU rows' service times through :func:`hardware.service_time`; return failures."""
+    failed = []
+    for key, positions in _groups(info, rows.instance).items():
+        if info.generation.iloc[positions[0]] != "gpu":
+            continue
+        model, instance, dtype, _, _ = key
+        try:
+            out[positions] = service_time(
+                model,
+                instance,
+                info.batch.to_numpy()[positions].astype(np.int64),
+                info.seq_len.to_numpy()[positions].astype(np.int64),
+                dtype,
+            )
+        except Exception as error:  # the GPU model is another module's: never let it raise
+            failed.append(f"{model} on {instance}: {error}")
+    return failed
+
+
+def predict_service_s(
+    rows: pd.DataFrame,
+    info: pd.DataFrame,
+    params: Mapping[str, ServiceParameters] | None = None,
+) -> np.ndarray:
+    """Service time per row (NaN where unknown), optionally under other parameters.
+
+    Args:
+        rows: Rows in the calibration file's format.
+        info: Their interpretation.
+        params: Parameters per NeuronCore generation; default: the shipped ones per chip.
+
+    Returns:
+        Seconds per batch on one replica, aligned with ``rows``.
+
+    """
+    out = np.full(len(rows), np.nan)
+    for generation, (work, where) in work_table(rows, info).items():
+        if params is not None and generation in params:
+            out[where] = work.breakdown(params[generation]).total_s
+        else:
+            chips = {catalog.instance_type(i).chip.name for i in rows.instance.iloc[where]}
+            for chip_name in chips:
+                mine = rows.instance.iloc[where].map(
+                    lambda i, c=chip_name: catalog.instance_type(i).chip.name == c
+                )
+                sub = np.flatnonzero(mine.to_numpy())
+                total = work.breakdown(service_parameters(chip_name)).total_s
+                out[where[sub]] = total[sub]
+    failed = _gpu_service(rows, info, out)
+    if failed:
+        warnings.warn("GPU rows not predicted: " + "; ".join(failed), stacklevel=3)
+    return out

@@ -1,0 +1,244 @@
+"""``fleetsim hardware``: throughput, cost and energy tables from the hardware model.
+
+Thin typer commands over :mod:`hardware.report`. Bad input (unknown model or instance, bad
+dtype, sequence length, cores or batch sizes) is an error naming the option and the value,
+exit code 2, no traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import numpy as np
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from hardware import catalog, report, zoo
+from hardware.catalog import InstanceType
+from hardware.dtypes import DTYPES
+from hardware.power import chip_power
+from hardware.workload import ModelSpec
+from sim.scenario import did_you_mean
+from sim.units import DURATION_HELP, parse_duration_s
+
+app = typer.Typer(
+    name="hardware",
+    help="Service time, throughput, $ per million inferences and inferences per joule.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+ModelOption = Annotated[
+    str, typer.Option("--model", help="Zoo model, e.g. bert-base, resnet-50.", show_default=False)
+]
+SeqLenOption = Annotated[
+    int | None,
+    typer.Option("--seq-len", help="Tokens per sequence (image side in px for CNNs)."),
+]
+DtypeOption = Annotated[str, typer.Option("--dtype", help=f"One of {', '.join(DTYPES)}.")]
+CsvOption = Annotated[bool, typer.Option("--csv", help="Print the full table as CSV.")]
+
+
+def _console(stderr: bool = False) -> Console:
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(stderr=stderr, width=None if stream.isatty() else 200, highlight=False)
+
+
+def _fail(option: str, message: str) -> typer.Exit:
+    _console(stderr=True).print(f"[bold red]error:[/] {option}: {message}", soft_wrap=True)
+    return typer.Exit(2)
+
+
+def _model(name: str) -> ModelSpec:
+    try:
+        return zoo.model(name)
+    except KeyError:
+        names = zoo.model_names()
+        raise _fail(
+            "--model",
+            f"unknown model {name!r}{did_you_mean(name, names)}; known: {', '.join(names)}",
+        ) from None
+
+
+def _instance(name: str) -> InstanceType:
+    try:
+        return catalog.instance_type(name)
+    except KeyError:
+        names = catalog.instance_type_names()
+        raise _fail(
+            "--instance",
+            f"unknown instance type {name!r}{did_you_mean(name, names)}; known: {', '.join(names)}",
+        ) from None
+
+
+def _dtype(dtype: str, inst: InstanceType | None = None) -> str:
+    if dtype not in DTYPES:
+        raise _fail(
+            "--dtype", f"unknown dtype {dtype!r}{did_you_mean(dtype, DTYPES)}; "
+            f"expected one of {', '.join(DTYPES)}",
+        )  # fmt: skip
+    if inst is not None and not inst.chip.supports(dtype):
+        allowed = ", ".join(d for d in DTYPES if inst.chip.supports(d))
+        raise _fail(
+            "--dtype",
+            f"{inst.name} ({inst.chip.name}) does not run {dtype!r}; supported: {allowed}",
+        )
+    return dtype
+
+
+def _seq_len(spec: ModelSpec, seq_len: int | None) -> int:
+    if seq_len is None:
+        return spec.default_seq_len
+    if not spec.min_seq_len <= seq_len <= spec.max_seq_len:
+        raise _fail(
+            "--seq-len",
+            f"{spec.name} accepts {spec.min_seq_len}..{spec.max_seq_len}, got {seq_len}",
+        )
+    return seq_len
+
+
+def _batch_sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        sizes = []
+    if not sizes or min(sizes) < 1:
+        raise _fail("--batch-sizes", f"expected whole numbers >= 1 such as 1,2,4,8; got {text!r}")
+    return sizes
+
+
+def _number(value: float, digits: int) -> str:
+    return "-" if not np.isfinite(value) else f"{value:,.{digits}f}"
+
+
+def _note(row: pd.Series) -> str:
+    notes = ["PROJECTED"] if row.projected else []
+    if not row.fits:
+        notes.append("does not fit")
+    if row.power_basis in ("estimate", "projected"):
+        notes.append(f"power {row.power_basis}")
+    return ", ".join(notes)
+
+
+def _power_footer(instances: list[InstanceType]) -> str:
+    seen: dict[str, str] = {}
+    for inst in instances:
+        try:
+            p = chip_power(inst.chip.name)
+        except KeyError:
+            continue
+        seen[inst.chip.name] = f"{inst.chip.name} {p.watts:g} W ({p.basis})"
+    return "power per chip, accelerators only: " + "; ".join(seen.values())
+
+
+@app.command("table")
+def table_command(
+    instance: Annotated[str, typer.Option("--instance", help="Instance type, e.g. inf2.xlarge.")],
+    model: ModelOption,
+    seq_len: SeqLenOption = None,
+    dtype: DtypeOption = "bf16",
+    cores: Annotated[int, typer.Option("--cores", help="Cores per replica (1 on GPUs).")] = 1,
+    batch_sizes: Annotated[
+        str, typer.Option("--batch-sizes", help="Comma-separated batch sizes.")
+    ] = "1,2,4,8,16,32",
+    csv: CsvOption = False,
+) -> None:
+    """Per batch size: service time, throughput, $ per million inferences, inferences/J."""
+    inst = _instance(instance)
+    spec = _model(model)
+    _dtype(dtype, inst)
+    seq = _seq_len(spec, seq_len)
+    if inst.cores == 1 and cores != 1:
+        raise _fail("--cores", f"a replica owns the single GPU of {inst.name}: use 1, not {cores}")
+    if not 1 <= cores <= inst.cores or inst.cores % cores:
+        raise _fail("--cores", f"must divide the {inst.cores} cores of {inst.name}, got {cores}")
+    rows = report.table(spec, inst, seq, dtype, cores, _batch_sizes(batch_sizes))
+    out = _console()
+    if csv:
+        out.print(rows.to_csv(index=False), end="", soft_wrap=True)
+        return
+    title = (
+        f"{spec.name}, {seq} {'px' if spec.kind == 'cnn' else 'tokens'}, {dtype} on {inst.name}: "
+        f"{rows.replicas.iloc[0]} replica(s) of {cores} core(s), full load"
+    )
+    grid = Table(title=title)
+    for header in ("batch", "service ms", "inf/s replica", "inf/s instance", "$/M inf", "inf/J"):
+        grid.add_column(header, justify="right")
+    grid.add_column("note")
+    for _, r in rows.iterrows():
+        grid.add_row(
+            str(r.batch_size),
+            _number(1e3 * r.service_time_s, 3),
+            _number(r.replica_throughput_per_s, 1),
+            _number(r.instance_throughput_per_s, 1),
+            _number(r.usd_per_million, 4),
+            _number(r.inferences_per_j, 2),
+            _note(r),
+        )
+    out.print(grid)
+    out.print(f"${inst.usd_per_hour:g}/h On-Demand {inst.region}; {_power_footer([inst])}")
+    if inst.projected:
+        out.print("PROJECTED: inf3 performance, price and power are projections, not published.")
+
+
+@app.command("compare")
+def compare_command(
+    model: ModelOption,
+    seq_len: SeqLenOption = None,
+    dtype: DtypeOption = "bf16",
+    max_batch: Annotated[
+        int, typer.Option("--max-batch", min=1, help="Largest batch size tried.")
+    ] = 32,
+    latency_budget: Annotated[
+        str | None,
+        typer.Option("--latency-budget", help=f"Longest service time of a batch: {DURATION_HELP}."),
+    ] = None,
+    csv: CsvOption = False,
+) -> None:
+    """Every instance type at its cheapest batch size, sorted by $ per million inferences."""
+    spec = _model(model)
+    _dtype(dtype)
+    seq = _seq_len(spec, seq_len)
+    budget_s = None
+    if latency_budget is not None:
+        try:
+            budget_s = parse_duration_s(latency_budget)
+        except ValueError as exc:
+            raise _fail("--latency-budget", str(exc)) from None
+        if budget_s <= 0:
+            raise _fail("--latency-budget", f"must be > 0, got {latency_budget!r}")
+    result = report.compare(spec, seq, dtype, max_batch, budget_s)
+    out = _console()
+    if csv:
+        out.print(result.best.to_csv(index=False), end="", soft_wrap=True)
+        return
+    budget = "" if budget_s is None else f", service time <= {1e3 * budget_s:g} ms"
+    grid = Table(
+        title=f"{spec.name}, {seq} {'px' if spec.kind == 'cnn' else 'tokens'}, {dtype}: "
+        f"one replica per core (GPU), full load, cheapest batch <= {max_batch}{budget}"
+    )
+    for header in ("instance", "batch", "service ms", "inf/s", "$/h", "$/M inf", "inf/J"):
+        grid.add_column(header, justify="left" if header == "instance" else "right")
+    grid.add_column("note")
+    for _, r in result.best.iterrows():
+        grid.add_row(
+            r.instance,
+            str(r.batch_size),
+            _number(1e3 * r.service_time_s, 3),
+            _number(r.instance_throughput_per_s, 1),
+            _number(r.usd_per_hour, 4),
+            _number(r.usd_per_million, 4),
+            _number(r.inferences_per_j, 2),
+            _note(r),
+        )
+    out.print(grid)
+    for _, s in result.skipped.iterrows():
+        out.print(f"skipped {s.instance}: {s.reason}", soft_wrap=True)
+    insts = [catalog.instance_type(name) for name in result.best.instance]
+    out.print(f"On-Demand us-east-1 prices; {_power_footer(insts)}", soft_wrap=True)
+    if result.best.projected.any():
+        out.print("PROJECTED rows (inf3): performance, price and power are projections.")

@@ -1,0 +1,76 @@
+"""Building blocks of the scenario schema: the strict base config and unit-bearing types."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from sim.units import parse_duration_s
+
+DTYPES = ("fp32", "bf16", "fp16", "int8", "fp8", "fp4")
+
+
+def _duration(value: object) -> float:
+    # A bare number is ambiguous (is max_wait: 1 a second or a millisecond?): ask for a unit.
+    if isinstance(value, int | float) and not isinstance(value, bool) and value != 0:
+        raise PydanticCustomError(
+            "duration",
+            "a duration needs a unit: write e.g. '{value}s' or '{value}ms' (got {value})",
+            {"value": value},
+        )
+    try:
+        return parse_duration_s(value)
+    except ValueError as exc:
+        raise PydanticCustomError(
+            "duration", str(exc).replace("{", "{{").replace("}", "}}")
+        ) from None
+
+
+def _seconds(value: float) -> str:
+    return f"{value!r}s"  # repr round-trips exactly; the unit keeps it a valid duration
+
+
+Duration = Annotated[float, BeforeValidator(_duration), PlainSerializer(_seconds, return_type=str)]
+PositiveDuration = Annotated[
+    float, BeforeValidator(_duration), Field(gt=0), PlainSerializer(_seconds, return_type=str)
+]
+
+
+def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
+    """Return ``" (did you mean 'x'?)"`` for the closest choice, or ``""`` if none is close."""
+    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+class Config(BaseModel):
+    """Base of every scenario config: frozen, and unknown keys are an error naming the key."""
+
+    # strict: YAML already gives real types, so "500" is not a rate and true is not a count;
+    # no inf or nan anywhere (an infinite rate would never let simulated time advance)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _reject_unknown_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            allowed = list(cls.model_fields)
+            for key in data:
+                if key not in cls.model_fields:
+                    message = (
+                        f"unknown key {key!r}{did_you_mean(key, allowed)}; "
+                        f"allowed keys: {', '.join(allowed)}"
+                    )
+                    # braces in user text must not be read as a template by pydantic
+                    message = message.replace("{", "{{").replace("}", "}}")
+                    raise PydanticCustomError("unknown_key", message, {"key": key})
+        return data
