@@ -16,6 +16,8 @@ Definitions (all over the measured window [warmup, duration), by arrival time):
   than the target; in-flight requests younger than the target are left out.
 * ``utilisation`` per pool - replica busy time inside the window / (replicas x window);
   a batch's service time is shared equally among its requests, so no batch is counted twice.
+  A pipelined replica (``pipeline_depth`` stages) holds several batches at once; each
+  occupies it for its time in the pipeline divided by the depth.
 * ``cost_usd`` - instance-hours over the window x on-demand price;
   ``cost_per_million_usd`` - cost_usd per million completed requests.
 """
@@ -150,8 +152,10 @@ class _Accumulator:
             chunk["batch_size"].to_numpy(), info["warmup_s"], info["duration_s"],
         )  # fmt: skip
         pools = chunk["pool"].astype(str).to_numpy()
+        depth = {p["pool"]: p.get("pipeline_depth", 1) for p in info["pools"]}
         for name in np.unique(pools):
-            self.busy_s[name] = self.busy_s.get(name, 0.0) + float(share[pools == name].sum())
+            busy = float(share[pools == name].sum()) / depth.get(name, 1)
+            self.busy_s[name] = self.busy_s.get(name, 0.0) + busy
 
     def result(self) -> dict[str, Any]:
         info = self.info

@@ -87,10 +87,18 @@ class PowerOfTwo(_RandomBlock):
 
     def pick(self, outstanding: list[int], queued: list[int]) -> int:
         """The less loaded of two random distinct instances."""
-        if self.size == 1:
+        size = self.size
+        if size == 1:
             return 0
-        first = self._draw(self.size)
-        second = self._draw(self.size - 1)
+        position = self._pos
+        if position + 2 > len(self._block):  # refill (same stream as _draw's blocks)
+            first = self._draw(size)
+            second = self._draw(size - 1)
+        else:  # _draw, inlined for the hot path
+            block = self._block
+            first = int(block[position] * size)
+            second = int(block[position + 1] * (size - 1))
+            self._pos = position + 2
         if second >= first:
             second += 1
         return second if outstanding[second] < outstanding[first] else first

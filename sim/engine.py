@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,12 +21,10 @@ import yaml
 import hardware
 from hardware import catalog
 from sim import __version__
-from sim.balancers import Balancer, make_balancer
-from sim.instance import Group, Instance, Occupancy, delay_until
-from sim.requests import Chunk, request_stream
+from sim.fleet import Fleet
+from sim.requests import request_stream
 from sim.scenario import Pool, Scenario
 from sim.semantics import resolve_model, seq_lens_by_model
-from sim.streams import name_index, stream
 from sim.trace import TraceWriter
 
 
@@ -45,6 +43,7 @@ class PoolPlan:
     projected: bool
     seq_lens: np.ndarray  # sequence lengths the service table covers
     service_table_s: np.ndarray  # [batch_size - 1, seq index] -> seconds
+    pipeline_depth: int = 1  # stages of a pipelined replica (hardware model, cores > 1)
 
     def info(self) -> dict[str, object]:
         """JSON-able description stored in the trace metadata."""
@@ -58,7 +57,18 @@ class PoolPlan:
             "cores_per_replica": self.cores_per_replica,
             "usd_per_hour": self.usd_per_hour,
             "projected": self.projected,
+            "pipeline_depth": self.pipeline_depth,
         }
+
+    def service_lookup(self) -> Callable[[int, int], float]:
+        """O(1) ``(batch_size, seq_len) -> seconds`` from the precomputed table."""
+        rows = self.service_table_s.tolist()
+        column = {int(s): j for j, s in enumerate(self.seq_lens)}
+
+        def service_s(batch_size: int, seq_len: int) -> float:
+            return rows[batch_size - 1][column[seq_len]]
+
+        return service_s
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,18 +118,8 @@ def plan_pool(scenario: Scenario, pool: Pool, seq_lens: np.ndarray) -> PoolPlan:
         projected=bool(instance.projected),
         seq_lens=seq_lens,
         service_table_s=table,
+        pipeline_depth=pool.cores_per_replica if pool.service is None else 1,
     )
-
-
-def _service_lookup(plan: PoolPlan) -> Callable[[int, int], float]:
-    """O(1) ``(batch_size, seq_len) -> seconds`` from the pool's precomputed table."""
-    rows = plan.service_table_s.tolist()
-    column = {int(s): j for j, s in enumerate(plan.seq_lens)}
-
-    def service_s(batch_size: int, seq_len: int) -> float:
-        return rows[batch_size - 1][column[seq_len]]
-
-    return service_s
 
 
 def run_metadata(
@@ -145,89 +145,6 @@ def run_metadata(
         "fleetsim.run": json.dumps(run_info),
         **({"fleetsim.scenario_source": source_text} if source_text is not None else {}),
     }
-
-
-class Fleet:
-    """The simulated system for one run: groups of instances behind balancers.
-
-    A group is every instance serving one model; requests name their model by index into
-    ``model_names``.
-    """
-
-    def __init__(
-        self,
-        env: simpy.Environment,
-        scenario: Scenario,
-        plans: list[PoolPlan],
-        writer: TraceWriter,
-        model_names: list[str],
-        replication: int,
-    ) -> None:
-        self.env = env
-        self.occupancy = Occupancy(scenario.warmup)
-        self.groups = [Group(occupancy=self.occupancy) for _ in model_names]
-        for code, (pool, plan) in enumerate(zip(scenario.fleet, plans, strict=True)):
-            model = model_names.index(pool.model)
-            group = self.groups[model]
-            if pool.service is None:
-                service = _service_lookup(plan)
-            else:
-                service = pool.service.build(
-                    stream(scenario.seed, "pool", name_index(pool.name), replication=replication)
-                )
-            for index in range(pool.count):
-                group.instances.append(
-                    Instance(
-                        env,
-                        writer,
-                        code,
-                        index,
-                        model,
-                        group,
-                        len(group.instances),
-                        plan.replicas_per_instance,
-                        pool.batching.max_batch,
-                        pool.batching.max_wait,
-                        pool.queue_limit,
-                        service,
-                    )  # fmt: skip
-                )
-                group.outstanding.append(0)
-                group.queued.append(0)
-        self.balancers: list[Balancer | None] = [
-            make_balancer(
-                scenario.balancer.kind,
-                len(group.instances),
-                stream(scenario.seed, "balancer", name_index(name), replication=replication),
-            )
-            if group.instances
-            else None
-            for name, group in zip(model_names, self.groups, strict=True)
-        ]
-
-    def route(self, model: int, request_id: int, arrival_s: float, seq_len: int) -> None:
-        """Send one request to the instance its group's balancer picks."""
-        group = self.groups[model]
-        pick = self.balancers[model].pick(group.outstanding, group.queued)  # type: ignore[union-attr]
-        group.instances[pick].arrive(request_id, arrival_s, seq_len)
-
-    def record_in_flight(self) -> None:
-        """At the end of the run, record every unfinished request."""
-        for group in self.groups:
-            for instance in group.instances:
-                instance.record_in_flight()
-
-
-def _arrivals(env: simpy.Environment, fleet: Fleet, chunks: Iterator[Chunk]):
-    """SimPy process: one timeout per distinct arrival instant, requests routed inline."""
-    request_id = 0
-    for times, models, seqs in chunks:
-        for t, m, s in zip(times.tolist(), models.tolist(), seqs.tolist(), strict=True):
-            now = env.now
-            if t > now:
-                yield env.timeout(delay_until(now, t))
-            fleet.route(m, request_id, env.now, s)
-            request_id += 1
 
 
 def run(
@@ -264,15 +181,8 @@ def run(
     try:
         env = simpy.Environment()
         fleet = Fleet(env, scenario, plans, writer, model_names, replication)
-        env.process(_arrivals(env, fleet, request_stream(scenario, model_names, replication)))
-        steps = 100 if progress else 1
-        # the last step ends exactly at the duration: k/steps*duration may round off
-        ends = [scenario.duration * k / steps for k in range(1, steps)] + [scenario.duration]
-        for k, end in enumerate(ends, start=1):
-            if end > env.now:
-                env.run(until=end)
-            if progress:
-                progress(k / steps)
+        fleet.drive(request_stream(scenario, model_names, replication), scenario.duration,
+                    progress)  # fmt: skip
         fleet.record_in_flight()
         engine_stats = {
             "time_avg_in_system": fleet.occupancy.time_average(env.now),

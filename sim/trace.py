@@ -1,6 +1,6 @@
 """The per-request trace: column buffers flushed to parquet in row groups as the run goes.
 
-Memory stays bounded: at most ``rows_per_group`` rows are held before a row group is
+Memory stays bounded: at most about ``rows_per_group`` rows are held before a row group is
 written. The file is written under a temporary name and renamed on ``close``, so a killed
 run never leaves a truncated file under the final name.
 """
@@ -56,29 +56,24 @@ SCHEMA = pa.schema(
     ]
 )
 
-# Buffered columns (latency, queue and warmup are derived at flush).
-_BUFFERS = (
-    ("request_id", np.int64),
-    ("arrival_s", np.float64),
-    ("start_s", np.float64),
-    ("finish_s", np.float64),
-    ("service_s", np.float64),
-    ("batch_size", np.int32),
-    ("pool", np.int32),
-    ("instance_id", np.int32),
-    ("replica_id", np.int32),
-    ("model", np.int32),
-    ("seq_len", np.int32),
-    ("status", np.int32),
-)
+Request = tuple[int, float, int]
+"""(request_id, arrival_s, seq_len) as held in queues."""
+
+Record = tuple[float, float, float, int, int, int, int, int, int, list[Request]]
+"""One fate shared by some requests: (start_s, finish_s, service_s, batch_size, pool,
+instance_id, replica_id, model, status, requests). A batch, a drop (batch_size 0, NaN
+times, one request) or requests left in flight."""
 
 
 class TraceWriter:
     """Writes one row per request to a parquet file, a row group at a time.
 
+    The engine hands over one ``Record`` per batch (or drop); rows are expanded from them in
+    vectorised form when a row group is written, so the per-request cost stays small.
+
     Args:
         path: Final file name; data goes to a temporary sibling until ``close``.
-        pools: Pool names, indexed by the pool codes passed to ``add``.
+        pools: Pool names, indexed by the pool codes in records.
         models: Model names, indexed by model codes.
         warmup_s: Requests arriving before this time (s) are flagged ``warmup``.
         metadata: Key/value strings stored in the file's schema metadata.
@@ -102,83 +97,56 @@ class TraceWriter:
         self._statuses = pa.array(STATUSES, type=pa.string())
         self._warmup_s = warmup_s
         self._schema = SCHEMA.with_metadata({k.encode(): v.encode() for k, v in metadata.items()})
-        self._capacity = rows_per_group
-        self._cols = {name: np.empty(rows_per_group, dtype=dt) for name, dt in _BUFFERS}
-        self._n = 0
+        self.rows_per_group = rows_per_group
+        self.records: list[Record] = []
+        self.pending_rows = 0
         self.rows_written = 0
         self._writer = pq.ParquetWriter(self._tmp, self._schema, compression="zstd")
 
-    def add(
-        self,
-        request_ids: list[int],
-        arrivals_s: list[float],
-        seq_lens: list[int],
-        start_s: float,
-        finish_s: float,
-        service_s: float,
-        batch_size: int,
-        pool: int,
-        instance_id: int,
-        replica_id: int,
-        model: int,
-        status: int,
-    ) -> None:
-        """Record requests that share one fate (one batch, or one drop).
-
-        Times are in seconds; NaN where a request never started or never finished.
-        """
-        n = len(request_ids)
-        if self._n + n > self._capacity:
+    def add(self, record: Record) -> None:
+        """Record the shared fate of ``record``'s requests (times in s, NaN if none)."""
+        n = len(record[9])
+        if self.pending_rows + n > self.rows_per_group:
             self.flush()
-            if n > self._capacity:  # a batch larger than a row group: grow once
-                self._grow(n)
-        i, j = self._n, self._n + n
-        cols = self._cols
-        cols["request_id"][i:j] = request_ids
-        cols["arrival_s"][i:j] = arrivals_s
-        cols["seq_len"][i:j] = seq_lens
-        cols["start_s"][i:j] = start_s
-        cols["finish_s"][i:j] = finish_s
-        cols["service_s"][i:j] = service_s
-        cols["batch_size"][i:j] = batch_size
-        cols["pool"][i:j] = pool
-        cols["instance_id"][i:j] = instance_id
-        cols["replica_id"][i:j] = replica_id
-        cols["model"][i:j] = model
-        cols["status"][i:j] = status
-        self._n = j
-
-    def _grow(self, n: int) -> None:
-        self._capacity = n
-        self._cols = {name: np.empty(n, dtype=dt) for name, dt in _BUFFERS}
+        self.records.append(record)
+        self.pending_rows += n
 
     def flush(self) -> None:
-        """Write the buffered rows as one row group."""
-        n = self._n
-        if n == 0:
+        """Expand the pending records into rows and write them as one row group."""
+        records = self.records
+        if not records:
             return
-        c = {name: col[:n] for name, col in self._cols.items()}
+        counts = np.fromiter((len(r[9]) for r in records), dtype=np.int64, count=len(records))
+        requests = np.array([q for r in records for q in r[9]], dtype=np.float64).reshape(-1, 3)
+
+        def column(i: int, dtype: type) -> np.ndarray:
+            values = np.fromiter((r[i] for r in records), dtype=dtype, count=len(records))
+            return np.repeat(values, counts)
+
+        start, finish, service = (column(i, np.float64) for i in range(3))
+        arrival = requests[:, 1]
         arrays = {
-            "request_id": pa.array(c["request_id"]),
-            "arrival_s": pa.array(c["arrival_s"]),
-            "start_s": pa.array(c["start_s"]),
-            "finish_s": pa.array(c["finish_s"]),
-            "latency_s": pa.array(c["finish_s"] - c["arrival_s"]),
-            "queue_s": pa.array(c["start_s"] - c["arrival_s"]),
-            "service_s": pa.array(c["service_s"]),
-            "batch_size": pa.array(c["batch_size"]),
-            "pool": pa.DictionaryArray.from_arrays(pa.array(c["pool"]), self._pools),
-            "instance_id": pa.array(c["instance_id"]),
-            "replica_id": pa.array(c["replica_id"]),
-            "model": pa.DictionaryArray.from_arrays(pa.array(c["model"]), self._models),
-            "seq_len": pa.array(c["seq_len"]),
-            "status": pa.DictionaryArray.from_arrays(pa.array(c["status"]), self._statuses),
-            "warmup": pa.array(c["arrival_s"] < self._warmup_s),
+            "request_id": pa.array(requests[:, 0].astype(np.int64)),
+            "arrival_s": pa.array(arrival),
+            "start_s": pa.array(start),
+            "finish_s": pa.array(finish),
+            "latency_s": pa.array(finish - arrival),
+            "queue_s": pa.array(start - arrival),
+            "service_s": pa.array(service),
+            "batch_size": pa.array(column(3, np.int32)),
+            "pool": pa.DictionaryArray.from_arrays(pa.array(column(4, np.int32)), self._pools),
+            "instance_id": pa.array(column(5, np.int32)),
+            "replica_id": pa.array(column(6, np.int32)),
+            "model": pa.DictionaryArray.from_arrays(pa.array(column(7, np.int32)), self._models),
+            "seq_len": pa.array(requests[:, 2].astype(np.int32)),
+            "status": pa.DictionaryArray.from_arrays(pa.array(column(8, np.int32)), self._statuses),
+            "warmup": pa.array(arrival < self._warmup_s),
         }
         table = pa.Table.from_arrays([arrays[name] for name in COLUMNS], schema=self._schema)
         self._writer.write_table(table)
-        self.rows_written += n
-        self._n = 0
+        self.rows_written += len(arrival)
+        self.records = []
+        self.pending_rows = 0
 
     def close(self, extra_metadata: dict[str, str] | None = None) -> Path:
         """Flush, finish the file and move it to its final name; returns that name.

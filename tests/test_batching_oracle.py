@@ -16,7 +16,7 @@ import simpy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.instance import Group, Instance
+from sim.instance import Group, Horizon, Instance
 from sim.trace import DROPPED, IN_FLIGHT, OK
 
 NAN = math.nan
@@ -79,8 +79,9 @@ class LogWriter:
     def __init__(self) -> None:
         self.rows: list[tuple] = []
 
-    def add(self, ids, arrivals, seqs, start, finish, service, size, pool, inst, rep, model, st):
-        for rid, arrival in zip(ids, arrivals, strict=True):
+    def add(self, record):
+        start, finish, _service, size, _pool, _inst, rep, _model, st, requests = record
+        for rid, arrival, _seq in requests:
             self.rows.append((rid, arrival, start, finish, size, rep, st))
 
 
@@ -89,8 +90,21 @@ def engine(times, seqs, *, replicas, max_batch, max_wait, queue_limit, service, 
     env = simpy.Environment()
     writer = LogWriter()
     group = Group(outstanding=[0], queued=[0])
+    horizon = Horizon()
     inst = Instance(
-        env, writer, 0, 0, 0, group, 0, replicas, max_batch, max_wait, queue_limit, service
+        env,
+        writer,
+        horizon,
+        0,
+        0,
+        0,
+        group,
+        0,
+        replicas,
+        max_batch,
+        max_wait,
+        queue_limit,
+        service,
     )
     group.instances.append(inst)
 
@@ -98,6 +112,8 @@ def engine(times, seqs, *, replicas, max_batch, max_wait, queue_limit, service, 
         for rid, (t, seq) in enumerate(zip(times, seqs, strict=True)):
             if t > env.now:
                 yield env.timeout(t - env.now)
+            # as the engine's driver does: tell the instance when the next arrival comes
+            horizon.next_arrival_s = times[rid + 1] if rid + 1 < len(times) else math.inf
             inst.arrive(rid, env.now, seq)
 
     env.process(source())

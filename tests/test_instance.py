@@ -6,7 +6,7 @@ import math
 
 import simpy
 
-from sim.instance import Group, Instance
+from sim.instance import Group, Horizon, Instance
 from sim.trace import DROPPED, IN_FLIGHT, OK
 
 
@@ -16,8 +16,9 @@ class LogWriter:
     def __init__(self) -> None:
         self.rows: list[tuple] = []
 
-    def add(self, ids, arrivals, seqs, start, finish, service, size, pool, inst, rep, model, st):
-        for rid, arrival in zip(ids, arrivals, strict=True):
+    def add(self, record):
+        start, finish, _service, size, _pool, _inst, rep, _model, st, requests = record
+        for rid, arrival, _seq in requests:
             self.rows.append((rid, arrival, start, finish, size, rep, st))
 
     def by_id(self) -> list[tuple]:
@@ -37,16 +38,32 @@ def simulate(
     env = simpy.Environment()
     writer = LogWriter()
     group = Group(outstanding=[0], queued=[0])
+    horizon = Horizon()
     inst = Instance(
-        env, writer, 0, 0, 0, group, 0, replicas, max_batch, max_wait, queue_limit, service
+        env,
+        writer,
+        horizon,
+        0,
+        0,
+        0,
+        group,
+        0,
+        replicas,
+        max_batch,
+        max_wait,
+        queue_limit,
+        service,
     )
     group.instances.append(inst)
 
+    items = [item if isinstance(item, tuple) else (item, 128) for item in arrivals]
+
     def source():
-        for rid, item in enumerate(arrivals):
-            t, seq = item if isinstance(item, tuple) else (item, 128)
+        for rid, (t, seq) in enumerate(items):
             if t > env.now:
                 yield env.timeout(t - env.now)
+            # as the engine's driver does: tell the instance when the next arrival comes
+            horizon.next_arrival_s = items[rid + 1][0] if rid + 1 < len(items) else math.inf
             inst.arrive(rid, env.now, seq)
 
     env.process(source())

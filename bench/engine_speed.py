@@ -1,0 +1,200 @@
+"""Engine speed: fleetsim against a textbook SimPy M/M/c model, in the same process.
+
+Prints a table and writes it to bench/results/engine_speed.json. Not a test: timings on a
+shared machine are noisy, so every figure is a ratio to a baseline measured in this run.
+
+    python bench/engine_speed.py            # (a)-(c), (e); about a minute
+    python bench/engine_speed.py --big      # also (d): 10 million requests of (b)
+
+(a) one instance, Poisson arrivals, exponential service, batch 1
+(b) 64 instances, power-of-two, dynamic batching up to 8, full trace to parquet (headline)
+(c) as (b) with 1,000 instances at the same per-instance load
+(d) 10 million requests of (b): wall time and peak RSS, against 1 million
+(e) fleetsim run scenarios/alexa.yaml end to end
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import simpy
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sim.engine import run  # noqa: E402
+from sim.loading import parse_scenario  # noqa: E402
+
+
+def textbook_mmc(requests: int, servers: int, rate: float, service_s: float, seed: int = 1):
+    """The textbook SimPy model: one process per request, a simpy.Resource for the servers."""
+    env = simpy.Environment()
+    pool = simpy.Resource(env, capacity=servers)
+    rng = np.random.default_rng(seed)
+    waits = []
+
+    def customer():
+        arrived = env.now
+        with pool.request() as req:
+            yield req
+            waits.append(env.now - arrived)
+            yield env.timeout(rng.exponential(service_s))
+
+    def source():
+        for _ in range(requests):
+            yield env.timeout(rng.exponential(1.0 / rate))
+            env.process(customer())
+
+    env.process(source())
+    start = time.perf_counter()
+    env.run()
+    return requests / (time.perf_counter() - start)
+
+
+def fleet(
+    instances: int,
+    rate_per_instance: float,
+    requests: int,
+    batch: int = 8,
+    balancer: str = "power_of_two",
+    service: dict | None = None,
+) -> dict:
+    duration = requests / (instances * rate_per_instance)
+    pool = {
+        "name": "p",
+        "instance": "inf2.xlarge",
+        "count": instances,
+        "model": "bert-base",
+        "batching": {"max_batch": batch, "max_wait": "1ms"},
+        "queue_limit": 10_000,
+    }
+    if service:
+        pool["service"] = service
+    return {
+        "name": "bench",
+        "seed": 1,
+        "duration": f"{duration!r}s",
+        "workload": {
+            "arrivals": {"kind": "poisson", "rate": instances * rate_per_instance},
+            "mix": [{"model": "bert-base", "seq_len": 128}],
+        },
+        "fleet": [pool],
+        "balancer": balancer,
+        "slo": {"target": "10ms"},
+    }
+
+
+def fleetsim_rate(data: dict) -> tuple[float, int]:
+    scenario = parse_scenario(yaml.safe_dump(data))
+    with tempfile.TemporaryDirectory() as d:
+        start = time.perf_counter()
+        stats = run(scenario, Path(d) / "t.parquet")
+        return stats.requests / (time.perf_counter() - start), stats.requests
+
+
+def big_run(requests: int) -> dict:
+    """Run (b) with ``requests`` in a fresh process; wall time and peak RSS of that process."""
+    code = (
+        "import sys, time, resource, tempfile, yaml; from pathlib import Path;"
+        f"sys.path.insert(0, {str(ROOT)!r}); sys.path.insert(0, {str(ROOT / 'bench')!r});"
+        "from engine_speed import fleet; from sim.engine import run;"
+        "from sim.loading import parse_scenario;"
+        f"s = parse_scenario(yaml.safe_dump(fleet(64, 2000.0, {requests})));"
+        "d = tempfile.mkdtemp(); t = time.perf_counter(); r = run(s, Path(d) / 't.parquet');"
+        "print(time.perf_counter() - t, r.requests,"
+        " resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    wall, n, rss = out.stdout.split()
+    return {"requests": int(n), "wall_s": float(wall), "peak_rss_mb": float(rss)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--big", action="store_true", help="also run (d), 10M requests")
+    args = parser.parse_args()
+    rows = []
+    base = textbook_mmc(300_000, 2, 1400.0, 1e-3)
+    rows.append(("textbook SimPy M/M/2 (baseline)", base, 1.0, ""))
+
+    def add(label, rate, note=""):
+        rows.append((label, rate, rate / base, note))
+        print(f"{label}: {rate:,.0f} req/s ({rate / base:.1f}x baseline)", flush=True)
+
+    rate_a, _ = fleetsim_rate(
+        fleet(1, 1400.0, 300_000, batch=1, service={"kind": "exponential", "mean": "1ms"})
+    )
+    add("(a) 1 instance, M/M/2, batch 1", rate_a)
+    rate_b, _ = fleetsim_rate(fleet(64, 2000.0, 1_000_000))
+    add("(b) 64 instances, P2, batch<=8, parquet trace", rate_b)
+    rate_c, _ = fleetsim_rate(fleet(1000, 2000.0, 1_000_000))
+    add(
+        "(c) 1,000 instances, same per-instance load",
+        rate_c,
+        f"per-request cost {rate_b / rate_c:.2f}x (b)",
+    )
+    big = {}
+    if args.big:
+        one = big_run(1_000_000)
+        ten = big_run(10_000_000)
+        big = {"1M": one, "10M": ten, "ratio_10M_to_1M": ten["wall_s"] / one["wall_s"]}
+        add(
+            "(d) 10M requests of (b)",
+            ten["requests"] / ten["wall_s"],
+            f"{ten['wall_s']:.0f} s, peak RSS {ten['peak_rss_mb']:.0f} MB, "
+            f"10M/1M time {big['ratio_10M_to_1M']:.2f}x",
+        )
+    with tempfile.TemporaryDirectory() as d:
+        start = time.perf_counter()
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "sim",
+                "run",
+                str(ROOT / "scenarios/alexa.yaml"),
+                "--out",
+                str(Path(d) / "alexa"),
+                "--quiet",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        alexa_s = time.perf_counter() - start
+    rows.append(
+        (
+            "(e) fleetsim run scenarios/alexa.yaml",
+            float("nan"),
+            float("nan"),
+            f"{alexa_s:.1f} s end to end",
+        )
+    )
+    print(f"(e) alexa end to end: {alexa_s:.1f} s")
+    print()
+    print(f"{'benchmark':48} {'req/s':>12} {'vs baseline':>12}  note")
+    for label, rate, ratio, note in rows:
+        print(f"{label:48} {rate:12,.0f} {ratio:11.1f}x  {note}")
+    result = {
+        "rows": [
+            dict(zip(("benchmark", "requests_per_s", "ratio_to_textbook", "note"), r, strict=True))
+            for r in rows
+        ],
+        "big": big,
+        "peak_rss_mb_this_process": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+    out = ROOT / "bench" / "results" / "engine_speed.json"
+    out.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
