@@ -60,9 +60,11 @@ def _predict(
     batch: np.ndarray,
     seq_len: np.ndarray,
     cores: int,
+    sparsity: str | None = None,
 ) -> ServiceBreakdown:
     """Evaluate the model on a (batch, seq_len) grid for one chip; inputs already validated."""
-    return service_work(spec, chip, params, dtype, batch, seq_len, cores).breakdown(params)
+    work = service_work(spec, chip, params, dtype, batch, seq_len, cores, sparsity=sparsity)
+    return work.breakdown(params)
 
 
 def _check_cores(inst: InstanceType, cores: int) -> int:
@@ -80,6 +82,7 @@ def service_breakdown(
     seq_len: ArrayLike | None = None,
     dtype: str = "bf16",
     cores: int = 1,
+    sparsity: str | None = None,
 ) -> ServiceBreakdown:
     """Service-time components of one batch; see :func:`service_time`.
 
@@ -90,6 +93,7 @@ def service_breakdown(
         seq_len: Tokens per sequence (image side in pixels for CNNs); None = model default.
         dtype: Compiled dtype.
         cores: NeuronCores the replica spans.
+        sparsity: Structured weight sparsity ``"M:N"`` (projected Inferentia3 only), or None.
 
     Returns:
         The components, in seconds.
@@ -100,6 +104,8 @@ def service_breakdown(
 
     """
     if gpu.is_gpu(instance):  # GPU instance types: per-kernel roofline in hardware/gpu.py
+        if sparsity is not None:
+            raise ValueError("structured sparsity is modelled for NeuronCores only")
         return ServiceBreakdown(**gpu.breakdown(model, instance, batch_size, seq_len, dtype, cores))
     spec = resolve_model(model)
     inst = resolve_instance(instance)
@@ -109,7 +115,9 @@ def service_breakdown(
     cores = _check_cores(inst, cores)
     seq = spec.default_seq_len if seq_len is None else seq_len
     b, s = np.broadcast_arrays(np.asarray(batch_size), np.asarray(seq))
-    return _predict(spec, inst.chip, service_parameters(inst.chip.name), dtype, b, s, cores)
+    return _predict(
+        spec, inst.chip, service_parameters(inst.chip.name), dtype, b, s, cores, sparsity
+    )
 
 
 def service_time(
@@ -119,6 +127,7 @@ def service_time(
     seq_len: ArrayLike | None = None,
     dtype: str = "bf16",
     cores: int = 1,
+    sparsity: str | None = None,
 ) -> np.ndarray | float:
     """Seconds to serve one batch on one replica spanning ``cores`` NeuronCores.
 
@@ -132,6 +141,8 @@ def service_time(
         dtype: Compiled dtype: ``"fp32"``, ``"bf16"``, ``"fp16"``, ``"int8"``, ``"fp8"`` or
             ``"fp4"``. fp32 on Inferentia is autocast to bf16 (neuron-cc default).
         cores: NeuronCores the replica spans (1 .. instance cores).
+        sparsity: Structured weight sparsity ``"M:N"`` (e.g. ``"2:4"``; projected
+            Inferentia3 only, see :mod:`hardware.sparsity`), or None for dense weights.
 
     Returns:
         Service time in seconds: a float for scalar inputs, else an array of the broadcast shape.
@@ -141,7 +152,7 @@ def service_time(
         ValueError: Unsupported dtype, bad cores, batch size or sequence length.
 
     """
-    total = service_breakdown(model, instance, batch_size, seq_len, dtype, cores).total_s
+    total = service_breakdown(model, instance, batch_size, seq_len, dtype, cores, sparsity).total_s
     return float(total) if total.ndim == 0 else total
 
 

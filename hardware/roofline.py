@@ -27,6 +27,7 @@ import numpy as np
 from hardware.catalog import Chip
 from hardware.dtypes import activation_bytes_per_element
 from hardware.parameters import ServiceParameters
+from hardware.sparsity import density, weight_speedup
 from hardware.systolic import neuroncore_gemm_cycles
 from hardware.workload import ModelSpec
 
@@ -142,6 +143,7 @@ def service_work(
     seq_len: np.ndarray,
     cores: int,
     input_dtype: str | None = None,
+    sparsity: str | None = None,
 ) -> ServiceWork:
     """Work of one batch on a replica spanning ``cores`` cores of ``chip``; inputs validated.
 
@@ -159,15 +161,21 @@ def service_work(
         cores: NeuronCores the replica spans.
         input_dtype: dtype of the framework model's inputs (default ``dtype``; an "fp32 model"
             whose matmuls the compiler casts to bf16 still receives fp32 pixels).
+        sparsity: Structured weight sparsity ``"M:N"`` (see :mod:`hardware.sparsity`), or None.
 
     Returns:
         The work arrays.
 
     """
     gemms = spec.gemms(batch, seq_len)
-    cycles = neuroncore_gemm_cycles(
+    per_gemm = neuroncore_gemm_cycles(
         gemms.m, gemms.k, gemms.n, chip.array_rows, chip.array_cols, gemms.count
-    ).sum(axis=0)
+    )
+    if sparsity is not None:  # only matmuls against (sparse) weights skip zeros
+        speedup = weight_speedup(chip, dtype, sparsity)
+        scale = np.where(gemms.weight, 1.0 / speedup, 1.0)
+        per_gemm = per_gemm * scale.reshape((-1,) + (1,) * (per_gemm.ndim - 1))
+    cycles = per_gemm.sum(axis=0)
     tensor_s = cycles / (chip.clock_hz * chip.rate_vs_bf16(dtype) * cores)
 
     passes = spec.vector_ops(batch, seq_len).passes(
@@ -181,7 +189,8 @@ def service_work(
     stored = chip.compute_dtype(dtype)
     act_bpe = activation_bytes_per_element(stored)
     resident = params.weight_cache_fraction * chip.sram_bytes_per_core * cores
-    streamed = spec.weight_reuse * max(0.0, spec.dense_weight_bytes(stored) - resident)
+    weight_bytes = spec.dense_weight_bytes(stored) * density(sparsity)
+    streamed = spec.weight_reuse * max(0.0, weight_bytes - resident)
     both_activations = ~gemms.weight.reshape((-1,) + (1,) * (gemms.m.ndim - 1))
     act_elems = gemms.a_elems + gemms.m * gemms.n + both_activations * gemms.k * gemms.n
     working_space = (1.0 - params.weight_cache_fraction) * chip.sram_bytes_per_core * cores

@@ -24,7 +24,7 @@ from sim import __version__
 from sim.fleet import Fleet
 from sim.requests import request_stream
 from sim.scenario import Pool, Scenario
-from sim.semantics import resolve_model, seq_lens_by_model
+from sim.semantics import replica_cores, resolve_model, seq_lens_by_model
 from sim.trace import TraceWriter
 
 
@@ -44,6 +44,7 @@ class PoolPlan:
     seq_lens: np.ndarray  # sequence lengths the service table covers
     service_table_s: np.ndarray  # [batch_size - 1, seq index] -> seconds
     pipeline_depth: int = 1  # stages of a pipelined replica (hardware model, cores > 1)
+    sparsity: str | None = None  # structured weight sparsity M:N, if any
 
     def info(self) -> dict[str, object]:
         """JSON-able description stored in the trace metadata."""
@@ -58,6 +59,7 @@ class PoolPlan:
             "usd_per_hour": self.usd_per_hour,
             "projected": self.projected,
             "pipeline_depth": self.pipeline_depth,
+            "sparsity": self.sparsity,
         }
 
     def service_lookup(self) -> Callable[[int, int], float]:
@@ -92,12 +94,15 @@ def plan_pool(scenario: Scenario, pool: Pool, seq_lens: np.ndarray) -> PoolPlan:
     """
     instance = catalog.instance_type(pool.instance)
     batch = np.arange(1, pool.batching.max_batch + 1)
+    cores = replica_cores(scenario, pool, seq_lens)
+    if cores is None:
+        raise ValueError(f"pool {pool.name!r}: the model does not fit (validate the scenario)")
     if pool.service is None:
         model = resolve_model(scenario, pool.model)
         table = np.asarray(
             hardware.service_time(
-                model, instance, batch[:, None], seq_lens[None, :], pool.dtype,
-                pool.cores_per_replica,
+                model, instance, batch[:, None], seq_lens[None, :], pool.dtype, cores,
+                sparsity=pool.sparsity,
             ),
             dtype=float,
         )  # fmt: skip
@@ -112,13 +117,14 @@ def plan_pool(scenario: Scenario, pool: Pool, seq_lens: np.ndarray) -> PoolPlan:
         count=pool.count,
         model=pool.model,
         dtype=pool.dtype,
-        replicas_per_instance=instance.cores // pool.cores_per_replica,
-        cores_per_replica=pool.cores_per_replica,
+        replicas_per_instance=instance.cores // cores,
+        cores_per_replica=cores,
         usd_per_hour=float(instance.usd_per_hour),
         projected=bool(instance.projected),
         seq_lens=seq_lens,
         service_table_s=table,
-        pipeline_depth=pool.cores_per_replica if pool.service is None else 1,
+        pipeline_depth=cores if pool.service is None else 1,
+        sparsity=pool.sparsity,
     )
 
 

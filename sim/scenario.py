@@ -229,7 +229,14 @@ class Pool(Config):
     count: int = Field(ge=1, le=1_000_000)
     model: str
     dtype: Literal["fp32", "bf16", "fp16", "int8", "fp8", "fp4"] = "bf16"
-    cores_per_replica: int = Field(default=1, ge=1)
+    cores_per_replica: Annotated[int, Field(ge=1)] | Literal["auto"] = Field(
+        default=1,
+        description="cores serving one replica; 'auto': the fewest that hold the model "
+        "(more than one core makes a pipeline)",
+    )
+    sparsity: Literal["4:16", "4:12", "4:8", "2:8", "2:4", "1:4", "1:2"] | None = Field(
+        default=None, description="structured weight sparsity M:N (projected inf3 only)"
+    )
     batching: Batching = Batching()
     queue_limit: int = Field(
         default=1000, ge=1, description="waiting requests per instance before new ones drop"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 import hardware
-from hardware import catalog, zoo
+from hardware import catalog, sparsity, zoo
 from sim.replay import TraceArrivals
 from sim.scenario import ChoiceSeqLen, FixedSeqLen, MixEntry, Pool, Scenario, UniformSeqLen
 from sim.scenario_base import DTYPES, did_you_mean
@@ -211,16 +211,25 @@ def _check_pool(
                 f"{did_you_mean(pool.instance, names)}; known: {', '.join(names)}",
             )
         ]
-    if pool.cores_per_replica > instance.cores or instance.cores % pool.cores_per_replica:
+    requested = pool.cores_per_replica
+    if requested != "auto" and (requested > instance.cores or instance.cores % requested):
         return [
             (
                 (*where, "cores_per_replica"),
-                f"cores_per_replica {pool.cores_per_replica} must divide the "
+                f"cores_per_replica {requested} must divide the "
                 f"{instance.cores} cores of {pool.instance}",
             )
         ]
     if pool.service is not None:
         return []  # synthetic service: the hardware model is not consulted
+    if pool.sparsity is not None and not sparsity.supports(instance.chip):
+        return [
+            (
+                (*where, "sparsity"),
+                f"{pool.instance} ({instance.chip.name}) has no structured-sparsity support; "
+                "only the projected inf3 family has it",
+            )
+        ]
     if not hardware.dtype_supported(instance, pool.dtype):
         allowed = [d for d in DTYPES if hardware.dtype_supported(instance, d)]
         return [
@@ -233,27 +242,58 @@ def _check_pool(
     longest = int(seq_lens.max())
     if model is None or longest > model.max_seq_len or int(seq_lens.min()) < model.min_seq_len:
         return []  # out-of-range lengths are reported where they are set
-    if hardware.fits(
-        model,
-        instance,
-        pool.dtype,
-        cores=pool.cores_per_replica,
-        batch_size=pool.batching.max_batch,
-        seq_len=longest,
-    ):
+    cores = replica_cores(scenario, pool, seq_lens)
+    if cores is not None:
         return []
+    tried = instance.cores if requested == "auto" else requested
     need_gib = model.weight_bytes(pool.dtype) / 2**30
-    have_gib = hardware.replica_memory_bytes(instance, pool.cores_per_replica) / 2**30
+    have_gib = hardware.replica_memory_bytes(instance, tried) / 2**30
+    advice = (
+        "pick a larger instance or a smaller dtype"
+        if requested == "auto"
+        else "set cores_per_replica: auto (a pipeline over more cores), lower max_batch, or "
+        "pick a larger instance"
+    )
     return [
         (
             (*where, "model"),
             f"{pool.model} in {pool.dtype} (weights {need_gib:.2f} GiB, plus activations for a "
             f"batch of {pool.batching.max_batch} at length {longest}) does not fit the "
-            f"{have_gib:.2f} GiB of device memory of a {pool.cores_per_replica}-core replica "
-            f"on {pool.instance}; raise cores_per_replica, lower max_batch, or pick a larger "
-            "instance",
+            f"{have_gib:.2f} GiB of device memory of a {tried}-core replica on {pool.instance}; "
+            f"{advice}",
         )
     ]
+
+
+def replica_cores(scenario: Scenario, pool: Pool, seq_lens: np.ndarray) -> int | None:
+    """Cores per replica: as configured, or for ``auto`` the fewest that hold the model.
+
+    Returns:
+        The core count, or None if the model does not fit (for ``auto``: not even on all the
+        instance's cores).
+
+    """
+    instance = catalog.instance_type(pool.instance)
+    requested = pool.cores_per_replica
+    if pool.service is not None:
+        return 1 if requested == "auto" else requested
+    model = resolve_model(scenario, pool.model)
+    options = (
+        [c for c in range(1, instance.cores + 1) if instance.cores % c == 0]
+        if requested == "auto"
+        else [requested]
+    )
+    for cores in options:
+        if hardware.fits(
+            model,
+            instance,
+            pool.dtype,
+            cores=cores,
+            batch_size=pool.batching.max_batch,
+            seq_len=int(seq_lens.max()),
+        ):
+            return cores
+    return None
 
 
 def _check_mix_entry(

@@ -1,0 +1,141 @@
+"""Large models as pipelines over several cores, structured sparsity, dtypes in scenarios."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+import analysis
+import hardware
+from sim.engine import run
+from sim.errors import ScenarioError
+from sim.loading import parse_scenario
+
+GIANT = {"layers": 48, "hidden": 2048, "heads": 16, "ffn": 8192}  # ~2.4 B parameters
+
+
+def scenario(pool_changes, models=None, model="bert-base"):
+    pool = {
+        "name": "p",
+        "instance": "inf2.xlarge",
+        "count": 2,
+        "model": model,
+        "batching": {"max_batch": 4, "max_wait": "1ms"},
+        **pool_changes,
+    }
+    return yaml.safe_dump(
+        {
+            "name": "part",
+            "seed": 4,
+            "duration": "3s",
+            "warmup": "500ms",
+            "workload": {
+                "arrivals": {"kind": "poisson", "rate": 60},
+                "mix": [{"model": model, "seq_len": 128}],
+            },
+            "models": models or {},
+            "fleet": [pool],
+            "slo": {"target": "1s"},
+        }
+    )
+
+
+def test_auto_cores_partitions_a_model_too_big_for_one_core(tmp_path):
+    """cores_per_replica: auto picks the fewest dividing cores that hold the model; the
+    replica is a pipeline of that depth, and batches take depth x the interval."""
+    text = scenario(
+        {"instance": "inf1.6xlarge", "cores_per_replica": "auto"}, {"giant": GIANT}, "giant"
+    )
+    sc = parse_scenario(text)
+    run(sc, tmp_path / "t.parquet")
+    info = json.loads(pq.read_schema(tmp_path / "t.parquet").metadata[b"fleetsim.run"])
+    pool = info["pools"][0]
+    depth = pool["cores_per_replica"]
+    giant = sc.models["giant"]
+    from sim.semantics import resolve_model
+
+    model = resolve_model(sc, "giant")
+    assert depth > 1 and pool["pipeline_depth"] == depth
+    assert not hardware.fits(
+        model, "inf1.6xlarge", "bf16", cores=depth // 2, batch_size=4, seq_len=128
+    )
+    assert pool["replicas_per_instance"] == 16 // depth and giant.layers == 48
+    df = analysis.load_trace(tmp_path / "t.parquet")
+    ok = df[(df.status == "ok")]
+    interval = hardware.service_time(
+        model, "inf1.6xlarge", ok.batch_size.to_numpy(), 128, "bf16", depth
+    )
+    assert (ok.service_s.to_numpy() >= depth * interval * (1 - 1e-12)).all()
+
+
+def test_model_too_big_for_the_instance_is_a_scenario_error():
+    """A model that no number of cores of the instance can hold is a clear error."""
+    with pytest.raises(ScenarioError, match="does not fit .* pick a larger instance"):
+        parse_scenario(
+            scenario(
+                {"instance": "inf1.xlarge", "cores_per_replica": "auto"},
+                {"giant": {**GIANT, "layers": 96}},
+                "giant",
+            )
+        )
+    with pytest.raises(ScenarioError, match="cores_per_replica: auto"):
+        parse_scenario(scenario({"instance": "inf1.6xlarge"}, {"giant": GIANT}, "giant"))
+
+
+def test_sparsity_only_where_the_chip_has_it(tmp_path):
+    """2:4 sparsity runs on projected inf3 and is faster than dense; on inf2 it is an error."""
+    with pytest.raises(ScenarioError, match="fleet\\[0\\].sparsity.*no structured-sparsity"):
+        parse_scenario(scenario({"sparsity": "2:4"}))
+    dense = hardware.service_time("bert-base", "inf3.xlarge", 4, 128, "bf16")
+    sparse = hardware.service_time("bert-base", "inf3.xlarge", 4, 128, "bf16", sparsity="2:4")
+    assert sparse < dense
+    sc = parse_scenario(scenario({"instance": "inf3.xlarge", "sparsity": "2:4"}))
+    run(sc, tmp_path / "t.parquet")
+    df = analysis.load_trace(tmp_path / "t.parquet")
+    ok = df[df.status == "ok"]
+    expected = hardware.service_time(
+        "bert-base", "inf3.xlarge", ok.batch_size.to_numpy(), 128, "bf16", sparsity="2:4"
+    )
+    assert ok.service_s.to_numpy() == pytest.approx(expected, rel=1e-12)
+
+
+def test_sparsity_speedup_capped_and_weight_side_only():
+    """1:4 and 4:16 give the same (4x-capped) weight speed-up; fp8 already runs at the sparse
+    rate so sparsity adds nothing; attention matmuls do not speed up (so < 4x overall)."""
+    t = {
+        sp: hardware.service_breakdown(
+            "bert-large", "inf3.xlarge", 8, 512, "bf16", sparsity=sp
+        ).compute_s
+        for sp in (None, "1:4", "4:16")
+    }
+    assert t["1:4"] == pytest.approx(t["4:16"])
+    assert t[None] / 4 < t["1:4"] < t[None] / 2
+    fp8 = [
+        hardware.service_time("bert-large", "inf3.xlarge", 8, 128, "fp8", sparsity=sp)
+        for sp in (None, "2:4")
+    ]
+    assert fp8[0] == pytest.approx(fp8[1])
+
+
+@pytest.mark.parametrize(
+    "instance,dtype,ok",
+    [
+        ("inf2.xlarge", "fp8", True),
+        ("inf2.xlarge", "fp4", False),
+        ("inf3.xlarge", "fp4", True),
+        ("inf1.xlarge", "fp8", False),
+        ("inf3.xlarge", "int8", False),
+        ("inf1.xlarge", "int8", True),
+    ],
+)
+def test_dtypes_per_generation(instance, dtype, ok):
+    """Each generation accepts exactly its sourced dtypes (fp8 on NC-v2, fp4 only on inf3)."""
+    text = scenario({"instance": instance, "dtype": dtype})
+    if ok:
+        parse_scenario(text)
+    else:
+        with pytest.raises(ScenarioError, match="does not run dtype"):
+            parse_scenario(text)
