@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
+from heapq import heappop
 
 import simpy
 
@@ -106,8 +107,7 @@ class Fleet:
         Events at exactly ``until_s`` are not processed (SimPy's ``run(until)`` rule).
         """
         env = self.env
-        heap = env._queue  # read-only peek at the next event time; SimPy keeps it a heap
-        step = env.step
+        heap = env._queue  # SimPy's event heap of (time, priority, id, event)
         horizon = self.horizon
         routes = [
             (b.pick, g.outstanding, g.queued, g.instances) if b is not None else None
@@ -121,7 +121,12 @@ class Fleet:
             last = len(t_list) - 1
             for i, t in enumerate(t_list):
                 while heap and heap[0][0] < t:
-                    step()
+                    # Environment.step() for our events (all succeed, none are processes):
+                    when, _, _, event = heappop(heap)
+                    env._now = when
+                    callbacks, event.callbacks = event.callbacks, None
+                    for callback in callbacks:
+                        callback(event)
                 if t > env._now:
                     env._now = t  # no event lies before t: advancing the clock is exact
                 # the next arrival time, so a batching decision is deferred while more

@@ -164,8 +164,9 @@ def little_ratio(df: pd.DataFrame, result: RunStats) -> float:
     return result.time_avg_in_system / queueing.littles_law_l(rate, float(done.latency_s.mean()))
 
 
-def _one(args: tuple[dict, int, str]) -> tuple[pd.DataFrame, RunStats]:
-    data, replication, directory = args
+def _one(args: tuple[dict, int, str, list[Statistic] | None]) -> object:
+    """One replication; its trace as a DataFrame, or just the requested statistics."""
+    data, replication, directory, statistics = args
     scenario: Scenario = parse_scenario(yaml.safe_dump(data))
     path = Path(directory) / f"{data['name']}-{replication}.parquet"
     result = run(scenario, path, replication=replication)
@@ -174,15 +175,27 @@ def _one(args: tuple[dict, int, str]) -> tuple[pd.DataFrame, RunStats]:
     df = analysis.load_trace(path, columns=["arrival_s", "finish_s", "queue_s", "latency_s",
                                            "status", "warmup", "pool", "instance_id"])  # fmt: skip
     path.unlink()
-    return df, result
+    if statistics is None:
+        return df, result
+    return [statistic(df, result) for statistic in statistics]
 
 
 def run_replications(
-    data: dict, replications: int, workers: int = 1
-) -> list[tuple[pd.DataFrame, RunStats]]:
-    """Run independent replications 0..n-1 of a scenario dict; traces as DataFrames."""
+    data: dict,
+    replications: int,
+    workers: int = 1,
+    statistics: list[Statistic] | None = None,
+) -> list:
+    """Run independent replications 0..n-1 of a scenario dict.
+
+    Returns:
+        Per replication, ``(trace DataFrame, RunStats)``; or, when ``statistics`` are given,
+        the list of their values (computed where the replication ran, so large traces never
+        travel between processes or pile up in memory).
+
+    """
     with tempfile.TemporaryDirectory() as directory:
-        jobs = [(data, r, directory) for r in range(replications)]
+        jobs = [(data, r, directory, statistics) for r in range(replications)]
         if workers > 1:
             with ProcessPoolExecutor(workers) as pool:
                 return list(pool.map(_one, jobs))
@@ -205,20 +218,23 @@ def run_checks(
 ) -> list[CheckResult]:
     """Run checks, simulating each distinct scenario once for all statistics that share it."""
     results = []
-    cache: dict[str, list[tuple[pd.DataFrame, RunStats]]] = {}
-    for check in checks_to_run:
-        key = f"{check.scenario['name']}/{check.replications}"
-        if key not in cache:
-            cache.clear()  # checks sharing a scenario are adjacent; keep memory small
-            cache[key] = run_replications(check.scenario, check.replications, workers)
-        values = [check.statistic(df, result) for df, result in cache[key]]
-        mean, half = interval(values)
-        result = CheckResult(check.name, check.unit, check.theory, mean, half,
-                             check.replications, SEED)  # fmt: skip
-        results.append(result)
-        if on_result:
-            on_result(result)
+    groups: dict[str, list[Check]] = {}
+    for check in checks_to_run:  # group by scenario, keeping the order of first appearance
+        groups.setdefault(f"{check.scenario['name']}/{check.replications}", []).append(check)
+    for group in groups.values():
+        per_rep = run_replications(group[0].scenario, group[0].replications, workers,
+                                   [c.statistic for c in group])  # fmt: skip
+        for i, check in enumerate(group):
+            results.append(_result(check, [values[i] for values in per_rep]))
+            if on_result:
+                on_result(results[-1])
     return results
+
+
+def _result(check: Check, values: list[float]) -> CheckResult:
+    mean, half = interval(values)
+    return CheckResult(check.name, check.unit, check.theory, mean, half, check.replications,
+                       SEED)  # fmt: skip
 
 
 MU = 1000.0  # service rate per replica (1/s): mean service 1 ms
