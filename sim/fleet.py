@@ -23,8 +23,6 @@ from sim.scenario import Scenario
 from sim.streams import name_index, stream
 from sim.trace import TraceWriter
 
-PROGRESS_EVERY = 1 << 16  # requests between progress callbacks
-
 
 class Fleet:
     """The simulated system for one run: groups of instances behind balancers.
@@ -135,8 +133,8 @@ class Fleet:
                 pick, outstanding, queued, instances = routes[m_list[i]]  # type: ignore[misc]
                 instances[pick(outstanding, queued)].arrive(request_id, t, s_list[i])
                 request_id += 1
-                if progress is not None and not request_id % PROGRESS_EVERY:
-                    progress(t / until_s)
+            if progress is not None and t_list:
+                progress(t_list[-1] / until_s)
         horizon.next_arrival_s = math.inf
         if until_s > env._now:
             env.run(until=until_s)

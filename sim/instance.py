@@ -256,7 +256,7 @@ class Instance:
             longest = batch[0][2]
         else:
             batch = [queue.popleft() for _ in range(size)]
-            longest = max(r[2] for r in batch)
+            longest = max([r[2] for r in batch])
         service = self.service_s(size, longest)
         replica = self.free.index(True)
         self.free[replica] = False
