@@ -179,3 +179,15 @@ def test_progress_bar_appears_only_after_the_delay(monkeypatch):
     disabled = cli._LazyProgress("x", enabled=False)
     disabled(0.5)
     assert disabled.bar is None
+
+
+def test_selfcheck_only_runs_matching_checks(monkeypatch):
+    """--only selects checks by name; a pattern matching nothing is exit 2."""
+    from sim import selfcheck as sc
+
+    ran = []
+    monkeypatch.setattr(sc, "run_checks", lambda checks, workers, on_result: ran.extend(checks))
+    result = invoke("selfcheck", "--profile", "fast", "--only", "M/D/1")
+    assert result.exit_code == 0, result.output
+    assert [c.name for c in ran] == ["M/D/1 rho=0.6 mean wait (P-K)"]
+    assert invoke("selfcheck", "--only", "no such check").exit_code == 2
