@@ -182,7 +182,10 @@ def main() -> None:
     print()
     print(f"{'benchmark':48} {'req/s':>12} {'vs baseline':>12}  note")
     for label, rate, ratio, note in rows:
-        print(f"{label:48} {rate:12,.0f} {ratio:11.1f}x  {note}")
+        if rate is None:
+            print(f"{label:48} {'-':>12} {'-':>12}  {note}")
+        else:
+            print(f"{label:48} {rate:12,.0f} {ratio:11.1f}x  {note}")
     result = {
         "rows": [
             dict(zip(("benchmark", "requests_per_s", "ratio_to_textbook", "note"), r, strict=True))
