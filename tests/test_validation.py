@@ -31,7 +31,13 @@ def test_against_theory(check, runs):
     values = [check.statistic(df, r) for df, r in runs[check.scenario["name"]]]
     mean, half = sc.interval(values)
     result = sc.CheckResult(
-        check.name, check.unit, check.theory, mean, half, check.replications, sc.SEED
+        check.name,
+        check.unit,
+        check.theory,
+        mean,
+        half,
+        check.replications,
+        check.scenario["seed"],
     )
     print(result.describe())
     assert result.inside, result.describe()
@@ -44,15 +50,25 @@ def test_littles_law_on_every_validation_run(runs):
     for name, replications in runs.items():
         for i, (df, result) in enumerate(replications):
             exact = sc.little_sample_path_ratio(df, result)
-            assert abs(exact - 1) < 1e-9, (name, i, exact, f"seed {sc.SEED}")
+            assert abs(exact - 1) < 1e-9, (
+                name,
+                i,
+                exact,
+                f"seed {replications and sc.scenario_seed(name)}",
+            )
             ratio = sc.little_ratio(df, result)
-            assert abs(ratio - 1) < 0.005, (name, i, ratio, f"seed {sc.SEED}")
+            assert abs(ratio - 1) < 0.005, (
+                name,
+                i,
+                ratio,
+                f"seed {replications and sc.scenario_seed(name)}",
+            )
 
 
 def test_policy_ordering_at_high_load():
     """Same arrivals, utilisation 0.9: JSQ <= power of two <= round robin <= random (mean wait)."""
     waits = sc.policy_waits(rho=0.9, instances=8, requests=120_000, replications=2)
-    print(waits, f"seed {sc.SEED}")
+    print(waits, f"seeds {[sc.scenario_seed(f'policy-{p}') for p in waits]}")
     values = list(waits.values())
     assert values == sorted(values), waits
     # random balancing is k independent M/M/1 queues: mean wait rho/(mu - lambda/k) = 9 ms
