@@ -173,8 +173,8 @@ def main() -> None:
     rows.append(
         (
             "(e) fleetsim run scenarios/alexa.yaml",
-            float("nan"),
-            float("nan"),
+            None,
+            None,
             f"{alexa_s:.1f} s end to end",
         )
     )
