@@ -50,7 +50,9 @@ class Occupancy:
     """Requests in the system (waiting or in service), integrated over time.
 
     The engine keeps this independently of the trace so that Little's law (L = lambda W)
-    compares two separate computations.
+    compares two separate computations. Instances update it inline on their hot paths (an
+    arrival adds one request, a completed batch removes its size): before the change, the
+    area grows by ``in_system`` times the time since the last change inside the window.
 
     Args:
         start_s: Start of the measured window (s); time before it is not integrated.
@@ -64,13 +66,6 @@ class Occupancy:
         self.last_s = 0.0
         self.area = 0.0
         self.start_s = start_s
-
-    def change(self, now_s: float, delta: int) -> None:
-        """Add ``delta`` requests at time ``now_s`` (s). Instances inline this on hot paths."""
-        if now_s > self.start_s:
-            self.area += self.in_system * (now_s - max(self.last_s, self.start_s))
-        self.last_s = now_s
-        self.in_system += delta
 
     def time_average(self, end_s: float) -> float:
         """Time-average number in system over [start, end_s]."""
@@ -196,7 +191,7 @@ class Instance:
             return
         queue.append((request_id, arrival_s, seq_len))
         group = self.group
-        occ = group.occupancy  # Occupancy.change(arrival_s, +1), inlined: this is the hot path
+        occ = group.occupancy  # +1 request (see Occupancy), inlined: the hot path
         if arrival_s > occ.start_s:
             last = occ.last_s
             occ.area += occ.in_system * (arrival_s - (last if last > occ.start_s else occ.start_s))
@@ -294,7 +289,7 @@ class Instance:
             )  # fmt: skip
             group = self.group
             group.outstanding[self.slot] -= size
-            occ = group.occupancy  # Occupancy.change(now, -size), inlined
+            occ = group.occupancy  # -size requests (see Occupancy), inlined
             if now > occ.start_s:
                 last = occ.last_s
                 occ.area += occ.in_system * (now - (last if last > occ.start_s else occ.start_s))

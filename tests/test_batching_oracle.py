@@ -12,11 +12,10 @@ import math
 
 import numpy as np
 import pytest
-import simpy
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_instance import simulate
 
-from sim.instance import Group, Horizon, Instance
 from sim.trace import DROPPED, IN_FLIGHT, OK
 
 NAN = math.nan
@@ -73,53 +72,17 @@ def oracle(times, seqs, *, replicas, max_batch, max_wait, queue_limit, service, 
                 rows[i][0], rows[i][2], rows[i][3] = now, len(batch), r
 
 
-class LogWriter:
-    """Stands in for TraceWriter, keeping (id, arrival, start, finish, size, replica, status)."""
-
-    def __init__(self) -> None:
-        self.rows: list[tuple] = []
-
-    def add(self, record):
-        start, finish, _service, size, _pool, _inst, rep, _model, st, requests = record
-        for rid, arrival, _seq in requests:
-            self.rows.append((rid, arrival, start, finish, size, rep, st))
-
-
 def engine(times, seqs, *, replicas, max_batch, max_wait, queue_limit, service, until):
     """Drive a real Instance with the given arrivals; return rows sorted by id and the group."""
-    env = simpy.Environment()
-    writer = LogWriter()
-    group = Group(outstanding=[0], queued=[0])
-    horizon = Horizon()
-    inst = Instance(
-        env,
-        writer,
-        horizon,
-        0,
-        0,
-        0,
-        group,
-        0,
-        replicas,
-        max_batch,
-        max_wait,
-        queue_limit,
-        service,
+    return simulate(
+        list(zip(times, seqs, strict=True)),
+        replicas=replicas,
+        max_batch=max_batch,
+        max_wait=max_wait,
+        queue_limit=queue_limit,
+        service=service,
+        until=until,
     )
-    group.instances.append(inst)
-
-    def source():
-        for rid, (t, seq) in enumerate(zip(times, seqs, strict=True)):
-            if t > env.now:
-                yield env.timeout(t - env.now)
-            # as the engine's driver does: tell the instance when the next arrival comes
-            horizon.next_arrival_s = times[rid + 1] if rid + 1 < len(times) else math.inf
-            inst.arrive(rid, env.now, seq)
-
-    env.process(source())
-    env.run(until=until)
-    inst.record_in_flight()
-    return sorted(writer.rows, key=lambda r: r[0]), group
 
 
 def same(a, b) -> bool:
