@@ -7,7 +7,14 @@ two lists the engine keeps current, indexed by position in the group:
 * ``queued[i]`` - requests at instance i still waiting for a replica.
 
 Ties always go to the lowest index, so a run is reproducible. Random choices come from the
-balancer's own stream, drawn in blocks to keep the per-request cost small.
+balancer's own stream.
+
+Policies whose randomness does not depend on the state (round robin, random, power of two)
+also have a vectorised form, ``draw(n)``: for each of the next n requests, two candidate
+indices, drawn in one numpy call; the request goes to the second if it has strictly fewer
+outstanding requests, else to the first. The engine uses it, so routing a request costs one
+comparison. ``pick`` and ``draw`` take the same variates from the stream in the same order
+(tested), but one balancer object should be driven through only one of them.
 """
 
 from __future__ import annotations
@@ -30,6 +37,13 @@ class Balancer:
         """Choose an instance index in ``range(size)``."""
         raise NotImplementedError
 
+    def draw(self, n: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """Candidates (first, second) for the next ``n`` requests, vectorised.
+
+        None if the choice needs the state at each arrival; the engine then calls ``pick``.
+        """
+        return None
+
 
 class RoundRobin(Balancer):
     """Instances in turn: 0, 1, ..., size-1, 0, ..."""
@@ -43,6 +57,12 @@ class RoundRobin(Balancer):
         choice = self._next
         self._next = choice + 1 if choice + 1 < self.size else 0
         return choice
+
+    def draw(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The next ``n`` indices in cyclic order, as both candidates."""
+        choice = (self._next + np.arange(n, dtype=np.int64)) % self.size
+        self._next = int((self._next + n) % self.size)
+        return choice, choice
 
 
 class _RandomBlock(Balancer):
@@ -69,6 +89,11 @@ class Random(_RandomBlock):
     def pick(self, outstanding: list[int], queued: list[int]) -> int:
         """A uniform random index."""
         return self._draw(self.size)
+
+    def draw(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """``n`` uniform random indices, as both candidates."""
+        choice = (self.rng.random(n) * self.size).astype(np.int64)
+        return choice, choice
 
 
 class LeastOutstanding(Balancer):
@@ -102,6 +127,17 @@ class PowerOfTwo(_RandomBlock):
         if second >= first:
             second += 1
         return second if outstanding[second] < outstanding[first] else first
+
+    def draw(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """``n`` pairs of distinct uniform indices (the same variates ``pick`` uses)."""
+        if self.size == 1:
+            zero = np.zeros(n, dtype=np.int64)
+            return zero, zero
+        u = self.rng.random(2 * n)
+        first = (u[0::2] * self.size).astype(np.int64)
+        second = (u[1::2] * (self.size - 1)).astype(np.int64)
+        second += second >= first
+        return first, second
 
 
 class JoinShortestQueue(Balancer):

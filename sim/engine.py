@@ -22,6 +22,7 @@ import hardware
 from hardware import catalog
 from sim import __version__
 from sim.fleet import Fleet
+from sim.loop import drive
 from sim.requests import request_stream
 from sim.scenario import Pool, Scenario
 from sim.semantics import replica_cores, resolve_model, seq_lens_by_model
@@ -177,19 +178,20 @@ def run(
     lengths = seq_lens_by_model(scenario)
     plans = [plan_pool(scenario, pool, lengths[pool.model]) for pool in scenario.fleet]
     model_names = sorted(lengths)
+    env = simpy.Environment()
+    fleet = Fleet.from_scenario(env, scenario, plans, model_names, replication)
     writer = TraceWriter(
         trace_path,
         pools=[p.name for p in scenario.fleet],
         models=model_names,
+        instances=fleet.instance_columns(),
         warmup_s=scenario.warmup,
         metadata=run_metadata(scenario, plans, replication, source_text),
     )
     try:
-        env = simpy.Environment()
-        fleet = Fleet(env, scenario, plans, writer, model_names, replication)
-        fleet.drive(request_stream(scenario, model_names, replication), scenario.duration,
-                    progress)  # fmt: skip
-        fleet.record_in_flight()
+        drive(fleet, writer, request_stream(scenario, model_names, replication),
+              scenario.duration, progress)  # fmt: skip
+        fleet.record_in_flight(writer)
         engine_stats = {
             "time_avg_in_system": fleet.occupancy.time_average(env.now),
             "window_s": env.now - scenario.warmup,

@@ -1,148 +1,303 @@
-"""The simulated fleet, and the loop that feeds it requests.
+"""The simulated fleet: every instance's state, kept as flat lists indexed by instance.
 
-The main loop merges two streams in time order: the vectorised request chunks and SimPy's
-event queue (batch completions, ``max_wait`` timers, deferred batching decisions). Events
-before the next arrival are stepped through SimPy; the arrival itself is applied inline at
-its exact time, with no SimPy event of its own. That keeps the per-request cost to a
-balancer choice and a queue append, while every state change of an instance still happens
-inside one ``simpy.Environment``.
+An instance is a FIFO queue and ``replicas`` servers that take dynamic batches from it (the
+rule is in ``sim.loop``). Instances are numbered across the whole fleet, grouped by the
+model they serve: a *group* is a contiguous range of numbers behind one balancer, and a
+balancer's index i means instance ``group start + i``.
+
+The state is struct-of-arrays (one list per attribute, indexed by instance number) rather
+than one object per instance: the event loop binds each list to a local variable once, so a
+state read is one list index instead of an attribute lookup on an object found in a list.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
-from heapq import heappop
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
 
+import numpy as np
 import simpy
 
 from sim.balancers import Balancer, make_balancer
-from sim.instance import Group, Horizon, Instance, Occupancy
-from sim.requests import Chunk
 from sim.scenario import Scenario
 from sim.streams import name_index, stream
-from sim.trace import TraceWriter
+from sim.trace import IN_FLIGHT, NAN, Request, TraceWriter
+
+ServiceFn = Callable[[int, int], float]
+"""``service_s(batch_size, max_seq_len)`` -> seconds per batch (a pipeline's interval)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PoolSpec:
+    """What the fleet needs to know about one pool's instances.
+
+    Attributes:
+        count: Instances in the pool.
+        model: Index of the model it serves.
+        replicas: Replicas (NeuronCore groups) per instance.
+        max_batch: Largest batch.
+        max_wait_s: Longest time (s) the oldest request waits for a fuller batch.
+        queue_limit: Waiting requests beyond which arrivals are dropped.
+        service_s: Batch service time (s), see ``ServiceFn``.
+        service_by_size_s: If the service time depends on the batch size only, the same
+            times as a list indexed by batch size (entry 0 unused): a faster lookup.
+        pipeline_depth: Stages of a pipelined replica (1: an ordinary replica).
+
+    """
+
+    count: int
+    model: int
+    replicas: int
+    max_batch: int
+    max_wait_s: float
+    queue_limit: int
+    service_s: ServiceFn
+    service_by_size_s: list[float] | None = None
+    pipeline_depth: int = 1
+
+
+class Occupancy:
+    """Requests in the system (waiting or in service), integrated over time.
+
+    The engine keeps this independently of the trace so that Little's law (L = lambda W)
+    compares two separate computations. The event loop updates it on every arrival and
+    completion: before the change, the area grows by ``in_system`` times the time since the
+    last change inside the window (``last_s`` never lies before the window's start).
+
+    Args:
+        start_s: Start of the measured window (s); time before it is not integrated.
+
+    """
+
+    __slots__ = ("in_system", "last_s", "area", "start_s")
+
+    def __init__(self, start_s: float = 0.0) -> None:
+        self.in_system = 0
+        self.last_s = start_s
+        self.area = 0.0
+        self.start_s = start_s
+
+    def time_average(self, end_s: float) -> float:
+        """Time-average number in system over [start, end_s]."""
+        if end_s <= self.start_s:
+            return float("nan")
+        return (self.area + self.in_system * (end_s - self.last_s)) / (end_s - self.start_s)
+
+
+# Calendar entries. Each is reused: at most one of each is in the calendar at a time, except
+# ``Leave`` (one per batch inside a pipeline, which leave in order). The loop tells them apart
+# by class.
+
+
+class Done:
+    """Calendar entry: the batch on replica ``replica`` of instance ``inst`` is finished.
+
+    The batch in service is kept here: when it started (s), its service time (s), requests.
+    """
+
+    __slots__ = ("inst", "replica", "start_s", "service_s", "batch")
+
+    def __init__(self, inst: int, replica: int) -> None:
+        self.inst = inst
+        self.replica = replica
+        self.start_s = NAN
+        self.service_s = NAN
+        self.batch: list[Request] = []
+
+
+class Leave:
+    """Calendar entry: the oldest batch inside pipelined replica ``replica`` leaves it.
+
+    ``flying`` holds the batches inside, oldest first, as (start s, time in the replica s,
+    requests); ``last_exit_s`` keeps them leaving in the order they entered.
+    """
+
+    __slots__ = ("inst", "replica", "flying", "last_exit_s")
+
+    def __init__(self, inst: int, replica: int) -> None:
+        self.inst = inst
+        self.replica = replica
+        self.flying: deque[tuple[float, float, list[Request]]] = deque()
+        self.last_exit_s = 0.0
+
+
+class Freed:
+    """Calendar entry: a pipelined replica can take its next batch."""
+
+    __slots__ = ("inst", "replica")
+
+    def __init__(self, inst: int, replica: int) -> None:
+        self.inst = inst
+        self.replica = replica
+
+
+class Timer:
+    """Calendar entry: the ``max_wait`` deadline of an instance's oldest request."""
+
+    __slots__ = ("inst",)
+
+    def __init__(self, inst: int) -> None:
+        self.inst = inst
+
+
+class Decide:
+    """Calendar entry: a batching decision deferred to the end of the current instant."""
+
+    __slots__ = ("inst",)
+
+    def __init__(self, inst: int) -> None:
+        self.inst = inst
 
 
 class Fleet:
-    """The simulated system for one run: groups of instances behind balancers.
-
-    A group is every instance serving one model; requests name their model by index into
-    ``model_names``.
+    """Every instance of a run, behind one balancer per model.
 
     Args:
-        env: The run's environment.
-        scenario: The scenario.
-        plans: One ``sim.engine.PoolPlan`` per pool.
-        writer: The trace.
-        model_names: Model names in index order.
-        replication: Independent replication number.
+        env: The run's environment: its clock and event calendar are the fleet's.
+        pools: The pools, in trace pool-code order.
+        balancers: One balancer per model index (None for a model no pool serves); each
+            must have been built for that model's instance count.
+        warmup_s: Start of the window over which occupancy is integrated (s).
 
     """
 
     def __init__(
         self,
         env: simpy.Environment,
-        scenario: Scenario,
-        plans: list,
-        writer: TraceWriter,
-        model_names: list[str],
-        replication: int,
+        pools: list[PoolSpec],
+        balancers: list[Balancer | None],
+        warmup_s: float = 0.0,
     ) -> None:
         self.env = env
-        self.horizon = Horizon()
-        self.occupancy = Occupancy(scenario.warmup)
-        self.groups = [Group(occupancy=self.occupancy) for _ in model_names]
-        for code, (pool, plan) in enumerate(zip(scenario.fleet, plans, strict=True)):
-            model = model_names.index(pool.model)
-            group = self.groups[model]
+        self.balancers = balancers
+        self.occupancy = Occupancy(warmup_s)
+        models = len(balancers)
+        # instance numbering: by model, then pool order, then position in the pool
+        order = sorted(range(len(pools)), key=lambda p: pools[p].model)
+        self.group_start = [0] * (models + 1)
+        self.pool_code: list[int] = []
+        self.pool_index: list[int] = []
+        self.model: list[int] = []
+        specs: list[PoolSpec] = []
+        for code in order:
+            spec = pools[code]
+            for index in range(spec.count):
+                self.pool_code.append(code)
+                self.pool_index.append(index)
+                self.model.append(spec.model)
+                specs.append(spec)
+        for m in range(models):
+            self.group_start[m + 1] = self.group_start[m] + sum(
+                p.count for p in pools if p.model == m
+            )
+        for m, balancer in enumerate(balancers):
+            size = self.group_start[m + 1] - self.group_start[m]
+            if (balancer is None) != (size == 0) or (balancer and balancer.size != size):
+                raise ValueError(f"model {m}: balancer does not match its {size} instances")
+        n = len(specs)
+        self.size = n
+        self.max_batch = [s.max_batch for s in specs]
+        self.max_wait_s = [s.max_wait_s for s in specs]
+        self.queue_limit = [s.queue_limit for s in specs]
+        self.service_s = [s.service_s for s in specs]
+        self.service_by_size_s = [s.service_by_size_s for s in specs]
+        self.depth = [s.pipeline_depth for s in specs]
+        self.queue: list[deque[Request]] = [deque() for _ in range(n)]
+        self.free = [[True] * s.replicas for s in specs]  # per replica: idle?
+        self.n_free = [s.replicas for s in specs]
+        self.outstanding = [0] * n  # waiting or in service: what balancers read
+        self.queued = [0] * n  # waiting for a replica
+        self.deciding = [False] * n  # a Decide entry is in the calendar
+        self.timer_armed = [False] * n  # a Timer entry is in the calendar
+        self.done: list[list[Done]] = [
+            [Done(j, r) for r in range(s.replicas)] if s.pipeline_depth == 1 else []
+            for j, s in enumerate(specs)
+        ]
+        self.leave: list[list[Leave]] = [
+            [Leave(j, r) for r in range(s.replicas)] if s.pipeline_depth > 1 else []
+            for j, s in enumerate(specs)
+        ]
+        self.freed = [[Freed(j, r) for r in range(s.replicas)] for j, s in enumerate(specs)]
+        self.timer = [Timer(j) for j in range(n)]
+        self.decide = [Decide(j) for j in range(n)]
+
+    @classmethod
+    def from_scenario(
+        cls,
+        env: simpy.Environment,
+        scenario: Scenario,
+        plans: list,
+        model_names: list[str],
+        replication: int,
+    ) -> Fleet:
+        """The fleet of a scenario, from its ``sim.engine.PoolPlan``s (one per pool)."""
+        pools = []
+        for pool, plan in zip(scenario.fleet, plans, strict=True):
             if pool.service is None:
                 service = plan.service_lookup()
+                table = plan.service_table_s
+                by_size = [NAN, *table[:, 0].tolist()] if table.shape[1] == 1 else None
             else:
                 service = pool.service.build(
                     stream(scenario.seed, "pool", name_index(pool.name), replication=replication)
                 )
-            for index in range(pool.count):
-                group.instances.append(
-                    Instance(
-                        env,
-                        writer,
-                        self.horizon,
-                        code,
-                        index,
-                        model,
-                        group,
-                        len(group.instances),
-                        plan.replicas_per_instance,
-                        pool.batching.max_batch,
-                        pool.batching.max_wait,
-                        pool.queue_limit,
-                        service,
-                        plan.pipeline_depth,
-                    )  # fmt: skip
+                by_size = None
+            pools.append(
+                PoolSpec(
+                    count=pool.count,
+                    model=model_names.index(pool.model),
+                    replicas=plan.replicas_per_instance,
+                    max_batch=pool.batching.max_batch,
+                    max_wait_s=pool.batching.max_wait,
+                    queue_limit=pool.queue_limit,
+                    service_s=service,
+                    service_by_size_s=by_size,
+                    pipeline_depth=plan.pipeline_depth,
                 )
-                group.outstanding.append(0)
-                group.queued.append(0)
-        self.balancers: list[Balancer | None] = [
+            )
+        counts = [sum(p.count for p in pools if p.model == m) for m in range(len(model_names))]
+        balancers: list[Balancer | None] = [
             make_balancer(
                 scenario.balancer.kind,
-                len(group.instances),
+                count,
                 stream(scenario.seed, "balancer", name_index(name), replication=replication),
             )
-            if group.instances
+            if count
             else None
-            for name, group in zip(model_names, self.groups, strict=True)
+            for name, count in zip(model_names, counts, strict=True)
         ]
+        return cls(env, pools, balancers, scenario.warmup)
 
-    def drive(
-        self,
-        chunks: Iterator[Chunk],
-        until_s: float,
-        progress: Callable[[float], None] | None = None,
-    ) -> None:
-        """Apply every request at its arrival time and run the fleet until ``until_s`` (s).
+    def instance_columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(pool code, position in pool, model index) per instance number, for the trace."""
+        return (
+            np.array(self.pool_code, dtype=np.int32),
+            np.array(self.pool_index, dtype=np.int32),
+            np.array(self.model, dtype=np.int32),
+        )
 
-        Events at exactly ``until_s`` are not processed (SimPy's ``run(until)`` rule).
-        """
-        env = self.env
-        heap = env._queue  # SimPy's event heap of (time, priority, id, event)
-        horizon = self.horizon
-        routes = [
-            (b.pick, g.outstanding, g.queued, g.instances) if b is not None else None
-            for b, g in zip(self.balancers, self.groups, strict=True)
-        ]
-        request_id = 0
-        for times, models, seqs in chunks:
-            t_list = times.tolist()
-            m_list = models.tolist()
-            s_list = seqs.tolist()
-            last = len(t_list) - 1
-            for i, t in enumerate(t_list):
-                while heap and heap[0][0] < t:
-                    # Environment.step() for our events (all succeed, none are processes):
-                    when, _, _, event = heappop(heap)
-                    env._now = when
-                    callbacks, event.callbacks = event.callbacks, None
-                    for callback in callbacks:
-                        callback(event)
-                if t > env._now:
-                    env._now = t  # no event lies before t: advancing the clock is exact
-                # the next arrival time, so a batching decision is deferred while more
-                # requests arrive at this same instant (a chunk's end is treated as one)
-                horizon.next_arrival_s = t_list[i + 1] if i < last else t
-                pick, outstanding, queued, instances = routes[m_list[i]]  # type: ignore[misc]
-                instances[pick(outstanding, queued)].arrive(request_id, t, s_list[i])
-                request_id += 1
-            if progress is not None and t_list:
-                progress(t_list[-1] / until_s)
-        horizon.next_arrival_s = math.inf
-        if until_s > env._now:
-            env.run(until=until_s)
-        if progress is not None:
-            progress(1.0)
-
-    def record_in_flight(self) -> None:
+    def record_in_flight(self, writer: TraceWriter) -> None:
         """At the end of the run, record every unfinished request."""
-        for group in self.groups:
-            for instance in group.instances:
-                instance.record_in_flight()
+        add = writer.add
+        for j in range(self.size):
+            for replica, done in enumerate(self.done[j]):
+                if not self.free[j][replica]:
+                    add((done.start_s, NAN, done.service_s, len(done.batch), j, replica,
+                         IN_FLIGHT, done.batch))  # fmt: skip
+            for replica, leave in enumerate(self.leave[j]):
+                for start, service, batch in leave.flying:
+                    add((start, NAN, service, len(batch), j, replica, IN_FLIGHT, batch))
+            for request in self.queue[j]:
+                add((NAN, NAN, NAN, 0, j, -1, IN_FLIGHT, [request]))
+
+
+def at_or_after(now: float, when: float) -> float:
+    """Smallest ``now + d`` (d >= 0, floating point) that is not before ``when`` (s)."""
+    delay = when - now
+    if delay <= 0:
+        return now
+    while now + delay < when:
+        delay = math.nextafter(delay, math.inf)
+    return now + delay

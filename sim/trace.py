@@ -7,7 +7,9 @@ run never leaves a truncated file under the final name.
 
 from __future__ import annotations
 
+import math
 import os
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +18,7 @@ import pyarrow.parquet as pq
 
 STATUSES = ("ok", "dropped", "in_flight")
 OK, DROPPED, IN_FLIGHT = 0, 1, 2
+NAN = math.nan
 
 COLUMNS = (
     "request_id",
@@ -59,10 +62,10 @@ SCHEMA = pa.schema(
 Request = tuple[int, float, int]
 """(request_id, arrival_s, seq_len) as held in queues."""
 
-Record = tuple[float, float, float, int, int, int, int, int, int, list[Request]]
-"""One fate shared by some requests: (start_s, finish_s, service_s, batch_size, pool,
-instance_id, replica_id, model, status, requests). A batch, a drop (batch_size 0, NaN
-times, one request) or requests left in flight."""
+Record = tuple[float, float, float, int, int, int, int, list[Request]]
+"""One fate shared by some requests: (start_s, finish_s, service_s, batch_size, instance,
+replica_id, status, requests), where ``instance`` is the fleet-wide instance number. A batch,
+a drop (batch_size 0, NaN times, replica -1, one request) or requests left in flight."""
 
 
 class TraceWriter:
@@ -73,8 +76,10 @@ class TraceWriter:
 
     Args:
         path: Final file name; data goes to a temporary sibling until ``close``.
-        pools: Pool names, indexed by the pool codes in records.
-        models: Model names, indexed by model codes.
+        pools: Pool names, indexed by pool code.
+        models: Model names, indexed by model code.
+        instances: Per fleet-wide instance number (the ``instance`` of a record): its pool
+            code, its position in the pool (``instance_id``) and its model code.
         warmup_s: Requests arriving before this time (s) are flagged ``warmup``.
         metadata: Key/value strings stored in the file's schema metadata.
         rows_per_group: Rows buffered before a row group is written.
@@ -86,6 +91,7 @@ class TraceWriter:
         path: str | Path,
         pools: list[str],
         models: list[str],
+        instances: tuple[np.ndarray, np.ndarray, np.ndarray],
         warmup_s: float,
         metadata: dict[str, str],
         rows_per_group: int = 131_072,
@@ -95,6 +101,9 @@ class TraceWriter:
         self._pools = pa.array(pools, type=pa.string())
         self._models = pa.array(models, type=pa.string())
         self._statuses = pa.array(STATUSES, type=pa.string())
+        self._instance_pool, self._instance_index, self._instance_model = (
+            np.asarray(a, dtype=np.int32) for a in instances
+        )
         self._warmup_s = warmup_s
         self._schema = SCHEMA.with_metadata({k.encode(): v.encode() for k, v in metadata.items()})
         self.rows_per_group = rows_per_group
@@ -105,7 +114,7 @@ class TraceWriter:
 
     def add(self, record: Record) -> None:
         """Record the shared fate of ``record``'s requests (times in s, NaN if none)."""
-        n = len(record[9])
+        n = len(record[7])
         if self.pending_rows + n > self.rows_per_group:
             self.flush()
         self.records.append(record)
@@ -116,35 +125,47 @@ class TraceWriter:
         records = self.records
         if not records:
             return
-        counts = np.fromiter((len(r[9]) for r in records), dtype=np.int64, count=len(records))
-        requests = np.array([q for r in records for q in r[9]], dtype=np.float64).reshape(-1, 3)
+        columns = zip(*records, strict=True)
+        start, finish, service, size, instance, replica, status, batches = columns
+        counts = np.fromiter(map(len, batches), dtype=np.int64, count=len(records))
+        rows = int(counts.sum())
+        # (request_id, arrival_s, seq_len) of every request, flattened in record order
+        flat = np.fromiter(
+            chain.from_iterable(chain.from_iterable(batches)), dtype=np.float64, count=3 * rows
+        ).reshape(rows, 3)
 
-        def column(i: int, dtype: type) -> np.ndarray:
-            values = np.fromiter((r[i] for r in records), dtype=dtype, count=len(records))
-            return np.repeat(values, counts)
+        def per_row(values: tuple, dtype: type) -> np.ndarray:
+            return np.repeat(np.array(values, dtype=dtype), counts)
 
-        start, finish, service = (column(i, np.float64) for i in range(3))
-        arrival = requests[:, 1]
+        arrival = flat[:, 1]
+        start_s, finish_s = per_row(start, np.float64), per_row(finish, np.float64)
+        instance_n = per_row(instance, np.int64)
         arrays = {
-            "request_id": pa.array(requests[:, 0].astype(np.int64)),
+            "request_id": pa.array(flat[:, 0].astype(np.int64)),
             "arrival_s": pa.array(arrival),
-            "start_s": pa.array(start),
-            "finish_s": pa.array(finish),
-            "latency_s": pa.array(finish - arrival),
-            "queue_s": pa.array(start - arrival),
-            "service_s": pa.array(service),
-            "batch_size": pa.array(column(3, np.int32)),
-            "pool": pa.DictionaryArray.from_arrays(pa.array(column(4, np.int32)), self._pools),
-            "instance_id": pa.array(column(5, np.int32)),
-            "replica_id": pa.array(column(6, np.int32)),
-            "model": pa.DictionaryArray.from_arrays(pa.array(column(7, np.int32)), self._models),
-            "seq_len": pa.array(requests[:, 2].astype(np.int32)),
-            "status": pa.DictionaryArray.from_arrays(pa.array(column(8, np.int32)), self._statuses),
+            "start_s": pa.array(start_s),
+            "finish_s": pa.array(finish_s),
+            "latency_s": pa.array(finish_s - arrival),
+            "queue_s": pa.array(start_s - arrival),
+            "service_s": pa.array(per_row(service, np.float64)),
+            "batch_size": pa.array(per_row(size, np.int32)),
+            "pool": pa.DictionaryArray.from_arrays(
+                pa.array(self._instance_pool[instance_n]), self._pools
+            ),
+            "instance_id": pa.array(self._instance_index[instance_n]),
+            "replica_id": pa.array(per_row(replica, np.int32)),
+            "model": pa.DictionaryArray.from_arrays(
+                pa.array(self._instance_model[instance_n]), self._models
+            ),
+            "seq_len": pa.array(flat[:, 2].astype(np.int32)),
+            "status": pa.DictionaryArray.from_arrays(
+                pa.array(per_row(status, np.int32)), self._statuses
+            ),
             "warmup": pa.array(arrival < self._warmup_s),
         }
         table = pa.Table.from_arrays([arrays[name] for name in COLUMNS], schema=self._schema)
         self._writer.write_table(table)
-        self.rows_written += len(arrival)
+        self.rows_written += rows
         self.records = []
         self.pending_rows = 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from sim.balancers import (
     JoinShortestQueue,
@@ -63,3 +64,26 @@ def test_power_of_two_ties_go_to_the_first_sampled():
         first = probe._draw(4)
         probe._draw(3)
         assert b.pick([1, 1, 1, 1], [0, 0, 0, 0]) == first
+
+
+@pytest.mark.parametrize("kind", [RoundRobin, Random, PowerOfTwo])
+@pytest.mark.parametrize("size", [1, 2, 7])
+def test_vectorised_draw_routes_as_pick(kind, size):
+    """draw(n) plus the candidate rule chooses exactly what pick would, request by request,
+    whatever the loads and however the requests are split into blocks."""
+    loads = np.random.default_rng(size).integers(0, 4, size=(5000, size)).tolist()
+    picker, drawer = kind(size, rng()), kind(size, rng())
+    want = [picker.pick(load, load) for load in loads]
+    got, done = [], 0
+    for n in [1, 3, 4096, 900]:  # blocks that straddle pick's internal 4096-variate block
+        first, second = drawer.draw(n)
+        for a, b, load in zip(first.tolist(), second.tolist(), loads[done : done + n], strict=True):
+            got.append(b if load[b] < load[a] else a)
+        done += n
+    assert got == want[:done]
+
+
+def test_state_dependent_balancers_have_no_draw():
+    """Least outstanding and JSQ must see the state at each arrival: no vectorised form."""
+    assert LeastOutstanding(3, rng()).draw(5) is None
+    assert JoinShortestQueue(3, rng()).draw(5) is None

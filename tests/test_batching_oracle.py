@@ -1,4 +1,4 @@
-"""An independent reference model of the batching rule, compared request by request with Instance.
+"""An independent reference model of the batching rule, compared request by request with the engine.
 
 The oracle steps through candidate instants (next arrival, replica completions, the oldest
 waiting request's deadline). At each instant it applies every completion and every arrival
@@ -73,7 +73,7 @@ def oracle(times, seqs, *, replicas, max_batch, max_wait, queue_limit, service, 
 
 
 def engine(times, seqs, *, replicas, max_batch, max_wait, queue_limit, service, until):
-    """Drive a real Instance with the given arrivals; return rows sorted by id and the group."""
+    """Drive the engine with the given arrivals; return rows sorted by id and the fleet."""
     return simulate(
         list(zip(times, seqs, strict=True)),
         replicas=replicas,

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import simpy
 
-from sim.instance import Group, Horizon, Instance
+from sim.balancers import RoundRobin
+from sim.fleet import Fleet, PoolSpec
+from sim.loop import drive
+from sim.streams import stream
 from sim.trace import DROPPED, IN_FLIGHT, OK
 
 
@@ -17,7 +21,7 @@ class LogWriter:
         self.rows: list[tuple] = []
 
     def add(self, record):
-        start, finish, _service, size, _pool, _inst, rep, _model, st, requests = record
+        start, finish, _service, size, _instance, rep, st, requests = record
         for rid, arrival, _seq in requests:
             self.rows.append((rid, arrival, start, finish, size, rep, st))
 
@@ -35,41 +39,33 @@ def simulate(
     service=lambda b, s: 1.0,
     until=100.0,
 ):
-    env = simpy.Environment()
-    writer = LogWriter()
-    group = Group(outstanding=[0], queued=[0])
-    horizon = Horizon()
-    inst = Instance(
-        env,
-        writer,
-        horizon,
-        0,
-        0,
-        0,
-        group,
-        0,
-        replicas,
-        max_batch,
-        max_wait,
-        queue_limit,
-        service,
-    )
-    group.instances.append(inst)
+    """Run one instance through the engine's loop; return its rows by id, and the fleet.
 
+    ``arrivals`` are times (s) or (time, seq_len) pairs. A time earlier than the one before
+    it arrives at that earlier request's time, and each arrives at ``now + (t - now)``, the
+    clock a SimPy process that waits ``t - now`` would reach (the oracle assumes this).
+    """
     items = [item if isinstance(item, tuple) else (item, 128) for item in arrivals]
-
-    def source():
-        for rid, (t, seq) in enumerate(items):
-            if t > env.now:
-                yield env.timeout(t - env.now)
-            # as the engine's driver does: tell the instance when the next arrival comes
-            horizon.next_arrival_s = items[rid + 1][0] if rid + 1 < len(items) else math.inf
-            inst.arrive(rid, env.now, seq)
-
-    env.process(source())
-    env.run(until=until)
-    inst.record_in_flight()
-    return writer.by_id(), group
+    now, times = 0.0, []
+    for t, _ in items:
+        if t > now:
+            now = now + (t - now)
+        times.append(now)
+    keep = [i for i, t in enumerate(times) if t < until]
+    fleet = Fleet(
+        simpy.Environment(),
+        [PoolSpec(1, 0, replicas, max_batch, max_wait, queue_limit, service)],
+        [RoundRobin(1, stream(0, "balancer"))],
+    )
+    writer = LogWriter()
+    chunk = (
+        np.array([times[i] for i in keep], dtype=np.float64),
+        np.zeros(len(keep), dtype=np.int64),
+        np.array([items[i][1] for i in keep], dtype=np.int64),
+    )
+    drive(fleet, writer, iter([chunk] if keep else []), until)
+    fleet.record_in_flight(writer)
+    return writer.by_id(), fleet
 
 
 def test_fifo_single_server_exact_log():
