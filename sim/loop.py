@@ -63,7 +63,8 @@ def drive(
 
     Args:
         fleet: The fleet, fresh.
-        writer: Receives one record per finished batch and per dropped request.
+        writer: Receives one record per finished batch and per dropped request, appended to
+            its ``records``; its ``flush_if_full`` is called after each chunk.
         chunks: The requests, ascending in time, all before ``until_s``.
         until_s: End of the run (s).
         progress: Called with the simulated fraction done (0..1) after each chunk.
@@ -151,7 +152,8 @@ def _loop(
     decide = fleet.decide
     pickers = [b.pick if b is not None else None for b in fleet.balancers]
     starts = fleet.group_start
-    add = writer.add
+    add = writer.records.append  # the writer counts and flushes them once per chunk
+    flush_if_full = writer.flush_if_full
     occupancy = fleet.occupancy
     in_system = occupancy.in_system
     area = occupancy.area
@@ -312,6 +314,7 @@ def _loop(
                 else:
                     deciding[j] = True
                     heappush(calendar, (t, LATE, next(ids), decide[j]))
+        flush_if_full()
         if progress is not None and last_arrival_s < until_s:
             progress(last_arrival_s / until_s)
     calendar.remove(sentinel)

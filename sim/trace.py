@@ -1,15 +1,19 @@
-"""The per-request trace: column buffers flushed to parquet in row groups as the run goes.
+"""The per-request trace: records flushed to parquet in row groups as the run goes.
 
-Memory stays bounded: at most about ``rows_per_group`` rows are held before a row group is
-written. The file is written under a temporary name and renamed on ``close``, so a killed
-run never leaves a truncated file under the final name.
+Memory stays bounded: about ``rows_per_group`` rows are held before they are written. The
+file is written under a temporary name and renamed on ``close``, so a killed run never
+leaves a truncated file under the final name. Compressing and writing a row group happens
+on a background thread (Arrow releases the GIL while it does), overlapping the simulation;
+row groups are written one at a time, in order, so the file does not depend on timing.
 """
 
 from __future__ import annotations
 
 import math
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import chain
+from operator import itemgetter
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +43,7 @@ COLUMNS = (
 )
 
 _CATEGORY = pa.dictionary(pa.int32(), pa.string())
+_CATEGORIES = ["pool", "model", "status"]  # dictionary-encoded; the rest would not shrink
 SCHEMA = pa.schema(
     [
         ("request_id", pa.int64()),
@@ -68,11 +73,15 @@ replica_id, status, requests), where ``instance`` is the fleet-wide instance num
 a drop (batch_size 0, NaN times, replica -1, one request) or requests left in flight."""
 
 
+_NUMBERS = itemgetter(0, 1, 2, 3, 4, 5, 6)  # a record's fields but its requests
+
+
 class TraceWriter:
     """Writes one row per request to a parquet file, a row group at a time.
 
     The engine hands over one ``Record`` per batch (or drop); rows are expanded from them in
-    vectorised form when a row group is written, so the per-request cost stays small.
+    vectorised form when a row group is written, so the per-request cost stays small. A hot
+    loop may append to ``records`` directly and call ``flush_if_full`` now and then.
 
     Args:
         path: Final file name; data goes to a temporary sibling until ``close``.
@@ -82,7 +91,7 @@ class TraceWriter:
             code, its position in the pool (``instance_id``) and its model code.
         warmup_s: Requests arriving before this time (s) are flagged ``warmup``.
         metadata: Key/value strings stored in the file's schema metadata.
-        rows_per_group: Rows buffered before a row group is written.
+        rows_per_group: Rows buffered before they are written; also the largest row group.
 
     """
 
@@ -108,66 +117,88 @@ class TraceWriter:
         self._schema = SCHEMA.with_metadata({k.encode(): v.encode() for k, v in metadata.items()})
         self.rows_per_group = rows_per_group
         self.records: list[Record] = []
-        self.pending_rows = 0
+        self.pending_rows = 0  # rows in ``records[:self._counted]``
+        self._counted = 0
         self.rows_written = 0
-        self._writer = pq.ParquetWriter(self._tmp, self._schema, compression="zstd")
+        self._writer = pq.ParquetWriter(
+            self._tmp, self._schema, compression="zstd", use_dictionary=_CATEGORIES
+        )
+        self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trace")
+        self._writing: Future | None = None
 
     def add(self, record: Record) -> None:
         """Record the shared fate of ``record``'s requests (times in s, NaN if none)."""
-        n = len(record[7])
-        if self.pending_rows + n > self.rows_per_group:
-            self.flush()
         self.records.append(record)
-        self.pending_rows += n
+        self.flush_if_full()
+
+    def flush_if_full(self) -> None:
+        """Flush if ``rows_per_group`` rows are pending (counting records appended since)."""
+        records = self.records
+        if self._counted < len(records):
+            new = map(itemgetter(7), records[self._counted :])
+            self.pending_rows += sum(map(len, new))
+            self._counted = len(records)
+        if self.pending_rows >= self.rows_per_group:
+            self.flush()
 
     def flush(self) -> None:
-        """Expand the pending records into rows and write them as one row group."""
+        """Expand the pending records into rows and hand them to the background writer."""
         records = self.records
         if not records:
             return
-        columns = zip(*records, strict=True)
-        start, finish, service, size, instance, replica, status, batches = columns
-        counts = np.fromiter(map(len, batches), dtype=np.int64, count=len(records))
+        n = len(records)
+        numbers = np.fromiter(
+            chain.from_iterable(map(_NUMBERS, records)), dtype=np.float64, count=7 * n
+        ).reshape(n, 7)
+        batches = list(map(itemgetter(7), records))
+        records.clear()  # in place: a loop may hold ``records.append``
+        self.pending_rows = self._counted = 0
+        counts = np.fromiter(map(len, batches), dtype=np.int64, count=n)
         rows = int(counts.sum())
         # (request_id, arrival_s, seq_len) of every request, flattened in record order
         flat = np.fromiter(
             chain.from_iterable(chain.from_iterable(batches)), dtype=np.float64, count=3 * rows
         ).reshape(rows, 3)
-
-        def per_row(values: tuple, dtype: type) -> np.ndarray:
-            return np.repeat(np.array(values, dtype=dtype), counts)
-
-        arrival = flat[:, 1]
-        start_s, finish_s = per_row(start, np.float64), per_row(finish, np.float64)
-        instance_n = per_row(instance, np.int64)
+        start, finish, service, size, instance, replica, status = np.repeat(
+            numbers, counts, axis=0
+        ).T
+        arrival = np.ascontiguousarray(flat[:, 1])  # Arrow copies strided views slowly
+        instance_n = instance.astype(np.int64)
         arrays = {
             "request_id": pa.array(flat[:, 0].astype(np.int64)),
             "arrival_s": pa.array(arrival),
-            "start_s": pa.array(start_s),
-            "finish_s": pa.array(finish_s),
-            "latency_s": pa.array(finish_s - arrival),
-            "queue_s": pa.array(start_s - arrival),
-            "service_s": pa.array(per_row(service, np.float64)),
-            "batch_size": pa.array(per_row(size, np.int32)),
+            "start_s": pa.array(np.ascontiguousarray(start)),
+            "finish_s": pa.array(np.ascontiguousarray(finish)),
+            "latency_s": pa.array(finish - arrival),
+            "queue_s": pa.array(start - arrival),
+            "service_s": pa.array(np.ascontiguousarray(service)),
+            "batch_size": pa.array(size.astype(np.int32)),
             "pool": pa.DictionaryArray.from_arrays(
                 pa.array(self._instance_pool[instance_n]), self._pools
             ),
             "instance_id": pa.array(self._instance_index[instance_n]),
-            "replica_id": pa.array(per_row(replica, np.int32)),
+            "replica_id": pa.array(replica.astype(np.int32)),
             "model": pa.DictionaryArray.from_arrays(
                 pa.array(self._instance_model[instance_n]), self._models
             ),
             "seq_len": pa.array(flat[:, 2].astype(np.int32)),
             "status": pa.DictionaryArray.from_arrays(
-                pa.array(per_row(status, np.int32)), self._statuses
+                pa.array(status.astype(np.int32)), self._statuses
             ),
             "warmup": pa.array(arrival < self._warmup_s),
         }
         table = pa.Table.from_arrays([arrays[name] for name in COLUMNS], schema=self._schema)
-        self._writer.write_table(table)
+        self._wait()
+        self._writing = self._background.submit(
+            self._writer.write_table, table, row_group_size=self.rows_per_group
+        )
         self.rows_written += rows
-        self.records = []
-        self.pending_rows = 0
+
+    def _wait(self) -> None:
+        """Wait for the row group being written; raise what writing it raised."""
+        if self._writing is not None:
+            writing, self._writing = self._writing, None
+            writing.result()
 
     def close(self, extra_metadata: dict[str, str] | None = None) -> Path:
         """Flush, finish the file and move it to its final name; returns that name.
@@ -177,6 +208,8 @@ class TraceWriter:
 
         """
         self.flush()
+        self._wait()
+        self._background.shutdown()
         if extra_metadata:
             self._writer.add_key_value_metadata(extra_metadata)
         self._writer.close()
@@ -186,6 +219,7 @@ class TraceWriter:
     def abort(self) -> None:
         """Discard the partial file (after an error)."""
         try:
+            self._background.shutdown(wait=True, cancel_futures=True)
             self._writer.close()
         finally:
             self._tmp.unlink(missing_ok=True)

@@ -224,17 +224,21 @@ def test_simpy_processes_interleave_with_the_fleet_in_time_order():
 
     class Records:
         def __init__(self):
-            self.rows = []
+            self.records = []
 
         def add(self, record):
-            start, finish, _, _, _, _, status, requests = record
-            self.rows += [(arrival, finish, status) for _, arrival, _ in requests]
+            self.records.append(record)
+
+        def flush_if_full(self):
+            pass
 
     writer = Records()
     drive(fleet, writer, request_stream(s, models), s.duration)
     fleet.record_in_flight(writer)
     assert len(samples) == 99 and env.now == 1.0
-    rows = np.array(writer.rows, dtype=float)
+    rows = np.array(
+        [(arrival, r[1], r[6]) for r in writer.records for _, arrival, _ in r[7]], dtype=float
+    )
     arrival, finish, status = rows[:, 0], rows[:, 1], rows[:, 2]
     for when, count in samples:
         inside = (arrival <= when) & ~(finish <= when) & (status != 1)

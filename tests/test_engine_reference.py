@@ -37,6 +37,9 @@ class Records:
     def add(self, record) -> None:
         self.records.append(record)
 
+    def flush_if_full(self) -> None:
+        pass
+
 
 def run_both(scenario) -> tuple[list, list, float, float]:
     """(new records in the old layout, reference records, new L, reference L)."""

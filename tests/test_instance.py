@@ -18,15 +18,21 @@ class LogWriter:
     """Stands in for TraceWriter: keeps one (id, arrival, start, finish, size, replica, status)."""
 
     def __init__(self) -> None:
-        self.rows: list[tuple] = []
+        self.records: list[tuple] = []
 
     def add(self, record):
-        start, finish, _service, size, _instance, rep, st, requests = record
-        for rid, arrival, _seq in requests:
-            self.rows.append((rid, arrival, start, finish, size, rep, st))
+        self.records.append(record)
+
+    def flush_if_full(self):
+        pass
 
     def by_id(self) -> list[tuple]:
-        return sorted(self.rows, key=lambda r: r[0])
+        rows = [
+            (rid, arrival, start, finish, size, rep, st)
+            for start, finish, _service, size, _instance, rep, st, requests in self.records
+            for rid, arrival, _seq in requests
+        ]
+        return sorted(rows, key=lambda r: r[0])
 
 
 def simulate(
