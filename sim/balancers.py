@@ -29,6 +29,8 @@ _BLOCK = 4096
 class Balancer:
     """Base class: ``pick`` returns the group index of the instance for the next request."""
 
+    reads_queued = False  # does ``pick`` read ``queued`` (else the engine may pass anything)
+
     def __init__(self, size: int, rng: np.random.Generator) -> None:
         self.size = size
         self.rng = rng
@@ -146,6 +148,8 @@ class JoinShortestQueue(Balancer):
     With one replica per instance and no batching this is the classical JSQ (fewest in
     system).
     """
+
+    reads_queued = True
 
     def pick(self, outstanding: list[int], queued: list[int]) -> int:
         """Lowest (queued, outstanding, index)."""

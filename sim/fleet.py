@@ -21,6 +21,7 @@ import numpy as np
 import simpy
 
 from sim.balancers import Balancer, make_balancer
+from sim.calendar import Calendar
 from sim.scenario import Scenario
 from sim.streams import name_index, stream
 from sim.trace import IN_FLIGHT, NAN, Request, TraceWriter
@@ -62,33 +63,41 @@ class Occupancy:
     """Requests in the system (waiting or in service), integrated over time.
 
     The engine keeps this independently of the trace so that Little's law (L = lambda W)
-    compares two separate computations. The event loop updates it on every arrival and
-    completion: before the change, the area grows by ``in_system`` times the time since the
-    last change inside the window (``last_s`` never lies before the window's start).
+    compares two separate computations. To keep an arrival cheap, it only counts itself and
+    adds its time to ``arrived_sum_s``; the loop folds those into the integral whenever
+    requests leave (and at the window's start), using that n requests arriving at a_i and
+    still present at t add ``n * t - sum(a_i)`` to the area.
 
     Args:
         start_s: Start of the measured window (s); time before it is not integrated.
 
     """
 
-    __slots__ = ("in_system", "last_s", "area", "start_s")
+    __slots__ = ("in_system", "last_s", "area", "start_s", "arrived", "arrived_sum_s")
 
     def __init__(self, start_s: float = 0.0) -> None:
-        self.in_system = 0
-        self.last_s = start_s
-        self.area = 0.0
+        self.in_system = 0  # requests present at last_s
+        self.last_s = start_s  # time of the last fold, never before the window (s)
+        self.area = 0.0  # requests x seconds, inside the window
         self.start_s = start_s
+        self.arrived = 0  # arrivals since the last fold
+        self.arrived_sum_s = 0.0  # the sum of their arrival times (s)
 
     def time_average(self, end_s: float) -> float:
         """Time-average number in system over [start, end_s]."""
         if end_s <= self.start_s:
             return float("nan")
-        return (self.area + self.in_system * (end_s - self.last_s)) / (end_s - self.start_s)
+        area = (
+            self.area
+            + self.in_system * (end_s - self.last_s)
+            + (self.arrived * end_s - self.arrived_sum_s)
+        )
+        return area / (end_s - self.start_s)
 
 
-# Calendar entries. Each is reused: at most one of each is in the calendar at a time, except
-# ``Leave`` (one per batch inside a pipeline, which leave in order). The loop tells them apart
-# by class.
+# Calendar entries (sim.calendar). Each is reused: at most one of each is in the calendar at
+# a time, except ``Leave`` (one per batch inside a pipeline; they leave in order). The loop
+# tells them apart by class.
 
 
 class Done:
@@ -142,20 +151,24 @@ class Timer:
         self.inst = inst
 
 
-class Decide:
-    """Calendar entry: a batching decision deferred to the end of the current instant."""
+class WindowStart:
+    """Calendar entry: the measured window starts (arrivals before it are folded in)."""
 
-    __slots__ = ("inst",)
+    __slots__ = ()
 
-    def __init__(self, inst: int) -> None:
-        self.inst = inst
+
+class SimPyDue:
+    """Calendar entry: an event of a SimPy process in the run's environment is due."""
+
+    __slots__ = ()
 
 
 class Fleet:
     """Every instance of a run, behind one balancer per model.
 
     Args:
-        env: The run's environment: its clock and event calendar are the fleet's.
+        env: The run's environment: the fleet keeps its clock, and SimPy processes started
+            in it run in time order with the fleet.
         pools: The pools, in trace pool-code order.
         balancers: One balancer per model index (None for a model no pool serves); each
             must have been built for that model's instance count.
@@ -208,8 +221,7 @@ class Fleet:
         self.free = [[True] * s.replicas for s in specs]  # per replica: idle?
         self.n_free = [s.replicas for s in specs]
         self.outstanding = [0] * n  # waiting or in service: what balancers read
-        self.queued = [0] * n  # waiting for a replica
-        self.deciding = [False] * n  # a Decide entry is in the calendar
+        self.deciding = [False] * n  # a deferred decision is in ``calendar.late``
         self.timer_armed = [False] * n  # a Timer entry is in the calendar
         self.done: list[list[Done]] = [
             [Done(j, r) for r in range(s.replicas)] if s.pipeline_depth == 1 else []
@@ -221,7 +233,7 @@ class Fleet:
         ]
         self.freed = [[Freed(j, r) for r in range(s.replicas)] for j, s in enumerate(specs)]
         self.timer = [Timer(j) for j in range(n)]
-        self.decide = [Decide(j) for j in range(n)]
+        self.calendar = Calendar()
 
     @classmethod
     def from_scenario(
@@ -269,6 +281,10 @@ class Fleet:
             for name, count in zip(model_names, counts, strict=True)
         ]
         return cls(env, pools, balancers, scenario.warmup)
+
+    def queued(self) -> list[int]:
+        """Requests waiting for a replica, per instance."""
+        return [len(q) for q in self.queue]
 
     def instance_columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(pool code, position in pool, model index) per instance number, for the trace."""

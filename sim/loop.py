@@ -19,15 +19,22 @@ A replica spanning several cores may be a pipeline (``pipeline_depth`` > 1): it 
 batch every service interval, and each batch leaves ``pipeline_depth`` intervals after it
 started.
 
-How the loop runs. The calendar is SimPy's own event queue (``env._queue``, entries
-``(time, priority, id, event)``), so SimPy processes started in the run's environment
-interleave with the fleet in exact time order. The fleet's own entries are small reusable
-objects (``sim.fleet.Done``, ``Timer``, ...) that the loop handles directly: one entry per
-batch completion and per ``max_wait`` deadline, none per request. Requests come from
-vectorised chunks with their balancer candidates already drawn (``Balancer.draw``); each is
-applied inline at its arrival time, after every calendar entry strictly before it. The
-cyclic garbage collector is paused for the loop: it creates no reference cycles, and the
-collector's scans of the many small tuples it does create cost about 40% of the run.
+How the loop runs. Future happenings are entries in the fleet's calendar
+(``sim.calendar``): one per batch completion and per ``max_wait`` deadline, none per
+request. Entries are small reusable objects (``sim.fleet.Done``, ``Timer``, ...) that the
+loop tells apart by class. Requests come from vectorised chunks with their balancer
+candidates already drawn (``Balancer.draw``); each is applied inline at its arrival time,
+after every calendar entry strictly before it. SimPy processes started in the run's
+environment are stepped from the calendar too (a ``SimPyDue`` entry at the time of SimPy's
+next event), so they see the fleet's state at their own times; at an instant shared with
+fleet entries they run in the order they were scheduled. The cyclic garbage collector is
+paused for the loop: the loop creates no reference cycles, and the collector's scans of
+the many small tuples it does create cost about 40% of the run.
+
+The code is written for CPython's interpreter: the state is bound to locals, the common
+cases of ``Calendar.schedule``/``pop`` and of a batching decision are inlined, and each
+inlined copy says what it stands for. ``tests/test_engine_reference.py`` holds it to the
+previous, straightforward engine request by request.
 """
 
 from __future__ import annotations
@@ -38,13 +45,11 @@ from collections.abc import Callable, Iterable, Iterator
 from heapq import heappop, heappush
 
 import numpy as np
-from simpy.core import NORMAL
 
-from sim.fleet import Decide, Done, Fleet, Freed, Leave, Timer, at_or_after
+from sim.fleet import Done, Fleet, Freed, Leave, SimPyDue, Timer, WindowStart, at_or_after
 from sim.requests import Chunk
 from sim.trace import DROPPED, NAN, OK, TraceWriter
 
-LATE = NORMAL + 1  # a deferred decision runs after every NORMAL entry at the same instant
 _END = -(1 << 62)  # candidate marking the end-of-run pseudo-arrival
 _Routed = Iterable[tuple[float, float, int, int, int]]
 
@@ -129,8 +134,12 @@ def _loop(
     progress: Callable[[float], None] | None,
 ) -> None:
     env = fleet.env
-    calendar = env._queue
-    ids = env._eid
+    calendar = fleet.calendar
+    due = calendar.due  # heap of distinct times (s); due[0] always exists
+    at = calendar.at  # time -> first entry due then
+    more = calendar.more  # time -> later entries due then, first scheduled first
+    late = calendar.late  # instances whose decision waits for the end of instant late_s
+    schedule = calendar.schedule  # what the inlined copies below stand for
     # the fleet's state, bound once to locals (see sim.fleet)
     queue = fleet.queue
     max_batch = fleet.max_batch
@@ -142,23 +151,33 @@ def _loop(
     free = fleet.free
     n_free = fleet.n_free
     outstanding = fleet.outstanding
-    queued = fleet.queued
     deciding = fleet.deciding
     timer_armed = fleet.timer_armed
     done = fleet.done
     leave = fleet.leave
     freed = fleet.freed
     timer = fleet.timer
-    decide = fleet.decide
-    pickers = [b.pick if b is not None else None for b in fleet.balancers]
-    starts = fleet.group_start
+    pickers = [
+        None
+        if b is None
+        else (b.pick, b.reads_queued, fleet.group_start[m], fleet.group_start[m + 1])
+        for m, b in enumerate(fleet.balancers)
+    ]
     add = writer.records.append  # the writer counts and flushes them once per chunk
     flush_if_full = writer.flush_if_full
-    occupancy = fleet.occupancy
+    occupancy = fleet.occupancy  # see Occupancy for the folding of arrivals
     in_system = occupancy.in_system
     area = occupancy.area
     last = occupancy.last_s
     window = occupancy.start_s
+    arrived = occupancy.arrived
+    arrived_sum = occupancy.arrived_sum_s
+    if window > env._now:
+        schedule(window, WindowStart())
+    simpy_queue = env._queue
+    simpy_due = SimPyDue()
+    if simpy_queue:
+        schedule(simpy_queue[0][0], simpy_due)
 
     def start(j: int, now: float, q, size: int) -> None:
         """Start a batch of the ``size`` oldest requests on the lowest free replica."""
@@ -176,13 +195,17 @@ def _loop(
         r = replicas.index(True)
         replicas[r] = False
         n_free[j] -= 1
-        queued[j] -= size
         if depth[j] == 1:
             entry = done[j][r]
             entry.start_s = now
             entry.service_s = service
             entry.batch = batch
-            heappush(calendar, (now + service, NORMAL, next(ids), entry))
+            when = now + service
+            if when in at:  # schedule(when, entry), inlined
+                more.setdefault(when, []).append(entry)
+            else:
+                at[when] = entry
+                heappush(due, when)
         else:  # a pipeline takes the next batch after one interval; this one leaves later
             pipe = leave[j][r]
             out = now + service * depth[j]
@@ -190,8 +213,8 @@ def _loop(
                 out = pipe.last_exit_s
             pipe.last_exit_s = out
             pipe.flying.append((now, out - now, batch))
-            heappush(calendar, (now + service, NORMAL, next(ids), freed[j][r]))
-            heappush(calendar, (at_or_after(now, out), NORMAL, next(ids), pipe))
+            schedule(now + service, freed[j][r])
+            schedule(at_or_after(now, out), pipe)
 
     def dispatch(j: int, now: float) -> None:
         """The batching decision for instance ``j`` at ``now`` (s)."""
@@ -210,76 +233,100 @@ def _loop(
                         when = now + (deadline - now)
                         if when < deadline:  # never a ulp early
                             when = at_or_after(now, deadline)
-                        heappush(calendar, (when, NORMAL, next(ids), timer[j]))
+                        schedule(when, timer[j])
                     return
             else:
                 size = largest
             start(j, now, q, size)
 
-    # A sentinel that is never due, so the calendar is never empty: its head always exists.
-    sentinel = (math.inf, NORMAL, -1, None)
-    heappush(calendar, sentinel)
+    late_s = calendar.late_s
     rid = 0
-    now = env._now
     for last_arrival_s, requests in routed:
         for t, nxt, seq, first, second in requests:
-            while calendar[0][0] < t:
-                now, _, _, entry = heappop(calendar)
-                kind = entry.__class__
-                if kind is Done:
-                    j = entry.inst
-                    batch = entry.batch
-                    size = len(batch)
-                    add((entry.start_s, now, entry.service_s, size, j, entry.replica, OK, batch))
-                    outstanding[j] -= size
-                    if now > window:
-                        area += in_system * (now - last)
-                        last = now
-                    in_system -= size
-                    free[j][entry.replica] = True
-                    n_free[j] += 1
-                elif kind is Timer:
-                    j = entry.inst
-                    timer_armed[j] = False
-                    if not n_free[j]:
+            if due[0] < t or late:
+                # calendar entries before t, and decisions deferred to the end of an instant
+                while True:
+                    if late and t > late_s < due[0]:  # nothing else left at instant late_s
+                        for j in late:
+                            dispatch(j, late_s)
+                        late.clear()
                         continue
-                elif kind is Decide:
-                    dispatch(entry.inst, now)
-                    continue
-                elif kind is Leave:
-                    j = entry.inst
-                    begun, service, batch = entry.flying.popleft()
-                    size = len(batch)
-                    add((begun, now, service, size, j, entry.replica, OK, batch))
-                    outstanding[j] -= size
-                    if now > window:
-                        area += in_system * (now - last)
-                        last = now
-                    in_system -= size
-                    continue
-                elif kind is Freed:
-                    j = entry.inst
-                    free[j][entry.replica] = True
-                    n_free[j] += 1
-                else:  # an event of a SimPy process in the same environment
-                    env._now = now
-                    _step_simpy(entry)
-                    continue
-                # a replica is free or a deadline came: decide now, or at the instant's end
-                if queue[j] and not deciding[j]:
-                    if calendar[0][0] > now:
-                        dispatch(j, now)
-                    else:
-                        deciding[j] = True
-                        heappush(calendar, (now, LATE, next(ids), decide[j]))
+                    if due[0] >= t:
+                        break
+                    now = heappop(due)  # calendar.pop(), inlined
+                    entry = at.pop(now)
+                    if more and now in more:
+                        waiting = more[now]
+                        at[now] = waiting.pop(0)
+                        if not waiting:
+                            del more[now]
+                        heappush(due, now)
+                    kind = entry.__class__
+                    if kind is Done:
+                        j = entry.inst
+                        batch = entry.batch
+                        size = len(batch)
+                        add((entry.start_s, now, entry.service_s, size, j, entry.replica, OK,
+                             batch))  # fmt: skip
+                        outstanding[j] -= size
+                        if now > window:  # fold arrivals and this departure (Occupancy)
+                            area += in_system * (now - last) + (arrived * now - arrived_sum)
+                            last = now
+                        in_system += arrived - size
+                        arrived = 0
+                        arrived_sum = 0.0
+                        free[j][entry.replica] = True
+                        n_free[j] += 1
+                    elif kind is Timer:
+                        j = entry.inst
+                        timer_armed[j] = False
+                        if not n_free[j]:
+                            continue
+                    elif kind is Leave:
+                        j = entry.inst
+                        begun, service, batch = entry.flying.popleft()
+                        size = len(batch)
+                        add((begun, now, service, size, j, entry.replica, OK, batch))
+                        outstanding[j] -= size
+                        if now > window:
+                            area += in_system * (now - last) + (arrived * now - arrived_sum)
+                            last = now
+                        in_system += arrived - size
+                        arrived = 0
+                        arrived_sum = 0.0
+                        continue
+                    elif kind is Freed:
+                        j = entry.inst
+                        free[j][entry.replica] = True
+                        n_free[j] += 1
+                    elif kind is WindowStart:  # earlier arrivals count from the window on
+                        in_system += arrived
+                        arrived = 0
+                        arrived_sum = 0.0
+                        continue
+                    else:  # SimPyDue: step SimPy's events due now, then wait for its next
+                        env._now = now
+                        while simpy_queue and simpy_queue[0][0] <= now:
+                            _step_simpy(heappop(simpy_queue)[3])
+                        if simpy_queue:
+                            schedule(simpy_queue[0][0], simpy_due)
+                        continue
+                    # a replica is free or a deadline came: decide now, or at the instant's
+                    # end if anything else happens at this instant (the next arrival is later)
+                    if queue[j] and not deciding[j]:
+                        if due[0] > now and not late:
+                            dispatch(j, now)
+                        else:
+                            deciding[j] = True
+                            late.append(j)
+                            late_s = now
             # the arrival at t
             if first < 0:
                 if first == _END:
                     break
-                m = -1 - first
-                lo = starts[m]
-                hi = starts[m + 1]
-                j = lo + pickers[m](outstanding[lo:hi], queued[lo:hi])  # type: ignore[misc]
+                pick, reads_queued, lo, hi = pickers[-1 - first]  # type: ignore[misc]
+                queued = list(map(len, queue[lo:hi])) if reads_queued else None
+                j = lo + pick(outstanding[lo:hi], queued)
             else:
                 j = second if outstanding[second] < outstanding[first] else first
             q = queue[j]
@@ -289,41 +336,45 @@ def _loop(
                 continue
             q.append((rid, t, seq))
             rid += 1
-            if t > window:
-                area += in_system * (t - last)
-                last = t
-            in_system += 1
+            arrived += 1
+            arrived_sum += t
             outstanding[j] += 1
-            queued[j] += 1
             if n_free[j] and not deciding[j]:
                 size = len(q)
                 if size < max_batch[j] and timer_armed[j]:
                     continue  # the armed timer or a full batch decides; this arrival cannot
-                if nxt > t and calendar[0][0] > t:
+                if nxt > t and due[0] > t and not late:  # nothing else at t: decide now
                     if size == 1 < max_batch[j]:
-                        # dispatch's decision for a lone request, inlined: arm its deadline
+                        # dispatch(j, t) for a lone request, inlined: arm its deadline
                         deadline = t + max_wait_s[j]
                         if t < deadline:
                             timer_armed[j] = True
                             when = t + (deadline - t)
                             if when < deadline:
                                 when = at_or_after(t, deadline)
-                            heappush(calendar, (when, NORMAL, next(ids), timer[j]))
+                            entry = timer[j]
+                            if when in at:  # schedule(when, entry), inlined
+                                more.setdefault(when, []).append(entry)
+                            else:
+                                at[when] = entry
+                                heappush(due, when)
                             continue
                     dispatch(j, t)
                 else:
                     deciding[j] = True
-                    heappush(calendar, (t, LATE, next(ids), decide[j]))
+                    late.append(j)
+                    late_s = t
         flush_if_full()
         if progress is not None and last_arrival_s < until_s:
             progress(last_arrival_s / until_s)
-    calendar.remove(sentinel)
-    calendar.sort()  # a sorted list is a heap
+    calendar.late_s = late_s
     if until_s > env._now:
         env._now = until_s
     occupancy.in_system = in_system
     occupancy.area = area
     occupancy.last_s = last
+    occupancy.arrived = arrived
+    occupancy.arrived_sum_s = arrived_sum
 
 
 def _step_simpy(event) -> None:

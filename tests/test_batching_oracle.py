@@ -105,7 +105,7 @@ def check(times, seqs, info, **cfg):
         assert same(g[2:], w), f"request {rid} (arrival {g[1]}): engine {g[2:]} oracle {w}; {ctx}"
     flying = [w for w in want if w[4] == IN_FLIGHT]
     assert group.outstanding == [len(flying)], ctx
-    assert group.queued == [sum(math.isnan(w[0]) for w in flying)], ctx
+    assert group.queued() == [sum(math.isnan(w[0]) for w in flying)], ctx
     return want
 
 

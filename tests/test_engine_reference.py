@@ -4,7 +4,8 @@
 speed (an object per instance, SimPy events for every completion, deadline and deferred
 decision). Both run the same scenarios - every balancer, several pools and models, pipelines,
 synthetic and table service, drops, warm-up, and replayed arrivals with many exact ties - and
-must produce the same records in the same order, and the same occupancy integral.
+must produce the same records in the same order, and the same occupancy integral (up to
+rounding: the loop folds arrivals into it in bulk).
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ def assert_identical(scenario) -> int:
     assert len(got) == len(want)
     for i, (g, w) in enumerate(zip(got, want, strict=True)):
         assert all(same(x, y) for x, y in zip(g, w, strict=True)), (i, g, w)
-    assert same(occ, ref_occ)
+    assert occ == pytest.approx(ref_occ, rel=1e-9, abs=1e-12)  # folded, so rounded differently
     return sum(len(r[9]) for r in got)
 
 

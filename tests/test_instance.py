@@ -137,7 +137,7 @@ def test_queue_limit_drops_and_records():
     )
     assert [r[6] for r in rows] == [OK, OK, OK, DROPPED]
     assert math.isnan(rows[3][2]) and rows[3][5] == -1
-    assert group.outstanding == [0] and group.queued == [0]
+    assert group.outstanding == [0] and group.queued() == [0]
 
 
 def test_unfinished_requests_recorded_in_flight():
@@ -145,7 +145,7 @@ def test_unfinished_requests_recorded_in_flight():
     rows, group = simulate([0.0, 0.1], service=lambda b, s: 10.0, until=5.0)
     assert rows[0][:3] == (0, 0.0, 0.0) and rows[0][6] == IN_FLIGHT and math.isnan(rows[0][3])
     assert rows[1][6] == IN_FLIGHT and math.isnan(rows[1][2])
-    assert group.outstanding == [2] and group.queued == [1]
+    assert group.outstanding == [2] and group.queued() == [1]
 
 
 def test_service_uses_longest_sequence_in_batch():
