@@ -24,7 +24,7 @@ from sim.balancers import Balancer, make_balancer
 from sim.calendar import Calendar
 from sim.scenario import Scenario
 from sim.streams import name_index, stream
-from sim.trace import IN_FLIGHT, NAN, Request, TraceWriter
+from sim.trace import IN_FLIGHT, NAN, RecordBuffer, Request
 
 ServiceFn = Callable[[int, int], float]
 """``service_s(batch_size, max_seq_len)`` -> seconds per batch (a pipeline's interval)."""
@@ -294,7 +294,7 @@ class Fleet:
             np.array(self.model, dtype=np.int32),
         )
 
-    def record_in_flight(self, writer: TraceWriter) -> None:
+    def record_in_flight(self, writer: RecordBuffer) -> None:
         """At the end of the run, record every unfinished request."""
         add = writer.add
         for j in range(self.size):

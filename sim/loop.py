@@ -43,12 +43,13 @@ import gc
 import math
 from collections.abc import Callable, Iterable, Iterator
 from heapq import heappop, heappush
+from itertools import chain
 
 import numpy as np
 
 from sim.fleet import Done, Fleet, Freed, Leave, SimPyDue, Timer, WindowStart, at_or_after
 from sim.requests import Chunk
-from sim.trace import DROPPED, NAN, OK, TraceWriter
+from sim.trace import DROPPED, NAN, OK, RecordBuffer
 
 _END = -(1 << 62)  # candidate marking the end-of-run pseudo-arrival
 _Routed = Iterable[tuple[float, float, int, int, int]]
@@ -56,7 +57,7 @@ _Routed = Iterable[tuple[float, float, int, int, int]]
 
 def drive(
     fleet: Fleet,
-    writer: TraceWriter,
+    writer: RecordBuffer,
     chunks: Iterator[Chunk],
     until_s: float,
     progress: Callable[[float], None] | None = None,
@@ -68,8 +69,8 @@ def drive(
 
     Args:
         fleet: The fleet, fresh.
-        writer: Receives one record per finished batch and per dropped request, appended to
-            its ``records``; its ``flush_if_full`` is called after each chunk.
+        writer: Receives one record per finished batch and per dropped request, in its
+            ``RecordBuffer`` arrays; its ``flush_if_full`` is called after each chunk.
         chunks: The requests, ascending in time, all before ``until_s``.
         until_s: End of the run (s).
         progress: Called with the simulated fraction done (0..1) after each chunk.
@@ -128,7 +129,7 @@ def _routed(
 
 def _loop(
     fleet: Fleet,
-    writer: TraceWriter,
+    writer: RecordBuffer,
     routed: Iterator[tuple[float, _Routed]],
     until_s: float,
     progress: Callable[[float], None] | None,
@@ -163,7 +164,10 @@ def _loop(
         else (b.pick, b.reads_queued, fleet.group_start[m], fleet.group_start[m + 1])
         for m, b in enumerate(fleet.balancers)
     ]
-    add = writer.records.append  # the writer counts and flushes them once per chunk
+    # records go straight into the writer's flat buffers (see RecordBuffer)
+    record = writer.numbers.extend
+    record_requests = writer.requests.extend
+    flatten = chain.from_iterable
     flush_if_full = writer.flush_if_full
     occupancy = fleet.occupancy  # see Occupancy for the folding of arrivals
     in_system = occupancy.in_system
@@ -266,8 +270,9 @@ def _loop(
                         j = entry.inst
                         batch = entry.batch
                         size = len(batch)
-                        add((entry.start_s, now, entry.service_s, size, j, entry.replica, OK,
-                             batch))  # fmt: skip
+                        record((entry.start_s, now, entry.service_s, size, j, entry.replica,
+                                OK, size))  # fmt: skip
+                        record_requests(flatten(batch))
                         outstanding[j] -= size
                         if now > window:  # fold arrivals and this departure (Occupancy)
                             area += in_system * (now - last) + (arrived * now - arrived_sum)
@@ -286,7 +291,8 @@ def _loop(
                         j = entry.inst
                         begun, service, batch = entry.flying.popleft()
                         size = len(batch)
-                        add((begun, now, service, size, j, entry.replica, OK, batch))
+                        record((begun, now, service, size, j, entry.replica, OK, size))
+                        record_requests(flatten(batch))
                         outstanding[j] -= size
                         if now > window:
                             area += in_system * (now - last) + (arrived * now - arrived_sum)
@@ -331,7 +337,8 @@ def _loop(
                 j = second if outstanding[second] < outstanding[first] else first
             q = queue[j]
             if len(q) >= queue_limit[j]:
-                add((NAN, NAN, NAN, 0, j, -1, DROPPED, [(rid, t, seq)]))
+                record((NAN, NAN, NAN, 0, j, -1, DROPPED, 1))
+                record_requests((rid, t, seq))
                 rid += 1
                 continue
             q.append((rid, t, seq))

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import math
 import os
+from array import array
 from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import chain
-from operator import itemgetter
 from pathlib import Path
 
 import numpy as np
@@ -73,12 +73,65 @@ replica_id, status, requests), where ``instance`` is the fleet-wide instance num
 a drop (batch_size 0, NaN times, replica -1, one request) or requests left in flight."""
 
 
-class TraceWriter:
+FIELDS = 8  # numbers per record in RecordBuffer.numbers: a Record's, then its request count
+
+
+class RecordBuffer:
+    """Records as flat arrays of float64, filled as the run goes.
+
+    Per record, ``FIELDS`` numbers (start_s, finish_s, service_s, batch_size, instance,
+    replica_id, status, number of requests) go to ``numbers``; per request, three
+    (request_id, arrival_s, seq_len) go to ``requests``. Converting a record when it is made,
+    while its objects are in the CPU cache, costs a fraction of reading millions of scattered
+    tuples back later (measured: 0.5 us per row when converted at flush time). Integers up to
+    2**53 are exact in float64. A hot loop may call ``numbers.extend`` and
+    ``requests.extend`` itself, then ``flush_if_full`` now and then.
+    """
+
+    def __init__(self) -> None:
+        self.numbers = array("d")
+        self.requests = array("d")
+
+    def add(self, record: Record) -> None:
+        """Record the shared fate of ``record``'s requests (times in s, NaN if none)."""
+        self.numbers.extend(record[:7])
+        self.numbers.append(len(record[7]))
+        self.requests.extend(chain.from_iterable(record[7]))
+        self.flush_if_full()
+
+    def flush_if_full(self) -> None:
+        """Called now and then by the engine; a plain buffer keeps everything."""
+
+    def take(self) -> tuple[np.ndarray, np.ndarray]:
+        """Empty the buffer: (records as rows of ``FIELDS``, requests as rows of 3)."""
+        numbers = np.frombuffer(self.numbers, dtype=np.float64).reshape(-1, FIELDS).copy()
+        requests = np.frombuffer(self.requests, dtype=np.float64).reshape(-1, 3).copy()
+        del self.numbers[:]  # in place: a loop may hold the bound ``extend``
+        del self.requests[:]
+        return numbers, requests
+
+    def records(self) -> list[Record]:
+        """Empty the buffer and return its records as tuples (for tests and tools)."""
+        numbers, requests = self.take()
+        out: list[Record] = []
+        row = 0
+        for start, finish, service, size, instance, replica, status, count in numbers.tolist():
+            batch = [
+                (int(rid), arrival, int(seq))
+                for rid, arrival, seq in requests[row : row + int(count)].tolist()
+            ]
+            row += int(count)
+            out.append((start, finish, service, int(size), int(instance), int(replica),
+                        int(status), batch))  # fmt: skip
+        return out
+
+
+class TraceWriter(RecordBuffer):
     """Writes one row per request to a parquet file, a row group at a time.
 
-    The engine hands over one ``Record`` per batch (or drop); rows are expanded from them in
-    vectorised form when a row group is written, so the per-request cost stays small. A hot
-    loop may append to ``records`` directly and call ``flush_if_full`` now and then.
+    The engine records one ``Record`` per batch (or drop) into the buffers of
+    ``RecordBuffer``; rows are expanded from them in vectorised form when a row group is
+    written, so the per-request cost stays small.
 
     Args:
         path: Final file name; data goes to a temporary sibling until ``close``.
@@ -102,6 +155,7 @@ class TraceWriter:
         metadata: dict[str, str],
         rows_per_group: int = 131_072,
     ) -> None:
+        super().__init__()
         self.path = Path(path)
         self._tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         self._pools = pa.array(pools, type=pa.string())
@@ -113,9 +167,6 @@ class TraceWriter:
         self._warmup_s = warmup_s
         self._schema = SCHEMA.with_metadata({k.encode(): v.encode() for k, v in metadata.items()})
         self.rows_per_group = rows_per_group
-        self.records: list[Record] = []
-        self.pending_rows = 0  # rows in ``records[:self._counted]``
-        self._counted = 0
         self.rows_written = 0
         self._writer = pq.ParquetWriter(
             self._tmp, self._schema, compression="zstd", use_dictionary=_CATEGORIES
@@ -123,68 +174,41 @@ class TraceWriter:
         self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trace")
         self._writing: Future | None = None
 
-    def add(self, record: Record) -> None:
-        """Record the shared fate of ``record``'s requests (times in s, NaN if none)."""
-        self.records.append(record)
-        self.flush_if_full()
-
     def flush_if_full(self) -> None:
-        """Flush if ``rows_per_group`` rows are pending (counting records appended since)."""
-        records = self.records
-        if self._counted < len(records):
-            new = map(itemgetter(7), records[self._counted :])
-            self.pending_rows += sum(map(len, new))
-            self._counted = len(records)
-        if self.pending_rows >= self.rows_per_group:
+        """Flush if ``rows_per_group`` rows are pending."""
+        if len(self.requests) >= 3 * self.rows_per_group:
             self.flush()
 
     def flush(self) -> None:
         """Expand the pending records into rows and hand them to the background writer."""
-        records = self.records
-        if not records:
+        if not self.numbers:
             return
-        n = len(records)
-        # one pass per field: np.fromiter over itemgetter is the cheapest way out of tuples
-        start, finish, service = (
-            np.fromiter(map(itemgetter(k), records), dtype=np.float64, count=n) for k in range(3)
-        )
-        size, instance, replica, status = (
-            np.fromiter(map(itemgetter(k), records), dtype=np.int64, count=n) for k in range(3, 7)
-        )
-        batches = list(map(itemgetter(7), records))
-        records.clear()  # in place: a loop may hold ``records.append``
-        self.pending_rows = self._counted = 0
-        counts = np.fromiter(map(len, batches), dtype=np.int64, count=n)
-        requests = list(chain.from_iterable(batches))  # (request_id, arrival_s, seq_len)
+        numbers, requests = self.take()
+        counts = numbers[:, 7].astype(np.int64)
+        per_row = np.repeat(numbers[:, :7], counts, axis=0)
+        start, finish, service = (np.ascontiguousarray(per_row[:, k]) for k in range(3))
+        size, instance, replica, status = (per_row[:, k].astype(np.int32) for k in range(3, 7))
         rows = len(requests)
-        request_id = np.fromiter(map(itemgetter(0), requests), dtype=np.int64, count=rows)
-        arrival = np.fromiter(map(itemgetter(1), requests), dtype=np.float64, count=rows)
-        seq_len = np.fromiter(map(itemgetter(2), requests), dtype=np.int32, count=rows)
-        start, finish, service, size, instance, replica, status = (
-            np.repeat(column, counts)
-            for column in (start, finish, service, size, instance, replica, status)
-        )
+        arrival = np.ascontiguousarray(requests[:, 1])  # Arrow copies strided views slowly
         arrays = {
-            "request_id": pa.array(request_id),
+            "request_id": pa.array(requests[:, 0].astype(np.int64)),
             "arrival_s": pa.array(arrival),
             "start_s": pa.array(start),
             "finish_s": pa.array(finish),
             "latency_s": pa.array(finish - arrival),
             "queue_s": pa.array(start - arrival),
             "service_s": pa.array(service),
-            "batch_size": pa.array(size.astype(np.int32)),
+            "batch_size": pa.array(size),
             "pool": pa.DictionaryArray.from_arrays(
                 pa.array(self._instance_pool[instance]), self._pools
             ),
             "instance_id": pa.array(self._instance_index[instance]),
-            "replica_id": pa.array(replica.astype(np.int32)),
+            "replica_id": pa.array(replica),
             "model": pa.DictionaryArray.from_arrays(
                 pa.array(self._instance_model[instance]), self._models
             ),
-            "seq_len": pa.array(seq_len),
-            "status": pa.DictionaryArray.from_arrays(
-                pa.array(status.astype(np.int32)), self._statuses
-            ),
+            "seq_len": pa.array(requests[:, 2].astype(np.int32)),
+            "status": pa.DictionaryArray.from_arrays(pa.array(status), self._statuses),
             "warmup": pa.array(arrival < self._warmup_s),
         }
         table = pa.Table.from_arrays([arrays[name] for name in COLUMNS], schema=self._schema)

@@ -206,6 +206,7 @@ def test_simpy_processes_interleave_with_the_fleet_in_time_order():
     from sim.loop import drive
     from sim.requests import request_stream
     from sim.semantics import seq_lens_by_model
+    from sim.trace import RecordBuffer
 
     s = scenario(duration="1s", warmup="0")
     lengths = seq_lens_by_model(s)
@@ -222,22 +223,12 @@ def test_simpy_processes_interleave_with_the_fleet_in_time_order():
 
     env.process(observer())
 
-    class Records:
-        def __init__(self):
-            self.records = []
-
-        def add(self, record):
-            self.records.append(record)
-
-        def flush_if_full(self):
-            pass
-
-    writer = Records()
+    writer = RecordBuffer()
     drive(fleet, writer, request_stream(s, models), s.duration)
     fleet.record_in_flight(writer)
     assert len(samples) == 99 and env.now == 1.0
     rows = np.array(
-        [(arrival, r[1], r[6]) for r in writer.records for _, arrival, _ in r[7]], dtype=float
+        [(arrival, r[1], r[6]) for r in writer.records() for _, arrival, _ in r[7]], dtype=float
     )
     arrival, finish, status = rows[:, 0], rows[:, 1], rows[:, 2]
     for when, count in samples:

@@ -25,21 +25,19 @@ from sim.loading import load_scenario, parse_scenario
 from sim.loop import drive
 from sim.requests import request_stream
 from sim.semantics import seq_lens_by_model
+from sim.trace import RecordBuffer
 
 BALANCERS = ["round_robin", "random", "least_outstanding", "power_of_two", "join_shortest_queue"]
 
 
 class Records:
-    """Stands in for TraceWriter: keeps the records as they come."""
+    """Stands in for TraceWriter in the reference engine: keeps the records as they come."""
 
     def __init__(self) -> None:
         self.records: list[tuple] = []
 
     def add(self, record) -> None:
         self.records.append(record)
-
-    def flush_if_full(self) -> None:
-        pass
 
 
 def run_both(scenario) -> tuple[list, list, float, float]:
@@ -50,13 +48,13 @@ def run_both(scenario) -> tuple[list, list, float, float]:
 
     env = simpy.Environment()
     fleet = Fleet.from_scenario(env, scenario, plans, models, 0)
-    new = Records()
+    new = RecordBuffer()
     drive(fleet, new, request_stream(scenario, models), scenario.duration)
     fleet.record_in_flight(new)
     pool, index, model = fleet.pool_code, fleet.pool_index, fleet.model
     got = [
         (s, f, v, b, pool[j], index[j], r, model[j], st, reqs)
-        for s, f, v, b, j, r, st, reqs in new.records
+        for s, f, v, b, j, r, st, reqs in new.records()
     ]
 
     ref_env = simpy.Environment()

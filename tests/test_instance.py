@@ -11,25 +11,16 @@ from sim.balancers import RoundRobin
 from sim.fleet import Fleet, PoolSpec
 from sim.loop import drive
 from sim.streams import stream
-from sim.trace import DROPPED, IN_FLIGHT, OK
+from sim.trace import DROPPED, IN_FLIGHT, OK, RecordBuffer
 
 
-class LogWriter:
-    """Stands in for TraceWriter: keeps one (id, arrival, start, finish, size, replica, status)."""
-
-    def __init__(self) -> None:
-        self.records: list[tuple] = []
-
-    def add(self, record):
-        self.records.append(record)
-
-    def flush_if_full(self):
-        pass
+class LogWriter(RecordBuffer):
+    """Keeps the engine's records; rows as (id, arrival, start, finish, size, replica, status)."""
 
     def by_id(self) -> list[tuple]:
         rows = [
             (rid, arrival, start, finish, size, rep, st)
-            for start, finish, _service, size, _instance, rep, st, requests in self.records
+            for start, finish, _service, size, _instance, rep, st, requests in self.records()
             for rid, arrival, _seq in requests
         ]
         return sorted(rows, key=lambda r: r[0])

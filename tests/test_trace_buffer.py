@@ -1,0 +1,26 @@
+"""RecordBuffer: records survive the round trip through flat float64 arrays exactly."""
+
+from __future__ import annotations
+
+import math
+
+from sim.trace import DROPPED, IN_FLIGHT, OK, RecordBuffer
+
+
+def test_records_round_trip_exactly():
+    """Times (NaN included), integer fields up to 2**53 and request tuples come back equal."""
+    records = [
+        (0.1, 0.30000000000000004, 0.2, 3, 7, 1, OK, [(0, 0.05, 128), (1, 0.07, 16), (5, 0.09, 1)]),
+        (math.nan, math.nan, math.nan, 0, 2, -1, DROPPED, [(2**53, 1e-300, 512)]),
+        (4.0, math.nan, 1.5, 1, 0, 0, IN_FLIGHT, [(9, 3.999999999999999, 64)]),
+    ]
+    buffer = RecordBuffer()
+    for record in records:
+        buffer.add(record)
+    back = buffer.records()
+    assert len(back) == len(records)
+    for got, want in zip(back, records, strict=True):
+        for g, w in zip(got, want, strict=True):
+            assert g == w or (isinstance(w, float) and math.isnan(w) and math.isnan(g))
+            assert type(g) is type(w) or isinstance(w, float)
+    assert buffer.records() == []  # taking empties the buffer
