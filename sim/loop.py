@@ -11,8 +11,8 @@ The batching rule (checked against an independent implementation in the tests):
 * Decisions at an instant are taken after every arrival and completion at that instant, so
   simultaneous events never depend on the order they were scheduled in. When nothing else
   can happen at the instant (nothing else in the calendar for it and the next arrival is
-  later) the decision is taken at once; otherwise it is a calendar entry at a priority
-  below NORMAL, which runs after everything else at that instant.
+  later) the decision is taken at once; otherwise it waits in the calendar's list of
+  deferred decisions, which runs after everything else at that instant.
 * An arrival that finds ``queue_limit`` requests waiting is dropped.
 
 A replica spanning several cores may be a pipeline (``pipeline_depth`` > 1): it takes a new
