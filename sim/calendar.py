@@ -18,6 +18,7 @@ methods are the reference for what it does.
 from __future__ import annotations
 
 import math
+from collections import deque
 from heapq import heappop, heappush
 
 
@@ -30,14 +31,14 @@ class Calendar:
         # a time never reached keeps ``due[0]`` valid without testing for emptiness
         self.due: list[float] = [math.inf]
         self.at: dict[float, object] = {}
-        self.more: dict[float, list[object]] = {}
+        self.more: dict[float, deque[object]] = {}
         self.late: list[int] = []  # instances whose decision waits for the instant's end
         self.late_s = -math.inf
 
     def schedule(self, when: float, entry: object) -> None:
         """Add ``entry`` at time ``when`` (s), after any entry already there."""
         if when in self.at:
-            self.more.setdefault(when, []).append(entry)
+            self.more.setdefault(when, deque()).append(entry)
         else:
             self.at[when] = entry
             heappush(self.due, when)
@@ -48,7 +49,7 @@ class Calendar:
         entry = self.at.pop(when)
         if self.more and when in self.more:
             waiting = self.more[when]
-            self.at[when] = waiting.pop(0)
+            self.at[when] = waiting.popleft()
             if not waiting:
                 del self.more[when]
             heappush(self.due, when)

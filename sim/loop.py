@@ -25,11 +25,14 @@ request. Entries are small reusable objects (``sim.fleet.Done``, ``Timer``, ...)
 loop tells apart by class. Requests come from vectorised chunks with their balancer
 candidates already drawn (``Balancer.draw``); each is applied inline at its arrival time,
 after every calendar entry strictly before it. SimPy processes started in the run's
-environment are stepped from the calendar too (a ``SimPyDue`` entry at the time of SimPy's
-next event), so they see the fleet's state at their own times; at an instant shared with
-fleet entries they run in the order they were scheduled. The cyclic garbage collector is
-paused for the loop: the loop creates no reference cycles, and the collector's scans of
-the many small tuples it does create cost about 40% of the run.
+environment are stepped from the calendar too (a ``SimPyDue`` entry per SimPy event), so
+they see the fleet's state at their own times, in the order one SimPy queue would give
+(tested against the reference engine). They may read the fleet's lists; changing them
+(taking an instance down, say) would need the loop to re-run that instance's batching
+decision, which it does not yet offer. The cyclic garbage collector is paused while the
+loop runs - for the whole process, SimPy processes and the trace thread included: the loop
+creates no reference cycles, and the collector's scans of the many small objects it does
+create cost about 40% of the run; cycles made elsewhere are collected when the run ends.
 
 The code is written for CPython's interpreter: the state is bound to locals, the common
 cases of ``Calendar.schedule``/``pop`` and of a batching decision are inlined, and each
@@ -41,11 +44,14 @@ from __future__ import annotations
 
 import gc
 import math
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from heapq import heappop, heappush
 from itertools import chain
 
 import numpy as np
+import simpy
+from simpy.core import URGENT
 
 from sim.fleet import Done, Fleet, Freed, Leave, SimPyDue, Timer, WindowStart, at_or_after
 from sim.requests import Chunk
@@ -178,10 +184,7 @@ def _loop(
     arrived_sum = occupancy.arrived_sum_s
     if window > env._now:
         schedule(window, WindowStart())
-    simpy_queue = env._queue
-    simpy_due = SimPyDue()
-    if simpy_queue:
-        schedule(simpy_queue[0][0], simpy_due)
+    simpy = _SimPyBridge(env, schedule)
 
     def start(j: int, now: float, q, size: int) -> None:
         """Start a batch of the ``size`` oldest requests on the lowest free replica."""
@@ -206,7 +209,7 @@ def _loop(
             entry.batch = batch
             when = now + service
             if when in at:  # schedule(when, entry), inlined
-                more.setdefault(when, []).append(entry)
+                more.setdefault(when, deque()).append(entry)
             else:
                 at[when] = entry
                 heappush(due, when)
@@ -261,7 +264,7 @@ def _loop(
                     entry = at.pop(now)
                     if more and now in more:
                         waiting = more[now]
-                        at[now] = waiting.pop(0)
+                        at[now] = waiting.popleft()
                         if not waiting:
                             del more[now]
                         heappush(due, now)
@@ -310,12 +313,8 @@ def _loop(
                         arrived = 0
                         arrived_sum = 0.0
                         continue
-                    else:  # SimPyDue: step SimPy's events due now, then wait for its next
-                        env._now = now
-                        while simpy_queue and simpy_queue[0][0] <= now:
-                            _step_simpy(heappop(simpy_queue)[3])
-                        if simpy_queue:
-                            schedule(simpy_queue[0][0], simpy_due)
+                    else:  # SimPyDue
+                        simpy.step(now)
                         continue
                     # a replica is free or a deadline came: decide now, or at the instant's
                     # end if anything else happens at this instant (the next arrival is later)
@@ -361,7 +360,7 @@ def _loop(
                                 when = at_or_after(t, deadline)
                             entry = timer[j]
                             if when in at:  # schedule(when, entry), inlined
-                                more.setdefault(when, []).append(entry)
+                                more.setdefault(when, deque()).append(entry)
                             else:
                                 at[when] = entry
                                 heappush(due, when)
@@ -382,6 +381,47 @@ def _loop(
     occupancy.last_s = last
     occupancy.arrived = arrived
     occupancy.arrived_sum_s = arrived_sum
+
+
+class _SimPyBridge:
+    """SimPy's own events, mirrored into the fleet calendar: one ``SimPyDue`` per event.
+
+    An event's entry is scheduled when the event is (before the loop, or right after the
+    SimPy step that created it), so at a shared instant SimPy events and fleet entries run in
+    the order they were scheduled, as they would in one SimPy queue. Popping an entry steps
+    SimPy's next event, which is due at the same time (the two hold the same times). What
+    SimPy schedules with URGENT priority at the current instant (a process starting, an
+    interrupt) runs at once, before anything else at the instant, as SimPy runs it.
+    """
+
+    def __init__(self, env: simpy.Environment, schedule: Callable[[float, object], None]):
+        self.env = env
+        self.queue = env._queue  # SimPy's heap of (time, priority, id, event)
+        self.schedule = schedule
+        self.entry = SimPyDue()
+        self.seen = -1  # the highest SimPy event id mirrored so far
+        self.mirror()
+
+    def mirror(self) -> None:
+        """Schedule an entry for every SimPy event not yet mirrored, in SimPy's id order."""
+        new = sorted((eid, when) for when, _, eid, _ in self.queue if eid > self.seen)
+        for _, when in new:
+            self.schedule(when, self.entry)
+        if new:
+            self.seen = new[-1][0]
+
+    def step(self, now: float) -> None:
+        """Process SimPy's next event, due at ``now`` (s), then what it made urgent."""
+        self.env._now = now
+        when, _, _, event = heappop(self.queue)
+        if when != now:
+            raise RuntimeError(f"SimPy event due at {when} s stepped at {now} s")
+        _step_simpy(event)
+        queue = self.queue
+        # made urgent by that step (not yet mirrored): SimPy runs these before all else now
+        while queue and queue[0][0] == now and queue[0][1] == URGENT and queue[0][2] > self.seen:
+            _step_simpy(heappop(queue)[3])
+        self.mirror()
 
 
 def _step_simpy(event) -> None:

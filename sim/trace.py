@@ -1,8 +1,9 @@
 """The per-request trace: records flushed to parquet in row groups as the run goes.
 
-Memory stays bounded: about ``rows_per_group`` rows are held before they are written. The
-file is written under a temporary name and renamed on ``close``, so a killed run never
-leaves a truncated file under the final name. Compressing and writing a row group happens
+Memory stays bounded: about ``rows_per_group`` rows (plus what the engine records between
+two checks) are held before they are written. The file is written under a temporary name
+and renamed on ``close``, so a killed run never leaves a truncated file under the final
+name. Compressing and writing a row group happens
 on a background thread (Arrow releases the GIL while it does), overlapping the simulation;
 row groups are written one at a time, in order, so the file does not depend on timing.
 """

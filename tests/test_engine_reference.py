@@ -40,14 +40,20 @@ class Records:
         self.records.append(record)
 
 
-def run_both(scenario) -> tuple[list, list, float, float]:
-    """(new records in the old layout, reference records, new L, reference L)."""
+def run_both(scenario, processes=None) -> tuple[list, list, float, float]:
+    """(new records in the old layout, reference records, new L, reference L).
+
+    ``processes(env, in_system)``, if given, starts SimPy processes in each engine's
+    environment before the run; ``in_system()`` reads that engine's requests in the system.
+    """
     lengths = seq_lens_by_model(scenario)
     plans = [plan_pool(scenario, pool, lengths[pool.model]) for pool in scenario.fleet]
     models = sorted(lengths)
 
     env = simpy.Environment()
     fleet = Fleet.from_scenario(env, scenario, plans, models, 0)
+    if processes:
+        processes(env, lambda: sum(fleet.outstanding))
     new = RecordBuffer()
     drive(fleet, new, request_stream(scenario, models), scenario.duration)
     fleet.record_in_flight(new)
@@ -60,6 +66,8 @@ def run_both(scenario) -> tuple[list, list, float, float]:
     ref_env = simpy.Environment()
     ref = Records()
     ref_fleet = reference_fleet.Fleet(ref_env, scenario, plans, ref, models, 0)
+    if processes:
+        processes(ref_env, lambda: sum(sum(g.outstanding) for g in ref_fleet.groups))
     ref_fleet.drive(request_stream(scenario, models), scenario.duration)
     ref_fleet.record_in_flight()
     return (
@@ -76,8 +84,8 @@ def same(a, b) -> bool:
     return a == b
 
 
-def assert_identical(scenario) -> int:
-    got, want, occ, ref_occ = run_both(scenario)
+def assert_identical(scenario, processes=None) -> int:
+    got, want, occ, ref_occ = run_both(scenario, processes)
     assert len(got) == len(want)
     for i, (g, w) in enumerate(zip(got, want, strict=True)):
         assert all(same(x, y) for x, y in zip(g, w, strict=True)), (i, g, w)
@@ -140,11 +148,8 @@ def test_random_scenarios_identical_to_reference(seed):
     assert assert_identical(parse_scenario(yaml.safe_dump(random_scenario(seed)))) > 100
 
 
-@pytest.mark.parametrize("balancer", BALANCERS)
-@pytest.mark.parametrize("max_wait", ["0", "250ms"])
-def test_replayed_ties_identical_to_reference(tmp_path, balancer, max_wait):
-    """Arrivals on a coarse grid (many simultaneous) and deterministic service (simultaneous
-    completions and deadlines): identical records, including the order of tied events."""
+def ties_scenario(tmp_path, balancer: str, max_wait: str):
+    """Arrivals on a 0.25 s grid, deterministic service on the same grid: many ties."""
     rng = np.random.default_rng(3)
     times = np.cumsum(rng.choice([0.0, 0.0, 0.0, 0.25, 0.5], size=400))
     pd.DataFrame({"arrival_s": times}).to_csv(tmp_path / "arrivals.csv", index=False)
@@ -177,7 +182,51 @@ def test_replayed_ties_identical_to_reference(tmp_path, balancer, max_wait):
     }
     path = tmp_path / "s.yaml"
     path.write_text(yaml.safe_dump(data))
-    assert assert_identical(load_scenario(path)) == len(times)
+    return load_scenario(path), len(times)
+
+
+@pytest.mark.parametrize("balancer", BALANCERS)
+@pytest.mark.parametrize("max_wait", ["0", "250ms"])
+def test_replayed_ties_identical_to_reference(tmp_path, balancer, max_wait):
+    """Arrivals on a coarse grid (many simultaneous) and deterministic service (simultaneous
+    completions and deadlines): identical records, including the order of tied events."""
+    scenario, requests = ties_scenario(tmp_path, balancer, max_wait)
+    assert assert_identical(scenario) == requests
+
+
+@pytest.mark.parametrize("balancer", ["power_of_two", "least_outstanding"])
+def test_simpy_processes_see_what_they_see_in_the_reference(tmp_path, balancer):
+    """SimPy processes whose times tie with fleet events (the 0.25 s grid): waiting
+    processes, processes started mid-run (SimPy runs those first at an instant) and zero
+    delays observe the same requests in system at the same instants in both engines."""
+    scenario, _ = ties_scenario(tmp_path, balancer, "250ms")
+    seen: dict[str, list] = {}
+
+    def processes(env, in_system):
+        log = seen.setdefault("new" if not seen else "reference", [])
+
+        def watcher(name, first, every):
+            log.append((name, "started", env.now, in_system()))
+            yield env.timeout(first)
+            while True:
+                log.append((name, env.now, in_system()))
+                yield env.timeout(every)
+
+        def spawner():
+            while True:
+                yield env.timeout(0.75)
+                log.append(("spawner", env.now, in_system()))
+                env.process(watcher(f"child{env.now}", 0, 1.0))
+                yield env.timeout(0)
+                log.append(("after zero", env.now, in_system()))
+
+        env.process(watcher("grid", 0.5, 0.25))
+        env.process(watcher("slow", 1.0, 1.5))
+        env.process(spawner())
+
+    assert_identical(scenario, processes)
+    assert len(seen["new"]) > 100
+    assert seen["new"] == seen["reference"]
 
 
 def test_case_study_scenario_identical_to_reference():
