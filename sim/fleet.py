@@ -231,7 +231,10 @@ class Fleet:
             [Leave(j, r) for r in range(s.replicas)] if s.pipeline_depth > 1 else []
             for j, s in enumerate(specs)
         ]
-        self.freed = [[Freed(j, r) for r in range(s.replicas)] for j, s in enumerate(specs)]
+        self.freed: list[list[Freed]] = [
+            [Freed(j, r) for r in range(s.replicas)] if s.pipeline_depth > 1 else []
+            for j, s in enumerate(specs)
+        ]
         self.timer = [Timer(j) for j in range(n)]
         self.calendar = Calendar()
 

@@ -112,8 +112,7 @@ def _routed(
         first = np.empty(n, dtype=np.int64)
         second = np.empty(n, dtype=np.int64)
         single = models[0] == models[-1] and bool((models == models[0]).all())
-        for m in np.unique(models[:1]) if single else np.unique(models):
-            m = int(m)
+        for m in [int(models[0])] if single else np.unique(models).tolist():
             mask = slice(None) if single else models == m
             count = n if single else int(np.count_nonzero(mask))
             balancer = balancers[m]
@@ -237,10 +236,7 @@ def _loop(
                     # younger), and its decision re-arms for the new head if needed
                     if not timer_armed[j]:
                         timer_armed[j] = True
-                        when = now + (deadline - now)
-                        if when < deadline:  # never a ulp early
-                            when = at_or_after(now, deadline)
-                        schedule(when, timer[j])
+                        schedule(at_or_after(now, deadline), timer[j])  # never a ulp early
                     return
             else:
                 size = largest
@@ -355,7 +351,7 @@ def _loop(
                         deadline = t + max_wait_s[j]
                         if t < deadline:
                             timer_armed[j] = True
-                            when = t + (deadline - t)
+                            when = t + (deadline - t)  # at_or_after(t, deadline), inlined
                             if when < deadline:
                                 when = at_or_after(t, deadline)
                             entry = timer[j]
