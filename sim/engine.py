@@ -189,10 +189,11 @@ def run(
         metadata=run_metadata(scenario, plans, replication, source_text),
     )
     try:
-        drive(fleet, writer, request_stream(scenario, model_names, replication),
-              scenario.duration, progress)  # fmt: skip
+        loop = drive(fleet, writer, request_stream(scenario, model_names, replication),
+                     scenario.duration, progress)  # fmt: skip
         fleet.record_in_flight(writer)
         engine_stats = {
+            "loop": loop,
             "time_avg_in_system": fleet.occupancy.time_average(env.now),
             "window_s": env.now - scenario.warmup,
         }

@@ -53,12 +53,21 @@ import numpy as np
 import simpy
 from simpy.core import URGENT
 
+from sim.balancers import JoinShortestQueue, LeastOutstanding, PowerOfTwo, Random, RoundRobin
 from sim.fleet import Done, Fleet, Freed, Leave, SimPyDue, Timer, WindowStart, at_or_after
 from sim.requests import Chunk
 from sim.trace import DROPPED, NAN, OK, RecordBuffer
 
+try:
+    from sim import _core
+except ImportError:  # built without a C compiler: the Python loop runs everything
+    _core = None
+
+# how the compiled loop chooses for each balancer: 0 from drawn candidates, else at arrival
+_PICKS = {RoundRobin: 0, Random: 0, PowerOfTwo: 0, LeastOutstanding: 1, JoinShortestQueue: 2}
 _END = -(1 << 62)  # candidate marking the end-of-run pseudo-arrival
 _Routed = Iterable[tuple[float, float, int, int, int]]
+_Candidates = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 def drive(
@@ -67,7 +76,8 @@ def drive(
     chunks: Iterator[Chunk],
     until_s: float,
     progress: Callable[[float], None] | None = None,
-) -> None:
+    compiled: bool | None = None,
+) -> str:
     """Apply every request at its arrival time and run the fleet until ``until_s`` (s).
 
     Calendar entries at exactly ``until_s`` are not processed (SimPy's ``run(until)`` rule);
@@ -80,28 +90,60 @@ def drive(
         chunks: The requests, ascending in time, all before ``until_s``.
         until_s: End of the run (s).
         progress: Called with the simulated fraction done (0..1) after each chunk.
+        compiled: Run the compiled loop (``sim._core``): True requires it, False forbids
+            it, None (the default) uses it when it is built and covers the run.
+
+    Returns:
+        Which loop ran: ``"compiled"`` or ``"python"``.
 
     """
+    core = _compiled_core(fleet, compiled)
     collecting = gc.isenabled()
     gc.disable()
     try:
-        _loop(fleet, writer, _routed(fleet, chunks, until_s), until_s, progress)
+        if core is None:
+            _loop(fleet, writer, _routed(_candidates(fleet, chunks), until_s), until_s, progress)
+        else:
+            core.run(_candidates(fleet, chunks), until_s, writer, progress)
+            core.export(fleet)
     finally:
         if collecting:
             gc.enable()
+    if until_s > fleet.env._now:
+        fleet.env._now = until_s
     if progress is not None:
         progress(1.0)
+    return "python" if core is None else "compiled"
 
 
-def _routed(
-    fleet: Fleet, chunks: Iterator[Chunk], until_s: float
-) -> Iterator[tuple[float, _Routed]]:
-    """Per chunk, its last arrival time (s) and its routed requests; then the end marker.
+def compiled_available() -> bool:
+    """Whether the compiled loop (``sim._core``) was built when fleetsim was installed."""
+    return _core is not None
 
-    A routed request is (arrival s, next arrival s, sequence length, first candidate, second
-    candidate). Candidates are fleet instance numbers; for a balancer that must see the state at the
-    arrival, both are ``-1 - model``. The last request of a chunk takes its own time as the
-    next arrival: a decision then waits to the end of the instant, which is always exact.
+
+def _compiled_core(fleet: Fleet, compiled: bool | None):
+    """A ``sim._core.Core`` for the fleet, or None to run the Python loop."""
+    if compiled is False:
+        return None
+    reason = None
+    if _core is None:
+        reason = "sim._core is not built (fleetsim was installed without a C compiler)"
+    elif fleet.env._queue:
+        reason = "SimPy processes run in the environment; only the Python loop steps them"
+    elif any(b is not None and type(b) not in _PICKS for b in fleet.balancers):
+        reason = "a balancer the compiled loop does not know"
+    if reason is None:
+        return _core.Core(fleet, [0 if b is None else _PICKS[type(b)] for b in fleet.balancers])
+    if compiled:
+        raise RuntimeError(f"the compiled loop cannot run this: {reason}")
+    return None
+
+
+def _candidates(fleet: Fleet, chunks: Iterator[Chunk]) -> Iterator[_Candidates]:
+    """Per chunk, (arrival times s, sequence lengths, first candidates, second candidates).
+
+    Candidates are fleet instance numbers; for a balancer that must see the state at the
+    arrival, both are ``-1 - model``. The arrays are contiguous float64 and int64.
     """
     balancers = fleet.balancers
     starts = fleet.group_start
@@ -124,6 +166,22 @@ def _routed(
             else:
                 first[mask] = drawn[0] + starts[m]
                 second[mask] = drawn[1] + starts[m]
+        yield (
+            np.ascontiguousarray(times, dtype=np.float64),
+            np.ascontiguousarray(seqs, dtype=np.int64),
+            first,
+            second,
+        )
+
+
+def _routed(candidates: Iterator[_Candidates], until_s: float) -> Iterator[tuple[float, _Routed]]:
+    """Per chunk, its last arrival time (s) and its routed requests; then the end marker.
+
+    A routed request is (arrival s, next arrival s, sequence length, first candidate, second
+    candidate). The last request of a chunk takes its own time as the next arrival: a
+    decision then waits to the end of the instant, which is always exact.
+    """
+    for times, seqs, first, second in candidates:
         t_list = times.tolist()
         nexts = t_list[1:]
         nexts.append(t_list[-1])
@@ -370,8 +428,6 @@ def _loop(
         if progress is not None and last_arrival_s < until_s:
             progress(last_arrival_s / until_s)
     calendar.late_s = late_s
-    if until_s > env._now:
-        env._now = until_s
     occupancy.in_system = in_system
     occupancy.area = area
     occupancy.last_s = last

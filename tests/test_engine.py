@@ -234,3 +234,87 @@ def test_simpy_processes_interleave_with_the_fleet_in_time_order():
     for when, count in samples:
         inside = (arrival <= when) & ~(finish <= when) & (status != 1)
         assert count == int(inside.sum()), when
+
+
+def test_compiled_and_python_loops_write_identical_traces(tmp_path, monkeypatch):
+    """The compiled loop (sim._core) and the Python loop write the same file: same rows,
+    same row groups, same engine statistics; only the name of the loop differs."""
+    import functools
+
+    import sim.engine
+    from sim.loop import drive
+
+    s = scenario(duration="50s")  # 150,000 rows: two row groups
+    tables, stats = {}, {}
+    for compiled in (False, True):
+        monkeypatch.setattr(sim.engine, "drive", functools.partial(drive, compiled=compiled))
+        path = run(s, tmp_path / f"{compiled}.parquet").trace_path
+        meta = pq.ParquetFile(path).metadata
+        tables[compiled] = (pq.read_table(path), meta.num_row_groups)
+        stats[compiled] = json.loads(meta.metadata[b"fleetsim.engine"])
+    assert tables[True][1] == tables[False][1] > 1
+    pd.testing.assert_frame_equal(tables[True][0].to_pandas(), tables[False][0].to_pandas())
+    assert stats[False].pop("loop") == "python" and stats[True].pop("loop") == "compiled"
+    assert stats[True] == stats[False]
+
+
+def test_the_compiled_loop_is_used_when_it_can_be():
+    """A plain run uses the compiled loop; SimPy processes in the environment need the
+    Python loop, which the default chooses and ``compiled=True`` refuses with the reason."""
+    import simpy
+
+    from sim.balancers import RoundRobin
+    from sim.fleet import Fleet, PoolSpec
+    from sim.loop import compiled_available, drive
+    from sim.streams import stream
+    from sim.trace import RecordBuffer
+
+    assert compiled_available()
+
+    def fleet(env):
+        spec = PoolSpec(2, 0, 1, 4, 1e-3, 100, lambda b, s: 2e-3)
+        return Fleet(env, [spec], [RoundRobin(2, stream(0, "balancer"))])
+
+    chunk = (np.linspace(0, 0.9, 500), np.zeros(500, dtype=np.int64), np.full(500, 128))
+    assert drive(fleet(simpy.Environment()), RecordBuffer(), iter([chunk]), 1.0) == "compiled"
+
+    def waiter(env):
+        yield env.timeout(0.5)
+
+    env = simpy.Environment()
+    env.process(waiter(env))
+    with pytest.raises(RuntimeError, match="SimPy processes"):
+        drive(fleet(env), RecordBuffer(), iter([chunk]), 1.0, compiled=True)
+    env = simpy.Environment()
+    env.process(waiter(env))
+    assert drive(fleet(env), RecordBuffer(), iter([chunk]), 1.0) == "python"
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_an_error_in_a_service_function_propagates_from_either_loop(compiled):
+    """A service function that raises mid-run stops the run with its own exception; the
+    garbage collector is running again afterwards."""
+    import gc
+
+    import simpy
+
+    from sim.balancers import PowerOfTwo
+    from sim.fleet import Fleet, PoolSpec
+    from sim.loop import drive
+    from sim.streams import stream
+    from sim.trace import RecordBuffer
+
+    calls = []
+
+    def service(batch, seq):
+        calls.append(batch)
+        if len(calls) == 50:
+            raise ValueError("no service time for this batch")
+        return 1e-3
+
+    spec = PoolSpec(4, 0, 2, 4, 1e-3, 100, service)
+    fleet = Fleet(simpy.Environment(), [spec], [PowerOfTwo(4, stream(0, "balancer"))])
+    chunk = (np.linspace(0, 0.9, 2000), np.zeros(2000, dtype=np.int64), np.full(2000, 64))
+    with pytest.raises(ValueError, match="no service time"):
+        drive(fleet, RecordBuffer(), iter([chunk]), 1.0, compiled=compiled)
+    assert len(calls) == 50 and gc.isenabled()

@@ -40,11 +40,12 @@ class Records:
         self.records.append(record)
 
 
-def run_both(scenario, processes=None) -> tuple[list, list, float, float]:
+def run_both(scenario, processes=None, compiled=None) -> tuple[list, list, float, float]:
     """(new records in the old layout, reference records, new L, reference L).
 
     ``processes(env, in_system)``, if given, starts SimPy processes in each engine's
     environment before the run; ``in_system()`` reads that engine's requests in the system.
+    ``compiled`` chooses the new engine's loop (see ``sim.loop.drive``).
     """
     lengths = seq_lens_by_model(scenario)
     plans = [plan_pool(scenario, pool, lengths[pool.model]) for pool in scenario.fleet]
@@ -55,7 +56,7 @@ def run_both(scenario, processes=None) -> tuple[list, list, float, float]:
     if processes:
         processes(env, lambda: sum(fleet.outstanding))
     new = RecordBuffer()
-    drive(fleet, new, request_stream(scenario, models), scenario.duration)
+    drive(fleet, new, request_stream(scenario, models), scenario.duration, compiled=compiled)
     fleet.record_in_flight(new)
     pool, index, model = fleet.pool_code, fleet.pool_index, fleet.model
     got = [
@@ -84,8 +85,8 @@ def same(a, b) -> bool:
     return a == b
 
 
-def assert_identical(scenario, processes=None) -> int:
-    got, want, occ, ref_occ = run_both(scenario, processes)
+def assert_identical(scenario, processes=None, compiled=None) -> int:
+    got, want, occ, ref_occ = run_both(scenario, processes, compiled)
     assert len(got) == len(want)
     for i, (g, w) in enumerate(zip(got, want, strict=True)):
         assert all(same(x, y) for x, y in zip(g, w, strict=True)), (i, g, w)
@@ -142,10 +143,17 @@ def random_scenario(seed: int) -> dict:
     }
 
 
+# Both loops: the Python one (sim.loop._loop) and the compiled one (sim._core), which is
+# required here - a missing build fails these tests rather than skipping them.
+LOOPS = pytest.mark.parametrize("compiled", [False, True], ids=["python", "compiled"])
+
+
+@LOOPS
 @pytest.mark.parametrize("seed", range(40))
-def test_random_scenarios_identical_to_reference(seed):
+def test_random_scenarios_identical_to_reference(seed, compiled):
     """Random fleets, balancers, batching, service kinds and loads: identical records."""
-    assert assert_identical(parse_scenario(yaml.safe_dump(random_scenario(seed)))) > 100
+    scenario = parse_scenario(yaml.safe_dump(random_scenario(seed)))
+    assert assert_identical(scenario, compiled=compiled) > 100
 
 
 def ties_scenario(tmp_path, balancer: str, max_wait: str):
@@ -185,13 +193,14 @@ def ties_scenario(tmp_path, balancer: str, max_wait: str):
     return load_scenario(path), len(times)
 
 
+@LOOPS
 @pytest.mark.parametrize("balancer", BALANCERS)
 @pytest.mark.parametrize("max_wait", ["0", "250ms"])
-def test_replayed_ties_identical_to_reference(tmp_path, balancer, max_wait):
+def test_replayed_ties_identical_to_reference(tmp_path, balancer, max_wait, compiled):
     """Arrivals on a coarse grid (many simultaneous) and deterministic service (simultaneous
     completions and deadlines): identical records, including the order of tied events."""
     scenario, requests = ties_scenario(tmp_path, balancer, max_wait)
-    assert assert_identical(scenario) == requests
+    assert assert_identical(scenario, compiled=compiled) == requests
 
 
 @pytest.mark.parametrize("balancer", ["power_of_two", "least_outstanding"])
@@ -229,9 +238,10 @@ def test_simpy_processes_see_what_they_see_in_the_reference(tmp_path, balancer):
     assert seen["new"] == seen["reference"]
 
 
-def test_case_study_scenario_identical_to_reference():
+@LOOPS
+def test_case_study_scenario_identical_to_reference(compiled):
     """A shortened Alexa case study (hardware-model service, diurnal arrivals)."""
     data = yaml.safe_load(open("scenarios/alexa.yaml"))
     data["duration"] = "2s"
     data["warmup"] = "200ms"
-    assert assert_identical(parse_scenario(yaml.safe_dump(data))) > 1000
+    assert assert_identical(parse_scenario(yaml.safe_dump(data)), compiled=compiled) > 1000

@@ -10,7 +10,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCES = [p for d in ("sim", "hardware", "analysis") for p in (ROOT / d).rglob("*.py")]
+SOURCES = [
+    p
+    for d in ("sim", "hardware", "analysis")
+    for pattern in ("*.py", "*.pyx")
+    for p in (ROOT / d).rglob(pattern)
+]
 
 
 def test_pure_packages_do_not_import_simpy():
