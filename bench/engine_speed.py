@@ -14,11 +14,15 @@ noise only ever slows a run down). The spread of the runs is printed too.
 (c) as (b) with 1,000 instances at the same per-instance load
 (d) 10 million requests of (b): wall time and peak RSS, against 1 million
 (e) fleetsim run scenarios/alexa.yaml end to end
+
+(a)-(e) run the compiled event loop (sim._core) when it is built, as ``fleetsim run`` does;
+(b) is also run with the pure-Python loop that replaces it where no C compiler was found.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import resource
 import subprocess
@@ -34,6 +38,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import sim.engine  # noqa: E402
+import sim.loop  # noqa: E402
 from sim.engine import run  # noqa: E402
 from sim.loading import parse_scenario  # noqa: E402
 
@@ -96,12 +102,18 @@ def fleet(
     }
 
 
-def fleetsim_rate(data: dict) -> tuple[float, int]:
+def fleetsim_rate(data: dict, compiled: bool | None = None) -> tuple[float, int]:
+    """Requests per wall-second of ``sim.engine.run`` (trace included); ``compiled`` as in
+    ``sim.loop.drive`` (None: the default choice)."""
     scenario = parse_scenario(yaml.safe_dump(data))
-    with tempfile.TemporaryDirectory() as d:
-        start = time.perf_counter()
-        stats = run(scenario, Path(d) / "t.parquet")
-        return stats.requests / (time.perf_counter() - start), stats.requests
+    sim.engine.drive = functools.partial(sim.loop.drive, compiled=compiled)
+    try:
+        with tempfile.TemporaryDirectory() as d:
+            start = time.perf_counter()
+            stats = run(scenario, Path(d) / "t.parquet")
+            return stats.requests / (time.perf_counter() - start), stats.requests
+    finally:
+        sim.engine.drive = sim.loop.drive
 
 
 def big_run(requests: int) -> dict:
@@ -137,7 +149,12 @@ def main() -> None:
         "(c) 1,000 instances, same per-instance load": lambda: fleetsim_rate(
             fleet(1000, 2000.0, 1_000_000)
         )[0],
+        "(b) with the pure-Python loop (fallback)": lambda: fleetsim_rate(
+            fleet(64, 2000.0, 1_000_000), compiled=False
+        )[0],
     }
+    loop = "compiled" if sim.loop.compiled_available() else "python (sim._core not built)"
+    print(f"event loop: {loop}")
     runs: dict[str, list[float]] = {label: [] for label in cases}
     for round_ in range(args.repeat):
         for label, case in cases.items():
@@ -202,6 +219,7 @@ def main() -> None:
         ],
         "runs": runs,
         "big": big,
+        "loop": loop,
         "peak_rss_mb_this_process": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
     out = ROOT / "bench" / "results" / "engine_speed.json"

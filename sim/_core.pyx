@@ -20,7 +20,6 @@ It covers runs without SimPy processes in the environment and with the library's
 ``-ffp-contract=off``: a fused multiply-add would round differently from Python.
 """
 
-from cpython cimport array
 from libc.math cimport INFINITY, NAN, nextafter
 from libc.stdint cimport int64_t, uint64_t
 from libc.stdlib cimport free, malloc
@@ -267,7 +266,7 @@ cdef class Core:
             for j in range(self.n):
                 free(self.queue[j].rows)
         if self.inside != NULL and self.replica_base != NULL:
-            for j in range(self.replica_base[self.n]):
+            for j in range(self.replica_base[self.n] + 1):  # + the scratch slot for drops
                 free(self.inside[j].rows)
                 free(self.batches[j].rows)
         free(self.max_batch)
@@ -404,14 +403,16 @@ cdef class Core:
         return 0
 
     cdef int hand_over(self, writer) except -1:
-        """Append the records made since the last call to the writer's arrays."""
-        cdef array.array numbers = writer.numbers
-        cdef array.array requests = writer.requests
+        """Append the records made since the last call to the writer's arrays.
+
+        Through ``array.frombytes``, which refuses to move an array while a view of it is
+        held (a raw C-level extend would free the memory under that view).
+        """
         if self.numbers_n:
-            array.extend_buffer(numbers, <char*>self.numbers, self.numbers_n)
+            writer.numbers.frombytes((<char*>self.numbers)[:self.numbers_n * sizeof(double)])
             self.numbers_n = 0
         if self.requests_n:
-            array.extend_buffer(requests, <char*>self.requests, self.requests_n)
+            writer.requests.frombytes((<char*>self.requests)[:self.requests_n * sizeof(double)])
             self.requests_n = 0
         return 0
 
@@ -623,7 +624,11 @@ cdef class Core:
         flush_if_full()
 
     def export(self, fleet):
-        """Write the state back into ``fleet`` (for ``record_in_flight`` and readers)."""
+        """Write the state back into ``fleet`` (for ``record_in_flight`` and readers).
+
+        The instances' queues, replicas, batches inside them and counters, and the occupancy;
+        not the calendar (the run is over: ``fleet.calendar`` stays as it was).
+        """
         cdef int j, r, slot
         cdef Py_ssize_t i, k, size
         cdef Ring* ring

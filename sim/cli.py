@@ -257,8 +257,14 @@ def selfcheck(
 
 @app.command()
 def version() -> None:
-    """Print the fleetsim and hardware-model versions."""
-    _stdout().print(f"fleetsim {__version__}, hardware model {hardware.HARDWARE_MODEL_VERSION}")
+    """Print the fleetsim and hardware-model versions, and which event loop runs."""
+    from sim.loop import compiled_available
+
+    loop = "compiled" if compiled_available() else "pure Python (sim._core not built)"
+    _stdout().print(
+        f"fleetsim {__version__}, hardware model {hardware.HARDWARE_MODEL_VERSION}, "
+        f"event loop: {loop}"
+    )
 
 
 def main() -> None:

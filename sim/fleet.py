@@ -209,6 +209,8 @@ class Fleet:
             size = self.group_start[m + 1] - self.group_start[m]
             if (balancer is None) != (size == 0) or (balancer and balancer.size != size):
                 raise ValueError(f"model {m}: balancer does not match its {size} instances")
+        for code, spec in enumerate(pools):
+            _check_spec(code, spec)
         n = len(specs)
         self.size = n
         self.max_batch = [s.max_batch for s in specs]
@@ -310,6 +312,22 @@ class Fleet:
                     add((start, NAN, service, len(batch), j, replica, IN_FLIGHT, batch))
             for request in self.queue[j]:
                 add((NAN, NAN, NAN, 0, j, -1, IN_FLIGHT, [request]))
+
+
+def _check_spec(code: int, spec: PoolSpec) -> None:
+    """Reject a pool spec neither loop can run (a scenario's pools always pass)."""
+    for name in ("count", "replicas", "max_batch", "queue_limit", "pipeline_depth"):
+        value = getattr(spec, name)
+        if not isinstance(value, int | np.integer) or value < 1:
+            raise ValueError(f"pool {code}: {name} = {value!r}; must be an integer >= 1")
+    if spec.max_batch >= 2**31 or spec.replicas >= 2**31 or spec.pipeline_depth >= 2**31:
+        raise ValueError(f"pool {code}: max_batch, replicas and pipeline_depth must be < 2**31")
+    table = spec.service_by_size_s
+    if table is not None and len(table) <= spec.max_batch:
+        raise ValueError(
+            f"pool {code}: service_by_size_s has {len(table)} entries; max_batch "
+            f"{spec.max_batch} needs {spec.max_batch + 1} (entry 0 unused)"
+        )
 
 
 def at_or_after(now: float, when: float) -> float:

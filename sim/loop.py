@@ -34,10 +34,14 @@ loop runs - for the whole process, SimPy processes and the trace thread included
 creates no reference cycles, and the collector's scans of the many small objects it does
 create cost about 40% of the run; cycles made elsewhere are collected when the run ends.
 
-The code is written for CPython's interpreter: the state is bound to locals, the common
-cases of ``Calendar.schedule``/``pop`` and of a batching decision are inlined, and each
-inlined copy says what it stands for. ``tests/test_engine_reference.py`` holds it to the
-previous, straightforward engine request by request.
+Two implementations run these rules. ``sim._core`` (``sim/_core.pyx``, compiled with Cython
+when fleetsim is installed) keeps the state in C arrays and is about five times faster;
+``drive`` uses it unless SimPy processes run in the environment or it was not built. ``_loop``
+here is the definition and the fallback. It is written for CPython's interpreter: the state
+is bound to locals, the common cases of ``Calendar.schedule``/``pop`` and of a batching
+decision are inlined, and each inlined copy says what it stands for.
+``tests/test_engine_reference.py`` holds both to the previous, straightforward engine request
+by request.
 """
 
 from __future__ import annotations
@@ -151,6 +155,12 @@ def _candidates(fleet: Fleet, chunks: Iterator[Chunk]) -> Iterator[_Candidates]:
         n = times.size
         if n == 0:
             continue
+        # the compiled loop trusts these: a model index picks a balancer and an instance
+        # range, and a sequence length is held as a float64 (exact below 2**53)
+        if models.min() < 0 or models.max() >= len(balancers):
+            raise ValueError(f"model indexes outside 0..{len(balancers) - 1} in a chunk")
+        if seqs.min() < 0 or seqs.max() >= 2**53:
+            raise ValueError("sequence lengths outside 0..2**53 - 1 in a chunk")
         first = np.empty(n, dtype=np.int64)
         second = np.empty(n, dtype=np.int64)
         single = models[0] == models[-1] and bool((models == models[0]).all())

@@ -191,3 +191,10 @@ def test_selfcheck_only_runs_matching_checks(monkeypatch):
     assert result.exit_code == 0, result.output
     assert [c.name for c in ran] == ["M/D/1 rho=0.6 mean wait (P-K)"]
     assert invoke("selfcheck", "--only", "no such check").exit_code == 2
+
+
+def test_version_names_the_event_loop():
+    """``fleetsim version`` says which event loop runs (the compiled one, once built)."""
+    result = invoke("version")
+    assert result.exit_code == 0, result.output
+    assert "fleetsim 0." in result.output and "event loop: compiled" in result.output

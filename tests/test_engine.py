@@ -318,3 +318,75 @@ def test_an_error_in_a_service_function_propagates_from_either_loop(compiled):
     with pytest.raises(ValueError, match="no service time"):
         drive(fleet, RecordBuffer(), iter([chunk]), 1.0, compiled=compiled)
     assert len(calls) == 50 and gc.isenabled()
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"max_batch": 0}, "max_batch = 0"),
+        ({"queue_limit": 2.5}, "queue_limit = 2.5"),
+        ({"max_batch": 2**31}, "< 2\\*\\*31"),
+        ({"max_batch": 4, "service_by_size_s": [0.0, 1e-3, 2e-3]}, "needs 5"),
+    ],
+)
+def test_a_pool_spec_neither_loop_can_run_is_refused(changes, message):
+    """Hand-built pool specs are checked when the fleet is built (scenarios always pass)."""
+    import dataclasses
+
+    import simpy
+
+    from sim.balancers import RoundRobin
+    from sim.fleet import Fleet, PoolSpec
+    from sim.streams import stream
+
+    spec = dataclasses.replace(PoolSpec(1, 0, 1, 1, 0.0, 10, lambda b, s: 1e-3), **changes)
+    with pytest.raises(ValueError, match=message):
+        Fleet(simpy.Environment(), [spec], [RoundRobin(1, stream(0, "balancer"))])
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_malformed_chunks_are_refused_by_either_loop(compiled):
+    """A model index no balancer has, or a sequence length a float64 cannot hold exactly,
+    raises before any request is applied."""
+    import simpy
+
+    from sim.balancers import RoundRobin
+    from sim.fleet import Fleet, PoolSpec
+    from sim.loop import drive
+    from sim.streams import stream
+    from sim.trace import RecordBuffer
+
+    for models, seqs, message in [
+        ([0, -1], [1, 1], "model indexes"),
+        ([0, 1], [1, 1], "model indexes"),
+        ([0, 0], [1, 2**53], "sequence lengths"),
+    ]:
+        spec = PoolSpec(2, 0, 1, 2, 0.0, 10, lambda b, s: 1e-3)
+        fleet = Fleet(simpy.Environment(), [spec], [RoundRobin(2, stream(0, "balancer"))])
+        chunk = (np.array([0.1, 0.2]), np.array(models), np.array(seqs, dtype=np.int64))
+        writer = RecordBuffer()
+        with pytest.raises(ValueError, match=message):
+            drive(fleet, writer, iter([chunk]), 1.0, compiled=compiled)
+        assert not writer.numbers
+
+
+def test_the_compiled_loop_does_not_move_a_trace_buffer_that_is_being_read():
+    """A writer holding a view of its buffer gets Python's BufferError, not freed memory."""
+    import simpy
+
+    from sim.balancers import RoundRobin
+    from sim.fleet import Fleet, PoolSpec
+    from sim.loop import drive
+    from sim.streams import stream
+    from sim.trace import RecordBuffer
+
+    class Viewing(RecordBuffer):
+        def flush_if_full(self):
+            self.view = memoryview(self.numbers)  # held across the next hand-over
+
+    spec = PoolSpec(1, 0, 1, 1, 0.0, 10, lambda b, s: 1e-4)
+    fleet = Fleet(simpy.Environment(), [spec], [RoundRobin(1, stream(0, "balancer"))])
+    chunks = [(np.array([0.1 * i + 0.01 * k for k in range(3)]), np.zeros(3, dtype=np.int64),
+               np.ones(3, dtype=np.int64)) for i in range(3)]  # fmt: skip
+    with pytest.raises(BufferError):
+        drive(fleet, Viewing(), iter(chunks), 1.0, compiled=True)
