@@ -12,5 +12,10 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 
 flags = [] if sys.platform == "win32" else ["-O2", "-ffp-contract=off"]
-core = Extension("sim._core", ["sim/_core.pyx"], extra_compile_args=flags, optional=True)
-setup(ext_modules=cythonize([core], compiler_directives={"language_level": 3}))
+extensions = cythonize(
+    [Extension("sim._core", ["sim/_core.pyx"], extra_compile_args=flags)],
+    compiler_directives={"language_level": 3},
+)
+for extension in extensions:
+    extension.optional = True  # set after cythonize, which does not carry it over
+setup(ext_modules=extensions)
