@@ -132,7 +132,8 @@ class _Accumulator:
 
     def add(self, chunk: pd.DataFrame) -> None:
         info = self.info
-        status = chunk["status"].astype(str).to_numpy()
+        status_code, status_names = _labels(chunk["status"])
+        status = status_names[status_code]
         measured = ~chunk["warmup"].to_numpy(dtype=bool)
         arrival = chunk["arrival_s"].to_numpy(dtype=float)
         latency = chunk["latency_s"].to_numpy(dtype=float)
@@ -151,11 +152,14 @@ class _Accumulator:
             chunk["start_s"].to_numpy(dtype=float), chunk["service_s"].to_numpy(dtype=float),
             chunk["batch_size"].to_numpy(), info["warmup_s"], info["duration_s"],
         )  # fmt: skip
-        pools = chunk["pool"].astype(str).to_numpy()
+        pool_code, pool_names = _labels(chunk["pool"])
         depth = {p["pool"]: p.get("pipeline_depth", 1) for p in info["pools"]}
-        for name in np.unique(pools):
-            busy = float(share[pools == name].sum()) / depth.get(name, 1)
-            self.busy_s[name] = self.busy_s.get(name, 0.0) + busy
+        present = np.bincount(pool_code, minlength=len(pool_names))
+        per_pool = np.bincount(pool_code, weights=share, minlength=len(pool_names))
+        for code, name in enumerate(pool_names[:-1]):  # the last name stands for missing
+            if present[code]:
+                busy = float(per_pool[code]) / depth.get(str(name), 1)
+                self.busy_s[str(name)] = self.busy_s.get(str(name), 0.0) + busy
 
     def result(self) -> dict[str, Any]:
         info = self.info
@@ -190,6 +194,21 @@ class _Accumulator:
             "cost_usd": cost,
             "cost_per_million_usd": cost / c["ok"] * 1e6 if c["ok"] else float("nan"),
         }
+
+
+def _labels(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """A label column as (codes, names): ``names[codes]`` gives each row's label as a str.
+
+    Trace columns load as categoricals, so this avoids a Python string per row; a missing
+    label gets the code of a trailing empty name.
+    """
+    categorical = (
+        column if isinstance(column.dtype, pd.CategoricalDtype) else (column.astype("category"))
+    )
+    names = np.array([*map(str, categorical.cat.categories), ""])
+    codes = categorical.cat.codes.to_numpy().astype(np.intp)
+    codes[codes < 0] = len(names) - 1
+    return codes, names
 
 
 def summarize(df: pd.DataFrame, info: dict[str, Any] | None = None) -> dict[str, Any]:
