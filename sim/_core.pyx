@@ -600,7 +600,7 @@ cdef class Core:
         """Apply each chunk of routed requests, then run to ``until_s`` (s).
 
         ``chunks`` yields (arrival times s, sequence lengths, first candidates, second
-        candidates) as contiguous float64/int64 arrays (see ``sim.loop._candidates``).
+        candidates) as contiguous float64/int64 arrays (see ``sim.routing.candidates``).
         """
         cdef const double[::1] times
         cdef const int64_t[::1] seqs, first, second

@@ -23,9 +23,9 @@ How the loop runs. Future happenings are entries in the fleet's calendar
 (``sim.calendar``): one per batch completion and per ``max_wait`` deadline, none per
 request. Entries are small reusable objects (``sim.fleet.Done``, ``Timer``, ...) that the
 loop tells apart by class. Requests come from vectorised chunks with their balancer
-candidates already drawn (``Balancer.draw``); each is applied inline at its arrival time,
+candidates already drawn (``sim.routing``); each is applied inline at its arrival time,
 after every calendar entry strictly before it. SimPy processes started in the run's
-environment are stepped from the calendar too (a ``SimPyDue`` entry per SimPy event), so
+environment are stepped from the calendar too (``sim.simpy_bridge``), so
 they see the fleet's state at their own times, in the order one SimPy queue would give
 (tested against the reference engine). They may read the fleet's lists; changing them
 (taking an instance down, say) would need the loop to re-run that instance's batching
@@ -53,13 +53,11 @@ from collections.abc import Callable, Iterable, Iterator
 from heapq import heappop, heappush
 from itertools import chain
 
-import numpy as np
-import simpy
-from simpy.core import URGENT
-
 from sim.balancers import JoinShortestQueue, LeastOutstanding, PowerOfTwo, Random, RoundRobin
-from sim.fleet import Done, Fleet, Freed, Leave, SimPyDue, Timer, WindowStart, at_or_after
+from sim.fleet import Done, Fleet, Freed, Leave, Timer, WindowStart, at_or_after
 from sim.requests import Chunk
+from sim.routing import Candidates, candidates
+from sim.simpy_bridge import SimPyBridge
 from sim.trace import DROPPED, NAN, OK, RecordBuffer
 
 try:
@@ -71,7 +69,6 @@ except ImportError:  # built without a C compiler: the Python loop runs everythi
 _PICKS = {RoundRobin: 0, Random: 0, PowerOfTwo: 0, LeastOutstanding: 1, JoinShortestQueue: 2}
 _END = -(1 << 62)  # candidate marking the end-of-run pseudo-arrival
 _Routed = Iterable[tuple[float, float, int, int, int]]
-_Candidates = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 def drive(
@@ -106,9 +103,9 @@ def drive(
     gc.disable()
     try:
         if core is None:
-            _loop(fleet, writer, _routed(_candidates(fleet, chunks), until_s), until_s, progress)
+            _loop(fleet, writer, _routed(candidates(fleet, chunks), until_s), until_s, progress)
         else:
-            core.run(_candidates(fleet, chunks), until_s, writer, progress)
+            core.run(candidates(fleet, chunks), until_s, writer, progress)
             core.export(fleet)
     finally:
         if collecting:
@@ -143,55 +140,14 @@ def _compiled_core(fleet: Fleet, compiled: bool | None):
     return None
 
 
-def _candidates(fleet: Fleet, chunks: Iterator[Chunk]) -> Iterator[_Candidates]:
-    """Per chunk, (arrival times s, sequence lengths, first candidates, second candidates).
-
-    Candidates are fleet instance numbers; for a balancer that must see the state at the
-    arrival, both are ``-1 - model``. The arrays are contiguous float64 and int64.
-    """
-    balancers = fleet.balancers
-    starts = fleet.group_start
-    for times, models, seqs in chunks:
-        n = times.size
-        if n == 0:
-            continue
-        # the compiled loop trusts these: a model index picks a balancer and an instance
-        # range, and a sequence length is held as a float64 (exact below 2**53)
-        if models.min() < 0 or models.max() >= len(balancers):
-            raise ValueError(f"model indexes outside 0..{len(balancers) - 1} in a chunk")
-        if seqs.min() < 0 or seqs.max() >= 2**53:
-            raise ValueError("sequence lengths outside 0..2**53 - 1 in a chunk")
-        first = np.empty(n, dtype=np.int64)
-        second = np.empty(n, dtype=np.int64)
-        single = models[0] == models[-1] and bool((models == models[0]).all())
-        for m in [int(models[0])] if single else np.unique(models).tolist():
-            mask = slice(None) if single else models == m
-            count = n if single else int(np.count_nonzero(mask))
-            balancer = balancers[m]
-            if balancer is None:
-                raise ValueError(f"requests for model {m}, which no pool serves")
-            drawn = balancer.draw(count)
-            if drawn is None:
-                first[mask] = second[mask] = -1 - m
-            else:
-                first[mask] = drawn[0] + starts[m]
-                second[mask] = drawn[1] + starts[m]
-        yield (
-            np.ascontiguousarray(times, dtype=np.float64),
-            np.ascontiguousarray(seqs, dtype=np.int64),
-            first,
-            second,
-        )
-
-
-def _routed(candidates: Iterator[_Candidates], until_s: float) -> Iterator[tuple[float, _Routed]]:
+def _routed(chunks: Iterator[Candidates], until_s: float) -> Iterator[tuple[float, _Routed]]:
     """Per chunk, its last arrival time (s) and its routed requests; then the end marker.
 
     A routed request is (arrival s, next arrival s, sequence length, first candidate, second
     candidate). The last request of a chunk takes its own time as the next arrival: a
     decision then waits to the end of the instant, which is always exact.
     """
-    for times, seqs, first, second in candidates:
+    for times, seqs, first, second in chunks:
         t_list = times.tolist()
         nexts = t_list[1:]
         nexts.append(t_list[-1])
@@ -251,7 +207,7 @@ def _loop(
     arrived_sum = occupancy.arrived_sum_s
     if window > env._now:
         schedule(window, WindowStart())
-    simpy = _SimPyBridge(env, schedule)
+    simpy = SimPyBridge(env, schedule)
 
     def start(j: int, now: float, q, size: int) -> None:
         """Start a batch of the ``size`` oldest requests on the lowest free replica."""
@@ -443,55 +399,3 @@ def _loop(
     occupancy.last_s = last
     occupancy.arrived = arrived
     occupancy.arrived_sum_s = arrived_sum
-
-
-class _SimPyBridge:
-    """SimPy's own events, mirrored into the fleet calendar: one ``SimPyDue`` per event.
-
-    An event's entry is scheduled when the event is (before the loop, or right after the
-    SimPy step that created it), so at a shared instant SimPy events and fleet entries run in
-    the order they were scheduled, as they would in one SimPy queue. Popping an entry steps
-    SimPy's next event, which is due at the same time (the two hold the same times). What
-    SimPy schedules with URGENT priority at the current instant (a process starting, an
-    interrupt) runs at once, before anything else at the instant, as SimPy runs it.
-    """
-
-    def __init__(self, env: simpy.Environment, schedule: Callable[[float, object], None]):
-        self.env = env
-        self.queue = env._queue  # SimPy's heap of (time, priority, id, event)
-        self.schedule = schedule
-        self.entry = SimPyDue()
-        self.seen = -1  # the highest SimPy event id mirrored so far
-        self.mirror()
-
-    def mirror(self) -> None:
-        """Schedule an entry for every SimPy event not yet mirrored, in SimPy's id order."""
-        new = sorted((eid, when) for when, _, eid, _ in self.queue if eid > self.seen)
-        for _, when in new:
-            self.schedule(when, self.entry)
-        if new:
-            self.seen = new[-1][0]
-
-    def step(self, now: float) -> None:
-        """Process SimPy's next event, due at ``now`` (s), then what it made urgent."""
-        self.env._now = now
-        when, _, _, event = heappop(self.queue)
-        if when != now:
-            raise RuntimeError(f"SimPy event due at {when} s stepped at {now} s")
-        _step_simpy(event)
-        queue = self.queue
-        # made urgent by that step (not yet mirrored): SimPy runs these before all else now
-        while queue and queue[0][0] == now and queue[0][1] == URGENT and queue[0][2] > self.seen:
-            _step_simpy(heappop(queue)[3])
-        self.mirror()
-
-
-def _step_simpy(event) -> None:
-    """Process one SimPy event as ``simpy.Environment.step`` does."""
-    callbacks, event.callbacks = event.callbacks, None
-    for callback in callbacks:
-        callback(event)
-    if not event._ok and not hasattr(event, "_defused"):
-        exc = type(event._value)(*event._value.args)
-        exc.__cause__ = event._value
-        raise exc
