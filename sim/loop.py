@@ -35,7 +35,7 @@ creates no reference cycles, and the collector's scans of the many small objects
 create cost about 40% of the run; cycles made elsewhere are collected when the run ends.
 
 Two implementations run these rules. ``sim._core`` (``sim/_core.pyx``, compiled with Cython
-when fleetsim is installed) keeps the state in C arrays and is about five times faster;
+when fleetsim is installed) keeps the state in C arrays and is five to seven times faster;
 ``drive`` uses it unless SimPy processes run in the environment or it was not built. ``_loop``
 here is the definition and the fallback. It is written for CPython's interpreter: the state
 is bound to locals, the common cases of ``Calendar.schedule``/``pop`` and of a batching
