@@ -482,11 +482,15 @@ cdef class Core:
             if self.next_s() > now and not self.n_late:
                 self.dispatch(j, now)
             else:
-                self.deciding[j] = 1
-                self.late[self.n_late] = j
-                self.n_late += 1
-                self.late_s = now
+                self.defer(j, now)
         return 0
+
+    cdef inline void defer(self, int j, double now) noexcept:
+        """Instance ``j`` decides at the end of instant ``now`` (s), after all else then."""
+        self.deciding[j] = 1
+        self.late[self.n_late] = j
+        self.n_late += 1
+        self.late_s = now
 
     cdef inline void fold(self, double now, Py_ssize_t size) noexcept:
         """Requests leave at ``now``: fold the arrivals since the last fold (Occupancy)."""
@@ -590,10 +594,7 @@ cdef class Core:
             if nxt > t and self.next_s() > t and not self.n_late:  # nothing else at t
                 self.dispatch(j, t)
             else:
-                self.deciding[j] = 1
-                self.late[self.n_late] = j
-                self.n_late += 1
-                self.late_s = t
+                self.defer(j, t)
         return 0
 
     def run(self, chunks, double until_s, writer, progress):
