@@ -1,7 +1,7 @@
 """Build the optional compiled event loop (sim/_core.pyx); everything else is in pyproject.toml.
 
 The extension is optional: where it cannot be compiled (no C compiler), the install still
-succeeds and ``sim.loop`` runs its pure-Python loop, which gives identical results, slower.
+succeeds and runs the SimPy engine, which gives identical results, slower.
 ``-ffp-contract=off`` keeps compilers from fusing a multiply and an add, which would round
 differently from Python's float arithmetic.
 """
@@ -13,7 +13,7 @@ from setuptools import Extension, setup
 
 flags = [] if sys.platform == "win32" else ["-O2", "-ffp-contract=off"]
 extensions = cythonize(
-    [Extension("sim._core", ["sim/_core.pyx"], extra_compile_args=flags)],
+    [Extension("sim.engine._kernel", ["sim/engine/_kernel.pyx"], extra_compile_args=flags)],
     compiler_directives={"language_level": 3},
 )
 for extension in extensions:

@@ -16,7 +16,7 @@ from analysis.metrics import (
     summarize,
     summarize_trace,
 )
-from analysis.trace import load_trace, run_info
+from analysis.reader import load_trace, run_info
 
 __all__ = [
     "SUMMARY_KEYS",

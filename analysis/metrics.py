@@ -33,7 +33,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from analysis.quantiles import StreamingPercentiles
-from analysis.trace import run_info
+from analysis.reader import run_info
 
 PERCENTILES = (50.0, 90.0, 99.0, 99.9)
 SUMMARY_KEYS = (

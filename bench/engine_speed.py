@@ -15,7 +15,7 @@ noise only ever slows a run down). The spread of the runs is printed too.
 (d) 10 million requests of (b): wall time and peak RSS, against 1 million
 (e) fleetsim run scenarios/alexa.yaml end to end
 
-(a)-(e) run the compiled event loop (sim._core) when it is built, as ``fleetsim run`` does;
+(a)-(e) run the compiled event loop (sim.engine._kernel) when it is built, as ``fleetsim run`` does;
 (b) is also run with the pure-Python loop that replaces it where no C compiler was found.
 """
 
@@ -38,10 +38,10 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import sim.engine  # noqa: E402
-import sim.loop  # noqa: E402
-from sim.engine import run  # noqa: E402
-from sim.loading import parse_scenario  # noqa: E402
+import sim.engine.loop  # noqa: E402
+import sim.engine.runner  # noqa: E402
+from sim.engine.runner import run  # noqa: E402
+from sim.scenario.loading import parse_scenario  # noqa: E402
 
 
 def textbook_mmc(requests: int, servers: int, rate: float, service_s: float, seed: int = 1):
@@ -103,17 +103,17 @@ def fleet(
 
 
 def fleetsim_rate(data: dict, compiled: bool | None = None) -> tuple[float, int]:
-    """Requests per wall-second of ``sim.engine.run`` (trace included); ``compiled`` as in
-    ``sim.loop.drive`` (None: the default choice)."""
+    """Requests per wall-second of ``sim.engine.runner.run`` (trace included); ``compiled`` as in
+    ``sim.engine.loop.drive`` (None: the default choice)."""
     scenario = parse_scenario(yaml.safe_dump(data))
-    sim.engine.drive = functools.partial(sim.loop.drive, compiled=compiled)
+    sim.engine.runner.drive = functools.partial(sim.engine.loop.drive, compiled=compiled)
     try:
         with tempfile.TemporaryDirectory() as d:
             start = time.perf_counter()
             stats = run(scenario, Path(d) / "t.parquet")
             return stats.requests / (time.perf_counter() - start), stats.requests
     finally:
-        sim.engine.drive = sim.loop.drive
+        sim.engine.runner.drive = sim.engine.loop.drive
 
 
 def big_run(requests: int) -> dict:
@@ -121,8 +121,8 @@ def big_run(requests: int) -> dict:
     code = (
         "import sys, time, resource, tempfile, yaml; from pathlib import Path;"
         f"sys.path.insert(0, {str(ROOT)!r}); sys.path.insert(0, {str(ROOT / 'bench')!r});"
-        "from engine_speed import fleet; from sim.engine import run;"
-        "from sim.loading import parse_scenario;"
+        "from engine_speed import fleet; from sim.engine.runner import run;"
+        "from sim.scenario.loading import parse_scenario;"
         f"s = parse_scenario(yaml.safe_dump(fleet(64, 2000.0, {requests})));"
         "d = tempfile.mkdtemp(); t = time.perf_counter(); r = run(s, Path(d) / 't.parquet');"
         "print(time.perf_counter() - t, r.requests,"
@@ -153,7 +153,11 @@ def main() -> None:
             fleet(64, 2000.0, 1_000_000), compiled=False
         )[0],
     }
-    loop = "compiled" if sim.loop.compiled_available() else "python (sim._core not built)"
+    loop = (
+        "compiled"
+        if sim.engine.loop.compiled_available()
+        else "python (sim.engine._kernel not built)"
+    )
     print(f"event loop: {loop}")
     runs: dict[str, list[float]] = {label: [] for label in cases}
     for round_ in range(args.repeat):

@@ -1,5 +1,5 @@
 """``python -m sim`` runs the fleetsim command line."""
 
-from sim.cli import main
+from sim.cli.commands import main
 
 main()

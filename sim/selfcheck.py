@@ -24,9 +24,9 @@ import yaml
 from scipy import stats
 
 from analysis import queueing
-from sim.engine import RunStats, run
-from sim.loading import parse_scenario
-from sim.scenario import Scenario
+from sim.engine.runner import RunStats, run
+from sim.scenario.loading import parse_scenario
+from sim.scenario.schema import Scenario
 from sim.streams import name_index
 
 CONFIDENCE = 0.99

@@ -1,6 +1,6 @@
 """The previous engine, kept as a reference: one object per instance, SimPy events.
 
-This is the straightforward design the fast loop in ``sim.loop`` replaced (fleetsim up to
+This is the straightforward design the fast loop in ``sim.engine.loop`` replaced (fleetsim up to
 issue 5): an ``Instance`` object per instance with a deque, SimPy ``Timeout`` events for
 every batch completion and ``max_wait`` deadline, a deferred SimPy event for batching
 decisions at tied instants, and a driver that applies arrivals inline between SimPy events.
@@ -23,10 +23,10 @@ import simpy
 from simpy.core import NORMAL
 from simpy.events import Timeout
 
-from sim.balancers import Balancer, make_balancer
-from sim.requests import Chunk
-from sim.scenario import Scenario
+from sim.policies.balancers import Balancer, make_balancer
+from sim.scenario.schema import Scenario
 from sim.streams import name_index, stream
+from sim.workload.requests import Chunk
 
 DROPPED, IN_FLIGHT, OK = 1, 2, 0
 Request = tuple[int, float, int]
@@ -326,7 +326,7 @@ class Fleet:
     Args:
         env: The run's environment.
         scenario: The scenario.
-        plans: One ``sim.engine.PoolPlan`` per pool.
+        plans: One ``sim.engine.runner.PoolPlan`` per pool.
         writer: The trace.
         model_names: Model names in index order.
         replication: Independent replication number.

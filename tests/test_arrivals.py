@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from sim.arrivals import DiurnalProcess, PoissonProcess
 from sim.streams import stream
+from sim.workload.arrivals import DiurnalProcess, PoissonProcess
 
 
 def collect(process, until):

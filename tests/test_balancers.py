@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.balancers import (
+from sim.policies.balancers import (
     JoinShortestQueue,
     LeastOutstanding,
     PowerOfTwo,

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_instance import simulate
 
-from sim.trace import DROPPED, IN_FLIGHT, OK
+from sim.engine.trace_writer import DROPPED, IN_FLIGHT, OK
 
 NAN = math.nan
 

@@ -9,7 +9,7 @@ from heapq import heappop, heappush
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.calendar import Calendar
+from sim.engine.calendar import Calendar
 
 # operations: schedule at one of a few times (many ties), or pop
 OPS = st.lists(st.one_of(st.sampled_from([0.0, 0.5, 1.0, 1.5, 2.0, 7.25]), st.none()), max_size=200)

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 import analysis
-from sim.cli import app
+from sim.cli.commands import app
 
 ROOT = Path(__file__).resolve().parent.parent
 ALEXA = ROOT / "scenarios" / "alexa.yaml"
@@ -164,7 +164,7 @@ def test_killed_run_leaves_nothing_under_the_final_name(tmp_path):
 
 def test_progress_bar_appears_only_after_the_delay(monkeypatch):
     """The bar stays hidden for short runs and tracks the simulated fraction after that."""
-    import sim.cli as cli
+    import sim.cli.commands as cli
 
     quick = cli._LazyProgress("x", enabled=True)
     quick(0.5)

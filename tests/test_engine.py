@@ -12,9 +12,9 @@ import yaml
 
 import analysis
 import hardware
-from sim.engine import run
-from sim.loading import parse_scenario
-from sim.trace import COLUMNS
+from sim.engine.runner import run
+from sim.engine.trace_writer import COLUMNS
+from sim.scenario.loading import parse_scenario
 
 SMALL = {
     "name": "small",
@@ -169,8 +169,8 @@ def test_metadata_holds_scenario_seed_and_versions(tmp_path):
 
 def test_trace_written_in_row_groups(tmp_path, monkeypatch):
     """The writer flushes bounded row groups as the run goes."""
-    import sim.engine as engine
-    from sim.trace import TraceWriter
+    import sim.engine.runner as engine
+    from sim.engine.trace_writer import TraceWriter
 
     monkeypatch.setattr(
         engine, "TraceWriter", lambda *a, **k: TraceWriter(*a, **{**k, "rows_per_group": 1000})
@@ -201,12 +201,12 @@ def test_simpy_processes_interleave_with_the_fleet_in_time_order():
     requests in the system sampled every 10 ms equal the count derived from the trace."""
     import simpy
 
-    from sim.engine import plan_pool
-    from sim.fleet import Fleet
-    from sim.loop import drive
-    from sim.requests import request_stream
-    from sim.semantics import seq_lens_by_model
-    from sim.trace import RecordBuffer
+    from sim.engine.fleet import Fleet
+    from sim.engine.loop import drive
+    from sim.engine.runner import plan_pool
+    from sim.engine.trace_writer import RecordBuffer
+    from sim.scenario.checks import seq_lens_by_model
+    from sim.workload.requests import request_stream
 
     s = scenario(duration="1s", warmup="0")
     lengths = seq_lens_by_model(s)
@@ -237,17 +237,17 @@ def test_simpy_processes_interleave_with_the_fleet_in_time_order():
 
 
 def test_compiled_and_python_loops_write_identical_traces(tmp_path, monkeypatch):
-    """The compiled loop (sim._core) and the Python loop write the same file: same rows,
+    """The compiled loop (sim.engine._kernel) and the Python loop write the same file: same rows,
     same row groups, same engine statistics; only the name of the loop differs."""
     import functools
 
-    import sim.engine
-    from sim.loop import drive
+    import sim.engine.runner
+    from sim.engine.loop import drive
 
     s = scenario(duration="50s")  # 150,000 rows: two row groups
     tables, stats = {}, {}
     for compiled in (False, True):
-        monkeypatch.setattr(sim.engine, "drive", functools.partial(drive, compiled=compiled))
+        monkeypatch.setattr(sim.engine.runner, "drive", functools.partial(drive, compiled=compiled))
         path = run(s, tmp_path / f"{compiled}.parquet").trace_path
         meta = pq.ParquetFile(path).metadata
         tables[compiled] = (pq.read_table(path), meta.num_row_groups)
@@ -263,11 +263,11 @@ def test_the_compiled_loop_is_used_when_it_can_be():
     Python loop, which the default chooses and ``compiled=True`` refuses with the reason."""
     import simpy
 
-    from sim.balancers import RoundRobin
-    from sim.fleet import Fleet, PoolSpec
-    from sim.loop import compiled_available, drive
+    from sim.engine.fleet import Fleet, PoolSpec
+    from sim.engine.loop import compiled_available, drive
+    from sim.engine.trace_writer import RecordBuffer
+    from sim.policies.balancers import RoundRobin
     from sim.streams import stream
-    from sim.trace import RecordBuffer
 
     assert compiled_available()
 
@@ -298,11 +298,11 @@ def test_an_error_in_a_service_function_propagates_from_either_loop(compiled):
 
     import simpy
 
-    from sim.balancers import PowerOfTwo
-    from sim.fleet import Fleet, PoolSpec
-    from sim.loop import drive
+    from sim.engine.fleet import Fleet, PoolSpec
+    from sim.engine.loop import drive
+    from sim.engine.trace_writer import RecordBuffer
+    from sim.policies.balancers import PowerOfTwo
     from sim.streams import stream
-    from sim.trace import RecordBuffer
 
     calls = []
 
@@ -335,8 +335,8 @@ def test_a_pool_spec_neither_loop_can_run_is_refused(changes, message):
 
     import simpy
 
-    from sim.balancers import RoundRobin
-    from sim.fleet import Fleet, PoolSpec
+    from sim.engine.fleet import Fleet, PoolSpec
+    from sim.policies.balancers import RoundRobin
     from sim.streams import stream
 
     spec = dataclasses.replace(PoolSpec(1, 0, 1, 1, 0.0, 10, lambda b, s: 1e-3), **changes)
@@ -350,11 +350,11 @@ def test_malformed_chunks_are_refused_by_either_loop(compiled):
     raises before any request is applied."""
     import simpy
 
-    from sim.balancers import RoundRobin
-    from sim.fleet import Fleet, PoolSpec
-    from sim.loop import drive
+    from sim.engine.fleet import Fleet, PoolSpec
+    from sim.engine.loop import drive
+    from sim.engine.trace_writer import RecordBuffer
+    from sim.policies.balancers import RoundRobin
     from sim.streams import stream
-    from sim.trace import RecordBuffer
 
     for models, seqs, message in [
         ([0, -1], [1, 1], "model indexes"),
@@ -374,11 +374,11 @@ def test_the_compiled_loop_does_not_move_a_trace_buffer_that_is_being_read():
     """A writer holding a view of its buffer gets Python's BufferError, not freed memory."""
     import simpy
 
-    from sim.balancers import RoundRobin
-    from sim.fleet import Fleet, PoolSpec
-    from sim.loop import drive
+    from sim.engine.fleet import Fleet, PoolSpec
+    from sim.engine.loop import drive
+    from sim.engine.trace_writer import RecordBuffer
+    from sim.policies.balancers import RoundRobin
     from sim.streams import stream
-    from sim.trace import RecordBuffer
 
     class Viewing(RecordBuffer):
         def flush_if_full(self):

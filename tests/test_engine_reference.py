@@ -19,13 +19,13 @@ import reference_fleet
 import simpy
 import yaml
 
-from sim.engine import plan_pool
-from sim.fleet import Fleet
-from sim.loading import load_scenario, parse_scenario
-from sim.loop import drive
-from sim.requests import request_stream
-from sim.semantics import seq_lens_by_model
-from sim.trace import RecordBuffer
+from sim.engine.fleet import Fleet
+from sim.engine.loop import drive
+from sim.engine.runner import plan_pool
+from sim.engine.trace_writer import RecordBuffer
+from sim.scenario.checks import seq_lens_by_model
+from sim.scenario.loading import load_scenario, parse_scenario
+from sim.workload.requests import request_stream
 
 BALANCERS = ["round_robin", "random", "least_outstanding", "power_of_two", "join_shortest_queue"]
 
@@ -45,7 +45,7 @@ def run_both(scenario, processes=None, compiled=None) -> tuple[list, list, float
 
     ``processes(env, in_system)``, if given, starts SimPy processes in each engine's
     environment before the run; ``in_system()`` reads that engine's requests in the system.
-    ``compiled`` chooses the new engine's loop (see ``sim.loop.drive``).
+    ``compiled`` chooses the new engine's loop (see ``sim.engine.loop.drive``).
     """
     lengths = seq_lens_by_model(scenario)
     plans = [plan_pool(scenario, pool, lengths[pool.model]) for pool in scenario.fleet]
@@ -143,7 +143,7 @@ def random_scenario(seed: int) -> dict:
     }
 
 
-# Both loops: the Python one (sim.loop._loop) and the compiled one (sim._core), which is
+# Both loops: the Python one and the compiled one (sim.engine._kernel), which is
 # required here - a missing build fails these tests rather than skipping them.
 LOOPS = pytest.mark.parametrize("compiled", [False, True], ids=["python", "compiled"])
 

@@ -7,11 +7,11 @@ import math
 import numpy as np
 import simpy
 
-from sim.balancers import RoundRobin
-from sim.fleet import Fleet, PoolSpec
-from sim.loop import drive
+from sim.engine.fleet import Fleet, PoolSpec
+from sim.engine.loop import drive
+from sim.engine.trace_writer import DROPPED, IN_FLIGHT, OK, RecordBuffer
+from sim.policies.balancers import RoundRobin
 from sim.streams import stream
-from sim.trace import DROPPED, IN_FLIGHT, OK, RecordBuffer
 
 
 class LogWriter(RecordBuffer):

@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import analysis
-from sim.engine import run
-from sim.loading import parse_scenario
+from sim.engine.runner import run
+from sim.scenario.loading import parse_scenario
 
 BALANCERS = ["round_robin", "random", "least_outstanding", "power_of_two", "join_shortest_queue"]
 SERVICES = st.one_of(

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import yaml
 
-from sim.loading import parse_scenario
-from sim.mix import RequestMix
-from sim.requests import request_stream
-from sim.scenario import MixEntry
+from sim.scenario.loading import parse_scenario
+from sim.scenario.schema import MixEntry
 from sim.streams import stream
+from sim.workload.mix import RequestMix
+from sim.workload.requests import request_stream
 
 N = 200_000
 

@@ -10,9 +10,9 @@ import yaml
 
 import analysis
 import hardware
-from sim.engine import run
-from sim.errors import ScenarioError
-from sim.loading import parse_scenario
+from sim.engine.runner import run
+from sim.scenario.errors import ScenarioError
+from sim.scenario.loading import parse_scenario
 
 GIANT = {"layers": 48, "hidden": 2048, "heads": 16, "ffn": 8192}  # ~2.4 B parameters
 
@@ -55,7 +55,7 @@ def test_auto_cores_partitions_a_model_too_big_for_one_core(tmp_path):
     pool = info["pools"][0]
     depth = pool["cores_per_replica"]
     giant = sc.models["giant"]
-    from sim.semantics import resolve_model
+    from sim.scenario.checks import resolve_model
 
     model = resolve_model(sc, "giant")
     assert depth > 1 and pool["pipeline_depth"] == depth

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from sim.cli import app
-from sim.loading import parse_scenario
+from sim.cli.commands import app
+from sim.scenario.loading import parse_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()

@@ -9,9 +9,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from sim.cli import app
-from sim.errors import ScenarioError
-from sim.loading import parse_scenario
+from sim.cli.commands import app
+from sim.scenario.errors import ScenarioError
+from sim.scenario.loading import parse_scenario
 
 BASE = {
     "name": "base",

@@ -9,9 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_scenario_errors import BASE
 
-from sim.errors import ScenarioError
-from sim.loading import parse_scenario
-from sim.scenario import Scenario
+from sim.scenario.errors import ScenarioError
+from sim.scenario.loading import parse_scenario
+from sim.scenario.schema import Scenario
 
 durations = st.sampled_from(["1ms", "250us", "2s", "5m", "0.5s", 0, "1h"])
 

@@ -9,8 +9,8 @@ from conftest import SCENARIOS
 from typer.testing import CliRunner
 
 import analysis
-from sim.cli import app
-from sim.loading import load_scenario
+from sim.cli.commands import app
+from sim.scenario.loading import load_scenario
 
 CASE_STUDIES = {"alexa", "amazon_search", "airbnb", "snap", "bert_large_inf1"}
 

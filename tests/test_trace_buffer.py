@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from sim.trace import DROPPED, IN_FLIGHT, OK, RecordBuffer
+from sim.engine.trace_writer import DROPPED, IN_FLIGHT, OK, RecordBuffer
 
 
 def test_records_round_trip_exactly():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from sim.scenario.units import format_duration, parse_duration_s
 from sim.streams import STREAM_ID, stream
-from sim.units import format_duration, parse_duration_s
 
 
 @pytest.mark.parametrize(

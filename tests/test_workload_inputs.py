@@ -11,12 +11,17 @@ import yaml
 from test_batching_oracle import oracle
 
 import analysis
-from sim.arrivals import GammaProcess, MMPPProcess
-from sim.engine import run
-from sim.errors import ScenarioError
-from sim.loading import load_scenario, parse_scenario
-from sim.service import DeterministicService, EmpiricalService, ExponentialService, LognormalService
+from sim.engine.runner import run
+from sim.policies.service import (
+    DeterministicService,
+    EmpiricalService,
+    ExponentialService,
+    LognormalService,
+)
+from sim.scenario.errors import ScenarioError
+from sim.scenario.loading import load_scenario, parse_scenario
 from sim.streams import stream
+from sim.workload.arrivals import GammaProcess, MMPPProcess
 
 
 def collect(process, until):

@@ -21,8 +21,8 @@ from hardware.catalog import InstanceType
 from hardware.dtypes import DTYPES
 from hardware.power import chip_power
 from hardware.workload import ModelSpec
-from sim.scenario import did_you_mean
-from sim.units import DURATION_HELP, parse_duration_s
+from sim.scenario.schema import did_you_mean
+from sim.scenario.units import DURATION_HELP, parse_duration_s
 
 app = typer.Typer(
     name="hardware",

@@ -10,11 +10,11 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from sim.mix import RequestMix
-from sim.replay import TraceArrivals
-from sim.scenario import Scenario
-from sim.semantics import default_seq_len
+from sim.scenario.checks import default_seq_len
+from sim.scenario.schema import Scenario
 from sim.streams import name_index, stream
+from sim.workload.mix import RequestMix
+from sim.workload.replay import TraceArrivals
 
 Chunk = tuple[np.ndarray, np.ndarray, np.ndarray]
 """(arrival times s float64, model index int64, sequence length int64), ascending in time."""

@@ -16,8 +16,8 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from sim.datafiles import read_table, resolve_path
-from sim.scenario_base import Config, Duration, PositiveDuration
+from sim.scenario.base import Config, Duration, PositiveDuration
+from sim.scenario.datafiles import read_table, resolve_path
 
 ServiceFn = Callable[[int, int], float]
 """``service_s(batch_size, max_seq_len) -> seconds`` for one batch."""

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.scenario import BalancerKind
+from sim.scenario.schema import BalancerKind
 
 _BLOCK = 4096
 

@@ -16,8 +16,8 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
-from sim.datafiles import read_table, resolve_path
-from sim.scenario_base import Config
+from sim.scenario.base import Config
+from sim.scenario.datafiles import read_table, resolve_path
 
 CHUNK = 8192
 

@@ -20,12 +20,12 @@ batch every service interval, and each batch leaves ``pipeline_depth`` intervals
 started.
 
 How the loop runs. Future happenings are entries in the fleet's calendar
-(``sim.calendar``): one per batch completion and per ``max_wait`` deadline, none per
-request. Entries are small reusable objects (``sim.fleet.Done``, ``Timer``, ...) that the
+(``sim.engine.calendar``): one per batch completion and per ``max_wait`` deadline, none per
+request. Entries are small reusable objects (``sim.engine.fleet.Done``, ``Timer``, ...) that the
 loop tells apart by class. Requests come from vectorised chunks with their balancer
-candidates already drawn (``sim.routing``); each is applied inline at its arrival time,
+candidates already drawn (``sim.policies.routing``); each is applied inline at its arrival time,
 after every calendar entry strictly before it. SimPy processes started in the run's
-environment are stepped from the calendar too (``sim.simpy_bridge``), so
+environment are stepped from the calendar too (``sim.engine.simpy_bridge``), so
 they see the fleet's state at their own times, in the order one SimPy queue would give
 (tested against the reference engine). They may read the fleet's lists; changing them
 (taking an instance down, say) would need the loop to re-run that instance's batching
@@ -34,7 +34,7 @@ loop runs - for the whole process, SimPy processes and the trace thread included
 creates no reference cycles, and the collector's scans of the many small objects it does
 create cost about 40% of the run; cycles made elsewhere are collected when the run ends.
 
-Two implementations run these rules. ``sim._core`` (``sim/_core.pyx``, compiled with Cython
+Two implementations run these rules. ``sim.engine._kernel`` (``sim/_core.pyx``, compiled with Cython
 when fleetsim is installed) keeps the state in C arrays and is five to seven times faster;
 ``drive`` uses it unless SimPy processes run in the environment or it was not built. ``_loop``
 here is the definition and the fallback. It is written for CPython's interpreter: the state
@@ -53,15 +53,21 @@ from collections.abc import Callable, Iterable, Iterator
 from heapq import heappop, heappush
 from itertools import chain
 
-from sim.balancers import JoinShortestQueue, LeastOutstanding, PowerOfTwo, Random, RoundRobin
-from sim.fleet import Done, Fleet, Freed, Leave, Timer, WindowStart, at_or_after
-from sim.requests import Chunk
-from sim.routing import Candidates, candidates
-from sim.simpy_bridge import SimPyBridge
-from sim.trace import DROPPED, NAN, OK, RecordBuffer
+from sim.engine.fleet import Done, Fleet, Freed, Leave, Timer, WindowStart, at_or_after
+from sim.engine.simpy_bridge import SimPyBridge
+from sim.engine.trace_writer import DROPPED, NAN, OK, RecordBuffer
+from sim.policies.balancers import (
+    JoinShortestQueue,
+    LeastOutstanding,
+    PowerOfTwo,
+    Random,
+    RoundRobin,
+)
+from sim.policies.routing import Candidates, candidates
+from sim.workload.requests import Chunk
 
 try:
-    from sim import _core
+    from sim.engine import _kernel as _core
 except ImportError:  # built without a C compiler: the Python loop runs everything
     _core = None
 
@@ -91,7 +97,7 @@ def drive(
         chunks: The requests, ascending in time, all before ``until_s``.
         until_s: End of the run (s).
         progress: Called with the simulated fraction done (0..1) after each chunk.
-        compiled: Run the compiled loop (``sim._core``): True requires it, False forbids
+        compiled: Run the compiled loop (``sim.engine._kernel``): True requires it, False forbids
             it, None (the default) uses it when it is built and covers the run.
 
     Returns:
@@ -118,17 +124,17 @@ def drive(
 
 
 def compiled_available() -> bool:
-    """Whether the compiled loop (``sim._core``) was built when fleetsim was installed."""
+    """Whether the compiled loop (``sim.engine._kernel``) was built when fleetsim was installed."""
     return _core is not None
 
 
 def _compiled_core(fleet: Fleet, compiled: bool | None):
-    """A ``sim._core.Core`` for the fleet, or None to run the Python loop."""
+    """A ``sim.engine._kernel.Core`` for the fleet, or None to run the Python loop."""
     if compiled is False:
         return None
     reason = None
     if _core is None:
-        reason = "sim._core is not built (fleetsim was installed without a C compiler)"
+        reason = "sim.engine._kernel is not built (fleetsim was installed without a C compiler)"
     elif fleet.env._queue:
         reason = "SimPy processes run in the environment; only the Python loop steps them"
     elif any(b is not None and type(b) not in _PICKS for b in fleet.balancers):
@@ -170,7 +176,7 @@ def _loop(
     more = calendar.more  # time -> later entries due then, first scheduled first
     late = calendar.late  # instances whose decision waits for the end of instant late_s
     schedule = calendar.schedule  # what the inlined copies below stand for
-    # the fleet's state, bound once to locals (see sim.fleet)
+    # the fleet's state, bound once to locals (see sim.engine.fleet)
     queue = fleet.queue
     max_batch = fleet.max_batch
     max_wait_s = fleet.max_wait_s

@@ -14,9 +14,9 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from sim.errors import ScenarioError, format_path
-from sim.scenario import Scenario
-from sim.semantics import check_references
+from sim.scenario.checks import check_references
+from sim.scenario.errors import ScenarioError, format_path
+from sim.scenario.schema import Scenario
 
 LineMap = dict[tuple[str | int, ...], int]
 
@@ -152,8 +152,8 @@ def _data_path(loc: tuple[Any, ...], data: Any) -> tuple[str | int, ...]:
 
 def _kind_unions() -> dict[str, str]:
     """Field name -> the kinds its discriminated union accepts, read off the schema."""
-    from sim.scenario import ArrivalsConfig, SeqLenConfig
-    from sim.service import ServiceConfig
+    from sim.policies.service import ServiceConfig
+    from sim.scenario.schema import ArrivalsConfig, SeqLenConfig
 
     def kinds(union: Any) -> str:
         members = typing.get_args(typing.get_args(union)[0])

@@ -15,7 +15,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from sim.units import parse_duration_s
+from sim.scenario.units import parse_duration_s
 
 DTYPES = ("fp32", "bf16", "fp16", "int8", "fp8", "fp4")
 

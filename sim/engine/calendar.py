@@ -11,7 +11,7 @@ Batching decisions deferred to the end of an instant do not go in the heap: they
 the current instant, so a list (``late``, with that instant ``late_s``) keeps them, and the
 loop runs them once nothing else is due at the instant.
 
-The event loop (``sim.loop``) inlines ``schedule`` and ``pop`` on its hot paths; these
+The event loop (``sim.engine.loop``) inlines ``schedule`` and ``pop`` on its hot paths; these
 methods are the reference for what it does.
 """
 

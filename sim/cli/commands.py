@@ -24,13 +24,13 @@ import analysis
 import hardware
 from hardware import catalog
 from sim import __version__
-from sim.engine import run as run_scenario
-from sim.errors import ScenarioError
-from sim.hardware_cli import app as hardware_app
-from sim.loading import load_scenario, with_overrides
-from sim.output import OutputExistsError, staged_dir, write_json
-from sim.report import summary_table
-from sim.units import DURATION_HELP, parse_duration_s
+from sim.cli.hardware import app as hardware_app
+from sim.cli.tables import summary_table
+from sim.engine.output import OutputExistsError, staged_dir, write_json
+from sim.engine.runner import run as run_scenario
+from sim.scenario.errors import ScenarioError
+from sim.scenario.loading import load_scenario, with_overrides
+from sim.scenario.units import DURATION_HELP, parse_duration_s
 
 app = typer.Typer(
     name="fleetsim",
@@ -258,9 +258,9 @@ def selfcheck(
 @app.command()
 def version() -> None:
     """Print the fleetsim and hardware-model versions, and which event loop runs."""
-    from sim.loop import compiled_available
+    from sim.engine.loop import compiled_available
 
-    loop = "compiled" if compiled_available() else "pure Python (sim._core not built)"
+    loop = "compiled" if compiled_available() else "pure Python (sim.engine._kernel not built)"
     _stdout().print(
         f"fleetsim {__version__}, hardware model {hardware.HARDWARE_MODEL_VERSION}, "
         f"event loop: {loop}"

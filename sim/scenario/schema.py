@@ -2,7 +2,7 @@
 
 Durations are converted to seconds at load (``"2ms"`` -> 0.002); rates are requests per
 second. Every config rejects unknown keys with a did-you-mean. Cross-references (instance
-types, models, memory fit) are checked afterwards in ``sim.loading``.
+types, models, memory fit) are checked afterwards in ``sim.scenario.loading``.
 """
 
 from __future__ import annotations
@@ -17,15 +17,15 @@ from pydantic import (
     model_validator,
 )
 
-from sim.arrivals import DiurnalProcess, GammaProcess, MMPPProcess, PoissonProcess
-from sim.replay import TraceArrivals
-from sim.scenario_base import (
+from sim.policies.service import ServiceConfig
+from sim.scenario.base import (
     Config,
     Duration,
     PositiveDuration,
 )
-from sim.scenario_base import did_you_mean as did_you_mean  # re-exported for callers
-from sim.service import ServiceConfig
+from sim.scenario.base import did_you_mean as did_you_mean  # re-exported for callers
+from sim.workload.arrivals import DiurnalProcess, GammaProcess, MMPPProcess, PoissonProcess
+from sim.workload.replay import TraceArrivals
 
 MAX_RATE = 1e9  # requests/s; beyond this a run could never finish, so it is surely a typo
 
@@ -249,7 +249,7 @@ class Pool(Config):
 BalancerKind = Literal[
     "round_robin", "random", "least_outstanding", "power_of_two", "join_shortest_queue"
 ]
-"""Load-balancing policies; see ``sim.balancers`` for the exact rules."""
+"""Load-balancing policies; see ``sim.policies.balancers`` for the exact rules."""
 
 
 class BalancerConfig(Config):

@@ -1,6 +1,6 @@
 """SimPy processes in a run's environment, stepped from the fleet's calendar.
 
-The Python event loop (``sim.loop``) keeps the fleet's own calendar; a SimPy process started
+The Python event loop (``sim.engine.loop``) keeps the fleet's own calendar; a SimPy process started
 in the run's environment (an observer, say) has its events in SimPy's queue. The bridge
 mirrors each SimPy event as a calendar entry so that both run in one time order, as one
 SimPy queue would run them.
@@ -14,7 +14,7 @@ from heapq import heappop
 import simpy
 from simpy.core import URGENT
 
-from sim.fleet import SimPyDue
+from sim.engine.fleet import SimPyDue
 
 
 class SimPyBridge:

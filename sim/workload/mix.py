@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.scenario import ChoiceSeqLen, FixedSeqLen, MixEntry, UniformSeqLen
+from sim.scenario.schema import ChoiceSeqLen, FixedSeqLen, MixEntry, UniformSeqLen
 
 
 class RequestMix:

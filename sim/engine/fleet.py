@@ -1,7 +1,7 @@
 """The simulated fleet: every instance's state, kept as flat lists indexed by instance.
 
 An instance is a FIFO queue and ``replicas`` servers that take dynamic batches from it (the
-rule is in ``sim.loop``). Instances are numbered across the whole fleet, grouped by the
+rule is in ``sim.engine.loop``). Instances are numbered across the whole fleet, grouped by the
 model they serve: a *group* is a contiguous range of numbers behind one balancer, and a
 balancer's index i means instance ``group start + i``.
 
@@ -20,11 +20,11 @@ from dataclasses import dataclass
 import numpy as np
 import simpy
 
-from sim.balancers import Balancer, make_balancer
-from sim.calendar import Calendar
-from sim.scenario import Scenario
+from sim.engine.calendar import Calendar
+from sim.engine.trace_writer import IN_FLIGHT, NAN, RecordBuffer, Request
+from sim.policies.balancers import Balancer, make_balancer
+from sim.scenario.schema import Scenario
 from sim.streams import name_index, stream
-from sim.trace import IN_FLIGHT, NAN, RecordBuffer, Request
 
 ServiceFn = Callable[[int, int], float]
 """``service_s(batch_size, max_seq_len)`` -> seconds per batch (a pipeline's interval)."""
@@ -95,7 +95,7 @@ class Occupancy:
         return area / (end_s - self.start_s)
 
 
-# Calendar entries (sim.calendar). Each is reused: at most one of each is in the calendar at
+# Calendar entries (sim.engine.calendar). Each is reused: at most one of each is in the calendar at
 # a time, except ``Leave`` (one per batch inside a pipeline; they leave in order). The loop
 # tells them apart by class.
 
@@ -249,7 +249,7 @@ class Fleet:
         model_names: list[str],
         replication: int,
     ) -> Fleet:
-        """The fleet of a scenario, from its ``sim.engine.PoolPlan``s (one per pool)."""
+        """The fleet of a scenario, from its ``sim.engine.runner.PoolPlan``s (one per pool)."""
         pools = []
         for pool, plan in zip(scenario.fleet, plans, strict=True):
             if pool.service is None:

@@ -1,8 +1,8 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 # cython: initializedcheck=False
-"""The event loop of ``sim.loop``, compiled: the same rules, the state in C arrays.
+"""The event loop of ``sim.engine.loop``, compiled: the same rules, the state in C arrays.
 
-``sim.loop._loop`` is the definition; this module runs the same steps in the same order with
+``sim.engine.loop._loop`` is the definition; this module runs the same steps in the same order with
 typed state, so a run gives identical records (``tests/test_engine_reference.py`` runs both
 against the reference engine). What differs is only representation:
 
@@ -10,13 +10,13 @@ against the reference engine). What differs is only representation:
   lengths are integers below 2**53, exact in float64; the trace stores them as doubles too);
 * each queue, and the batches inside each replica with their requests, are ring buffers;
 * the calendar is one binary heap of (time, order scheduled) - the same order as
-  ``sim.calendar.Calendar``, whose ties go first-scheduled first;
+  ``sim.engine.calendar.Calendar``, whose ties go first-scheduled first;
 * records collect in a C buffer and are appended to the writer's arrays after each chunk,
   where the Python loop appends them one by one: the writer sees the same numbers at each
   ``flush_if_full``.
 
 It covers runs without SimPy processes in the environment and with the library's balancers;
-``sim.loop.drive`` falls back to the Python loop otherwise. Compiled with
+``sim.engine.loop.drive`` falls back to the Python loop otherwise. Compiled with
 ``-ffp-contract=off``: a fused multiply-add would round differently from Python.
 """
 
@@ -26,7 +26,7 @@ from libc.stdlib cimport free, malloc
 
 from collections import deque
 
-from sim.trace import DROPPED, OK
+from sim.engine.trace_writer import DROPPED, OK
 
 cdef enum Kind:
     DONE = 0  # a replica's batch is finished
@@ -99,7 +99,7 @@ cdef inline Row* ring_at(Ring* ring, Py_ssize_t i) noexcept:
 
 
 cdef inline double at_or_after(double now, double when) noexcept:
-    """``sim.fleet.at_or_after``: smallest ``now + d`` (d >= 0) not before ``when``."""
+    """``sim.engine.fleet.at_or_after``: smallest ``now + d`` (d >= 0) not before ``when``."""
     cdef double delay = when - now
     if delay <= 0:
         return now
@@ -112,7 +112,7 @@ cdef class Core:
     """A fleet's state in C arrays, and the loop over it.
 
     Args:
-        fleet: A fresh ``sim.fleet.Fleet`` (nothing run yet, no SimPy events pending).
+        fleet: A fresh ``sim.engine.fleet.Fleet`` (nothing run yet, no SimPy events pending).
         picks: Per model: 0 if its balancer draws candidates in advance, 1 for least
             outstanding, 2 for join-shortest-queue (chosen here at each arrival).
 
@@ -155,7 +155,7 @@ cdef class Core:
     cdef double* requests
     cdef Py_ssize_t requests_n
     cdef Py_ssize_t requests_cap
-    # occupancy (see sim.fleet.Occupancy)
+    # occupancy (see sim.engine.fleet.Occupancy)
     cdef int64_t in_system
     cdef int64_t arrived
     cdef double arrived_sum
@@ -247,7 +247,7 @@ cdef class Core:
         self.rid = 0
         self.ok = OK
         self.dropped = DROPPED
-        if self.window > fleet.env.now:  # as sim.loop schedules WindowStart, first
+        if self.window > fleet.env.now:  # as sim.engine.loop schedules WindowStart, first
             self.schedule(self.window, WINDOW, 0, 0)
 
     cdef void* _alloc(self, size_t size) except NULL:
@@ -416,7 +416,7 @@ cdef class Core:
             self.requests_n = 0
         return 0
 
-    # --- batching (sim.loop: start, dispatch) ---
+    # --- batching (sim.engine.loop: start, dispatch) ---
 
     cdef int start(self, int j, double now, Py_ssize_t size) except -1:
         """Start a batch of the ``size`` oldest requests on the lowest free replica."""
@@ -601,7 +601,7 @@ cdef class Core:
         """Apply each chunk of routed requests, then run to ``until_s`` (s).
 
         ``chunks`` yields (arrival times s, sequence lengths, first candidates, second
-        candidates) as contiguous float64/int64 arrays (see ``sim.routing.candidates``).
+        candidates) as contiguous float64/int64 arrays (see ``sim.policies.routing.candidates``).
         """
         cdef const double[::1] times
         cdef const int64_t[::1] seqs, first, second

@@ -11,9 +11,9 @@ import numpy as np
 
 import hardware
 from hardware import catalog, sparsity, zoo
-from sim.replay import TraceArrivals
-from sim.scenario import ChoiceSeqLen, FixedSeqLen, MixEntry, Pool, Scenario, UniformSeqLen
-from sim.scenario_base import DTYPES, did_you_mean
+from sim.scenario.base import DTYPES, did_you_mean
+from sim.scenario.schema import ChoiceSeqLen, FixedSeqLen, MixEntry, Pool, Scenario, UniformSeqLen
+from sim.workload.replay import TraceArrivals
 
 Problem = tuple[tuple[str | int, ...], str]
 

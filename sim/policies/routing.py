@@ -13,8 +13,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from sim.fleet import Fleet
-from sim.requests import Chunk
+from sim.engine.fleet import Fleet
+from sim.workload.requests import Chunk
 
 Candidates = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 """(arrival times s float64, sequence lengths int64, first candidates int64, second int64)."""

@@ -21,12 +21,12 @@ import yaml
 import hardware
 from hardware import catalog
 from sim import __version__
-from sim.fleet import Fleet
-from sim.loop import drive
-from sim.requests import request_stream
-from sim.scenario import Pool, Scenario
-from sim.semantics import replica_cores, resolve_model, seq_lens_by_model
-from sim.trace import TraceWriter
+from sim.engine.fleet import Fleet
+from sim.engine.loop import drive
+from sim.engine.trace_writer import TraceWriter
+from sim.scenario.checks import replica_cores, resolve_model, seq_lens_by_model
+from sim.scenario.schema import Pool, Scenario
+from sim.workload.requests import request_stream
 
 
 @dataclass(frozen=True, slots=True)
