@@ -1,4 +1,4 @@
-"""Reading fleetsim parquet traces and the run facts stored in their metadata."""
+"""Reading fleetsim parquet traces and the run facts in their metadata (``analysis.schema``)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from typing import Any
 
 import pandas as pd
 import pyarrow.parquet as pq
+
+from analysis.schema import META_HARDWARE_VERSION, META_RUN, META_SCENARIO_YAML, META_VERSION
 
 
 def run_info(path: str | Path) -> dict[str, Any]:
@@ -21,12 +23,12 @@ def run_info(path: str | Path) -> dict[str, Any]:
 
     """
     meta = pq.read_schema(path).metadata or {}
-    if b"fleetsim.run" not in meta:
+    if META_RUN.encode() not in meta:
         raise ValueError(f"{path} is not a fleetsim trace (no fleetsim.run metadata)")
-    info = json.loads(meta[b"fleetsim.run"])
-    info["scenario_yaml"] = meta.get(b"fleetsim.scenario_yaml", b"").decode()
-    info["fleetsim_version"] = meta.get(b"fleetsim.version", b"").decode()
-    info["hardware_model_version"] = meta.get(b"fleetsim.hardware_model_version", b"").decode()
+    info = json.loads(meta[META_RUN.encode()])
+    info["scenario_yaml"] = meta.get(META_SCENARIO_YAML.encode(), b"").decode()
+    info["fleetsim_version"] = meta.get(META_VERSION.encode(), b"").decode()
+    info["hardware_model_version"] = meta.get(META_HARDWARE_VERSION.encode(), b"").decode()
     return info
 
 

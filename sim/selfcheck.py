@@ -24,7 +24,7 @@ import yaml
 from scipy import stats
 
 from analysis import queueing
-from sim.engine.runner import RunStats, run
+from sim.engine.runner import RunStats, simulate
 from sim.scenario.loading import parse_scenario
 from sim.scenario.schema import Scenario
 from sim.streams import name_index
@@ -177,7 +177,7 @@ def _one(args: tuple[dict, int, str, list[Statistic] | None]) -> object:
     data, replication, directory, statistics = args
     scenario: Scenario = parse_scenario(yaml.safe_dump(data))
     path = Path(directory) / f"{data['name']}-{replication}.parquet"
-    result = run(scenario, path, replication=replication)
+    result = simulate(scenario, path, replication=replication)
     import analysis
 
     df = analysis.load_trace(path, columns=["arrival_s", "finish_s", "queue_s", "latency_s",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import time
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -11,26 +10,21 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
-import analysis
 import hardware
 from hardware import catalog
 from sim import __version__
 from sim.cli.hardware import app as hardware_app
+from sim.cli.progress import LazyProgress
 from sim.cli.tables import summary_table
-from sim.engine.output import OutputExistsError, staged_dir, write_json
-from sim.engine.runner import run as run_scenario
+from sim.engine.api import prepare
+from sim.engine.api import run as sim_run
+from sim.engine.engines import EngineUnavailable, kernel_built
+from sim.engine.output import OutputExistsError
 from sim.scenario.errors import ScenarioError
-from sim.scenario.loading import load_scenario, with_overrides
-from sim.scenario.units import DURATION_HELP, parse_duration_s
+from sim.scenario.loading import load_scenario
+from sim.scenario.units import DURATION_HELP
 
 app = typer.Typer(
     name="fleetsim",
@@ -50,47 +44,17 @@ def _stdout() -> Console:
     return Console()
 
 
-PROGRESS_AFTER_S = 2.0
-
-
 def _fail(message: str, code: int = 2) -> typer.Exit:
     _stderr().print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
-class _LazyProgress:
-    """A progress bar that appears only once a run has taken more than a couple of seconds."""
+class EngineChoice(StrEnum):
+    """Engines ``fleetsim run --engine`` accepts (``sim.engine.engines``)."""
 
-    def __init__(self, label: str, enabled: bool) -> None:
-        self.label = label
-        self.enabled = enabled
-        self.started = time.perf_counter()
-        self.bar: Progress | None = None
-        self.task = None
-
-    def __call__(self, fraction: float) -> None:
-        if not self.enabled:
-            return
-        if self.bar is None:
-            if time.perf_counter() - self.started < PROGRESS_AFTER_S:
-                return
-            self.bar = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                TextColumn("{task.percentage:>5.1f}% of simulated time"),
-                TimeElapsedColumn(),
-                TextColumn("eta"),
-                TimeRemainingColumn(),
-                console=_stderr(),
-                transient=True,
-            )
-            self.bar.start()
-            self.task = self.bar.add_task(self.label, total=1.0)
-        self.bar.update(self.task, completed=fraction)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
+    auto = "auto"
+    compiled = "compiled"
+    simpy = "simpy"
 
 
 @app.command()
@@ -104,71 +68,51 @@ def run(
         str | None, typer.Option(help=f"Override the scenario duration: {DURATION_HELP}.")
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Override the scenario seed.", min=0)] = None,
+    engine: Annotated[
+        EngineChoice,
+        typer.Option(
+            help="auto: the compiled kernel when it can run the scenario, else the SimPy "
+            "model; compiled; simpy (the readable definition, slower)."
+        ),
+    ] = EngineChoice.auto,
     force: Annotated[bool, typer.Option(help="Overwrite an existing output directory.")] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bar and no summary table.")] = False,
 ) -> None:
     """Run a scenario; write DIR/requests.parquet and DIR/summary.json; print the summary."""
     try:
-        scenario = load_scenario(scenario_file)
-        duration_s = None
-        if duration is not None:
-            try:
-                duration_s = parse_duration_s(duration)
-            except ValueError as exc:
-                raise ScenarioError.single("--duration", str(exc), source="command line") from None
-            if duration_s <= 0:
-                raise ScenarioError.single(
-                    "--duration", f"must be > 0, got {duration!r}", source="command line"
-                )
-        if duration_s is not None or seed is not None:
-            scenario = with_overrides(scenario, duration_s, seed)
+        scenario, _ = prepare(scenario_file, seed=seed, duration=duration)
     except ScenarioError as exc:
+        if exc.source == "run":  # an override: name the option
+            exc = ScenarioError([(f"--{p}", m, line) for p, m, line in exc.problems],
+                                "command line")  # fmt: skip
         raise _fail(str(exc)) from None
-    target = out_dir if out_dir is not None else Path("runs") / scenario.name
-    progress = _LazyProgress(f"{scenario.name}", enabled=not quiet and sys.stderr.isatty())
+    progress = LazyProgress(scenario.name, enabled=not quiet and sys.stderr.isatty())
     try:
-        with staged_dir(target, force=force) as staging:
-            stats = run_scenario(
-                scenario,
-                staging / "requests.parquet",
-                progress=progress,
-                source_text=scenario_file.read_text(encoding="utf-8"),
-            )
-            progress.close()
-            summary = analysis.summarize_trace(staging / "requests.parquet")
-            info = analysis.run_info(staging / "requests.parquet")
-            write_json(
-                staging / "summary.json",
-                {
-                    "scenario": scenario.name,
-                    "seed": scenario.seed,
-                    "duration_s": scenario.duration,
-                    "warmup_s": scenario.warmup,
-                    "fleetsim_version": __version__,
-                    "hardware_model_version": info["hardware_model_version"],
-                    "pools": info["pools"],
-                    **summary,
-                    "wall_s": stats.wall_s,
-                },
-            )
-    except OutputExistsError as exc:
+        result = sim_run(scenario_file, out_dir, engine=engine.value, seed=seed,
+                         duration=duration, force=force, progress=progress)  # fmt: skip
+    except (OutputExistsError, EngineUnavailable) as exc:
         raise _fail(str(exc)) from None
     except KeyboardInterrupt:
         progress.close()
         raise _fail("interrupted; no output was written", code=130) from None
     finally:
         progress.close()
+    summary = result.summary
     if not quiet:
-        _stdout().print(summary_table(f"fleetsim: {scenario.name}", summary, info["pools"]))
-        if any(p["projected"] for p in info["pools"]):
+        _stdout().print(summary_table(f"fleetsim: {scenario.name}", summary, summary["pools"]))
+        if any(p["projected"] for p in summary["pools"]):
             _stdout().print(
                 "[yellow]note:[/] PROJECTED hardware in this fleet (inf3): its performance "
                 "and price are projections, not published figures."
             )
+    engine_line = f"engine: {result.engine}"
+    if result.engine_reason:
+        engine_line += f" ({result.engine_reason})"
+    _stdout().print(escape(engine_line), highlight=False, soft_wrap=True)
     _stdout().print(
         escape(
-            f"wrote {target / 'requests.parquet'} ({stats.requests:,} requests) and "
-            f"{target / 'summary.json'} in {stats.wall_s:.1f} s"
+            f"wrote {result.trace_path} ({result.trace_rows:,} requests) and "
+            f"{result.out_dir / 'summary.json'} in {summary['wall_s']:.1f} s"
         ),
         highlight=False,
         soft_wrap=True,
@@ -257,13 +201,11 @@ def selfcheck(
 
 @app.command()
 def version() -> None:
-    """Print the fleetsim and hardware-model versions, and which event loop runs."""
-    from sim.engine.loop import compiled_available
-
-    loop = "compiled" if compiled_available() else "pure Python (sim.engine._kernel not built)"
+    """Print the fleetsim and hardware-model versions, and whether the kernel is built."""
+    kernel = "built" if kernel_built() else "not built (runs use the SimPy engine)"
     _stdout().print(
         f"fleetsim {__version__}, hardware model {hardware.HARDWARE_MODEL_VERSION}, "
-        f"event loop: {loop}"
+        f"compiled kernel: {kernel}"
     )
 
 

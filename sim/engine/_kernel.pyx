@@ -1,47 +1,59 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 # cython: initializedcheck=False
-"""The event loop of ``sim.engine.loop``, compiled: the same rules, the state in C arrays.
+"""The compiled kernel: the SimPy model of ``sim.engine.model``, run with its state in C arrays.
 
-``sim.engine.loop._loop`` is the definition; this module runs the same steps in the same order with
-typed state, so a run gives identical records (``tests/test_engine_reference.py`` runs both
-against the reference engine). What differs is only representation:
+``sim.engine.model`` is the definition; this is its fast twin, held to identical traces by
+the tests (``tests/oracle/test_engines_agree.py``). It applies the same rules in the same
+order - the phases of an instant of ``sim.engine.phases``, keyed the same way - and differs
+only in representation:
 
 * a request, a batch header and a record are rows of doubles (request ids and sequence
   lengths are integers below 2**53, exact in float64; the trace stores them as doubles too);
 * each queue, and the batches inside each replica with their requests, are ring buffers;
-* the calendar is one binary heap of (time, order scheduled) - the same order as
-  ``sim.engine.calendar.Calendar``, whose ties go first-scheduled first;
+* the fleet's events are one binary heap ordered by (time, phase key, order scheduled);
+  arrivals come from the request chunks and go before the fleet's events at their time;
+* a batching decision is taken at once when nothing else can happen at its instant, which
+  gives what deciding at the end of the instant gives; otherwise it is a heap entry in the
+  decision phase;
+* the SimPy processes added to a run stay in SimPy: before each arrival or fleet event the
+  kernel steps SimPy (``env.step()``) while its next event (``env.peek()``) is due no later;
 * records collect in a C buffer and are appended to the writer's arrays after each chunk,
-  where the Python loop appends them one by one: the writer sees the same numbers at each
+  where the SimPy model appends them one by one: the writer sees the same numbers at each
   ``flush_if_full``.
 
-It covers runs without SimPy processes in the environment and with the library's balancers;
-``sim.engine.loop.drive`` falls back to the Python loop otherwise. Compiled with
-``-ffp-contract=off``: a fused multiply-add would round differently from Python.
+Compiled with ``-ffp-contract=off``: a fused multiply-add would round differently from
+Python.
 """
 
 from libc.math cimport INFINITY, NAN, nextafter
 from libc.stdint cimport int64_t, uint64_t
 from libc.stdlib cimport free, malloc
 
-from collections import deque
-
-from sim.engine.trace_writer import DROPPED, OK
+from sim.engine.occupancy import Occupancy
+from analysis.schema import DROPPED, IN_FLIGHT, OK
 
 cdef enum Kind:
     DONE = 0  # a replica's batch is finished
     TIMER = 1  # an instance's max_wait deadline
     LEAVE = 2  # the oldest batch leaves a pipelined replica
     FREED = 3  # a pipelined replica can take its next batch
-    WINDOW = 4  # the occupancy window starts
+    WINDOW = 4  # the measured window starts
+    DECIDE = 5  # an instance's batching decision, at the end of the instant
 
-cdef enum Pick:
+cdef enum Pick:  # sim.policies.balancers.CompiledPick
     DRAWN = 0  # candidates drawn in advance (Balancer.draw)
     LEAST_OUTSTANDING = 1
     SHORTEST_QUEUE = 2
 
+# phase keys: sim.engine.phases
+cdef uint64_t FLEET_PHASE = 2
+cdef uint64_t DECISION_PHASE = 3
+cdef int PHASE_SHIFT = 56
+cdef int INSTANCE_SHIFT = 20
+
 cdef struct Entry:
     double t
+    uint64_t key
     uint64_t order
     int kind
     int inst
@@ -98,23 +110,31 @@ cdef inline Row* ring_at(Ring* ring, Py_ssize_t i) noexcept:
     return &ring.rows[(ring.head + i) & (ring.cap - 1)]
 
 
-cdef inline double at_or_after(double now, double when) noexcept:
-    """``sim.engine.fleet.at_or_after``: smallest ``now + d`` (d >= 0) not before ``when``."""
+cdef inline double delay_to(double now, double when) noexcept:
+    """``sim.engine.phases.delay_to``: smallest ``d >= 0`` with ``now + d >= when``."""
     cdef double delay = when - now
     if delay <= 0:
-        return now
+        return 0.0
     while now + delay < when:
         delay = nextafter(delay, INFINITY)
-    return now + delay
+    return delay
+
+
+cdef inline bint before(Entry* a, Entry* b) noexcept:
+    """Whether entry ``a`` comes first: by time, phase key, then order scheduled."""
+    if a.t != b.t:
+        return a.t < b.t
+    if a.key != b.key:
+        return a.key < b.key
+    return a.order < b.order
 
 
 cdef class Core:
     """A fleet's state in C arrays, and the loop over it.
 
     Args:
-        fleet: A fresh ``sim.engine.fleet.Fleet`` (nothing run yet, no SimPy events pending).
-        picks: Per model: 0 if its balancer draws candidates in advance, 1 for least
-            outstanding, 2 for join-shortest-queue (chosen here at each arrival).
+        fleet: The run's ``sim.engine.fleet.Fleet``.
+        env: The run's ``RunEnvironment`` when SimPy processes were added to it, else None.
 
     """
 
@@ -131,23 +151,26 @@ cdef class Core:
     cdef char* free_replica
     cdef int* n_free
     cdef int64_t* outstanding
+    cdef int64_t* arrived_at
+    cdef int64_t* completed_at
+    cdef int64_t* dropped_at
     cdef char* deciding
     cdef char* timer_armed
     cdef Ring* queue  # per instance
     cdef Ring* inside  # per replica slot: the requests of its batches, oldest first
     cdef Ring* batches  # per replica slot: (start s, time inside s, size), oldest first
-    cdef double* last_exit
+    cdef double* last_leave  # per replica slot: when its latest batch leaves (s)
     cdef int models
     cdef int* pick
     cdef int* group_start
-    # calendar
+    # the fleet's events
     cdef Entry* heap
     cdef Py_ssize_t heap_n
     cdef Py_ssize_t heap_cap
     cdef uint64_t order
-    cdef int* late
-    cdef Py_ssize_t n_late
-    cdef double late_s
+    # SimPy processes
+    cdef object env
+    cdef double next_user  # time of SimPy's next event (s); infinity if none
     # records since the last hand-over to the writer
     cdef double* numbers
     cdef Py_ssize_t numbers_n
@@ -155,7 +178,7 @@ cdef class Core:
     cdef double* requests
     cdef Py_ssize_t requests_n
     cdef Py_ssize_t requests_cap
-    # occupancy (see sim.engine.fleet.Occupancy)
+    # occupancy (sim.engine.occupancy.Occupancy)
     cdef int64_t in_system
     cdef int64_t arrived
     cdef double arrived_sum
@@ -165,8 +188,9 @@ cdef class Core:
     cdef int64_t rid
     cdef double ok
     cdef double dropped
+    cdef double in_flight
 
-    def __cinit__(self, fleet, list picks):
+    def __cinit__(self, fleet, env=None):
         cdef int j, r, slots, m
         cdef Py_ssize_t cells
         n = fleet.size
@@ -180,46 +204,46 @@ cdef class Core:
         self.replicas = <int*>self._alloc(n * sizeof(int))
         self.n_free = <int*>self._alloc(n * sizeof(int))
         self.outstanding = <int64_t*>self._alloc(n * sizeof(int64_t))
+        self.arrived_at = <int64_t*>self._alloc(n * sizeof(int64_t))
+        self.completed_at = <int64_t*>self._alloc(n * sizeof(int64_t))
+        self.dropped_at = <int64_t*>self._alloc(n * sizeof(int64_t))
         self.deciding = <char*>self._alloc(n * sizeof(char))
         self.timer_armed = <char*>self._alloc(n * sizeof(char))
         self.queue = <Ring*>self._alloc(n * sizeof(Ring))
-        self.late = <int*>self._alloc((n + 1) * sizeof(int))
-        self.service_fn = list(fleet.service_s)
+        self.service_fn = []
         cells = 0
         slots = 0
         for j in range(n):
-            self.max_batch[j] = fleet.max_batch[j]
-            self.max_wait[j] = fleet.max_wait_s[j]
-            self.queue_limit[j] = min(fleet.queue_limit[j], 1 << 62)
-            self.depth[j] = fleet.depth[j]
+            pool = fleet.pool_of(j)
+            self.service_fn.append(pool.service_s)
+            self.max_batch[j] = pool.max_batch
+            self.max_wait[j] = pool.max_wait_s
+            self.queue_limit[j] = min(pool.queue_limit, 1 << 62)
+            self.depth[j] = pool.pipeline_depth
             self.replica_base[j] = slots
-            self.replicas[j] = len(fleet.free[j])
-            self.n_free[j] = fleet.n_free[j]
-            self.outstanding[j] = fleet.outstanding[j]
-            self.deciding[j] = 0
-            self.timer_armed[j] = 0
-            slots += self.replicas[j]
-            by_size = fleet.service_by_size_s[j]
-            if by_size is None:
+            self.replicas[j] = pool.replicas
+            self.n_free[j] = pool.replicas
+            slots += pool.replicas
+            if pool.service_by_size_s is None:
                 self.table_at[j] = -1
             else:
                 self.table_at[j] = cells
-                cells += len(by_size)
+                cells += len(pool.service_by_size_s)
         self.replica_base[n] = slots
         self.table = <double*>self._alloc((cells + 1) * sizeof(double))
         for j in range(n):
             if self.table_at[j] >= 0:
-                for r, value in enumerate(fleet.service_by_size_s[j]):
+                for r, value in enumerate(fleet.pool_of(j).service_by_size_s):
                     self.table[self.table_at[j] + r] = value
+        # one more slot than replicas: scratch for dropped requests
         self.free_replica = <char*>self._alloc((slots + 1) * sizeof(char))
         self.inside = <Ring*>self._alloc((slots + 1) * sizeof(Ring))
         self.batches = <Ring*>self._alloc((slots + 1) * sizeof(Ring))
-        self.last_exit = <double*>self._alloc((slots + 1) * sizeof(double))
-        for j in range(n):
-            for r in range(self.replicas[j]):
-                self.free_replica[self.replica_base[j] + r] = 1 if fleet.free[j][r] else 0
-                leave = fleet.leave[j]
-                self.last_exit[self.replica_base[j] + r] = leave[r].last_exit_s if leave else 0.0
+        self.last_leave = <double*>self._alloc((slots + 1) * sizeof(double))
+        for r in range(slots):
+            self.free_replica[r] = 1
+        picks = [-1 if b is None else (-1 if b.compiled is None else int(b.compiled))
+                 for b in fleet.balancers]
         self.models = len(picks)
         self.pick = <int*>self._alloc((self.models + 1) * sizeof(int))
         self.group_start = <int*>self._alloc((self.models + 1) * sizeof(int))
@@ -227,28 +251,24 @@ cdef class Core:
             self.pick[m] = picks[m]
         for m in range(self.models + 1):
             self.group_start[m] = fleet.group_start[m]
-        self.heap_cap = 2 * slots + n + 16
+        self.heap_cap = 2 * slots + 2 * n + 16
         self.heap = <Entry*>self._alloc(self.heap_cap * sizeof(Entry))
         self.heap_n = 0
         self.order = 0
-        self.n_late = 0
-        self.late_s = fleet.calendar.late_s
+        self.env = env
+        self.next_user = INFINITY
         self.numbers_cap = 8 * 4096
         self.numbers = <double*>self._alloc(self.numbers_cap * sizeof(double))
         self.requests_cap = 3 * 8192
         self.requests = <double*>self._alloc(self.requests_cap * sizeof(double))
-        occupancy = fleet.occupancy
-        self.in_system = occupancy.in_system
-        self.arrived = occupancy.arrived
-        self.arrived_sum = occupancy.arrived_sum_s
-        self.area = occupancy.area
-        self.last = occupancy.last_s
-        self.window = occupancy.start_s
+        self.window = fleet.warmup_s
+        self.last = self.window
         self.rid = 0
         self.ok = OK
         self.dropped = DROPPED
-        if self.window > fleet.env.now:  # as sim.engine.loop schedules WindowStart, first
-            self.schedule(self.window, WINDOW, 0, 0)
+        self.in_flight = IN_FLIGHT
+        if self.window > 0:
+            self.schedule(self.window, FLEET_PHASE << PHASE_SHIFT, WINDOW, 0, 0)
 
     cdef void* _alloc(self, size_t size) except NULL:
         """Zeroed memory, freed with the object."""
@@ -265,7 +285,7 @@ cdef class Core:
         if self.queue != NULL:
             for j in range(self.n):
                 free(self.queue[j].rows)
-        if self.inside != NULL and self.replica_base != NULL:
+        if self.inside != NULL and self.batches != NULL and self.replica_base != NULL:
             for j in range(self.replica_base[self.n] + 1):  # + the scratch slot for drops
                 free(self.inside[j].rows)
                 free(self.batches[j].rows)
@@ -280,25 +300,28 @@ cdef class Core:
         free(self.free_replica)
         free(self.n_free)
         free(self.outstanding)
+        free(self.arrived_at)
+        free(self.completed_at)
+        free(self.dropped_at)
         free(self.deciding)
         free(self.timer_armed)
         free(self.queue)
         free(self.inside)
         free(self.batches)
-        free(self.last_exit)
+        free(self.last_leave)
         free(self.pick)
         free(self.group_start)
         free(self.heap)
-        free(self.late)
         free(self.numbers)
         free(self.requests)
 
-    # --- the calendar: a binary heap ordered by (time, order scheduled) ---
+    # --- the fleet's events: a binary heap ordered by (time, key, order scheduled) ---
 
     cdef inline double next_s(self) noexcept:
         return self.heap[0].t if self.heap_n else INFINITY
 
-    cdef int schedule(self, double when, int kind, int inst, int replica) except -1:
+    cdef int schedule(self, double when, uint64_t key, int kind, int inst,
+                      int replica) except -1:
         cdef Entry* heap = self.heap
         cdef Py_ssize_t i, parent
         cdef Entry entry
@@ -310,6 +333,7 @@ cdef class Core:
             self.heap = heap
             self.heap_cap *= 2
         entry.t = when
+        entry.key = key
         entry.order = self.order
         entry.kind = kind
         entry.inst = inst
@@ -319,8 +343,8 @@ cdef class Core:
         self.heap_n += 1
         while i > 0:
             parent = (i - 1) >> 1
-            if heap[parent].t <= when:
-                break  # the parent is earlier, or tied and so scheduled before
+            if not before(&entry, &heap[parent]):
+                break
             heap[i] = heap[parent]
             i = parent
         heap[i] = entry
@@ -339,15 +363,9 @@ cdef class Core:
                 child = 2 * i + 1
                 if child >= n:
                     break
-                if child + 1 < n and (
-                    heap[child + 1].t < heap[child].t
-                    or (heap[child + 1].t == heap[child].t
-                        and heap[child + 1].order < heap[child].order)
-                ):
+                if child + 1 < n and before(&heap[child + 1], &heap[child]):
                     child += 1
-                if heap[child].t < moved.t or (
-                    heap[child].t == moved.t and heap[child].order < moved.order
-                ):
+                if before(&heap[child], &moved):
                     heap[i] = heap[child]
                     i = child
                 else:
@@ -359,8 +377,8 @@ cdef class Core:
 
     cdef int record(self, double start, double finish, double service, double size,
                     double inst, double replica, double status, Ring* source,
-                    Py_ssize_t count) except -1:
-        """One record; its ``count`` requests are taken from the front of ``source``."""
+                    Py_ssize_t count, bint take) except -1:
+        """One record of ``count`` requests from the front of ``source`` (removed if take)."""
         cdef double* out
         cdef Row* row
         cdef Py_ssize_t i
@@ -380,7 +398,7 @@ cdef class Core:
             self._grow(&self.requests, &self.requests_cap, self.requests_n + 3 * count)
         out = self.requests + self.requests_n
         for i in range(count):
-            row = ring_pop(source)
+            row = ring_pop(source) if take else ring_at(source, i)
             out[0] = row.a
             out[1] = row.b
             out[2] = row.c
@@ -416,15 +434,16 @@ cdef class Core:
             self.requests_n = 0
         return 0
 
-    # --- batching (sim.engine.loop: start, dispatch) ---
+    # --- batching (sim.engine.model: Instance.decide, Replica.serve) ---
 
     cdef int start(self, int j, double now, Py_ssize_t size) except -1:
         """Start a batch of the ``size`` oldest requests on the lowest free replica."""
         cdef Ring* q = &self.queue[j]
-        cdef double service, longest, out
+        cdef double service, longest, out, leave_at
         cdef Py_ssize_t i
         cdef int r, slot
         cdef Row* row
+        cdef uint64_t base = (FLEET_PHASE << PHASE_SHIFT) | (<uint64_t>j << INSTANCE_SHIFT)
         if self.table_at[j] >= 0:
             service = self.table[self.table_at[j] + size]
         else:
@@ -445,15 +464,16 @@ cdef class Core:
             ring_push(&self.inside[slot], row.a, row.b, row.c)
         if self.depth[j] == 1:
             ring_push(&self.batches[slot], now, service, size)
-            self.schedule(now + service, DONE, j, r)
-        else:  # a pipeline takes the next batch after one interval; this one leaves later
+            self.schedule(now + service, base | <uint64_t>(2 + 2 * r), DONE, j, r)
+        else:  # a pipeline takes the next batch after one interval; batches leave in order
             out = now + service * self.depth[j]
-            if out < self.last_exit[slot]:
-                out = self.last_exit[slot]
-            self.last_exit[slot] = out
+            if out < self.last_leave[slot]:
+                out = self.last_leave[slot]
+            leave_at = now + delay_to(now, out)
+            self.last_leave[slot] = leave_at
             ring_push(&self.batches[slot], now, out - now, size)
-            self.schedule(now + service, FREED, j, r)
-            self.schedule(at_or_after(now, out), LEAVE, j, r)
+            self.schedule(now + service, base | <uint64_t>(3 + 2 * r), FREED, j, r)
+            self.schedule(leave_at, base | <uint64_t>(2 + 2 * r), LEAVE, j, r)
         return 0
 
     cdef int dispatch(self, int j, double now) except -1:
@@ -469,31 +489,35 @@ cdef class Core:
                 if now < deadline:
                     if not self.timer_armed[j]:
                         self.timer_armed[j] = 1
-                        self.schedule(at_or_after(now, deadline), TIMER, j, 0)
+                        self.schedule(
+                            now + delay_to(now, deadline),
+                            (FLEET_PHASE << PHASE_SHIFT) | (<uint64_t>j << INSTANCE_SHIFT) | 1,
+                            TIMER, j, 0,
+                        )
                     return 0
             else:
                 size = largest
             self.start(j, now, size)
         return 0
 
-    cdef int decide(self, int j, double now) except -1:
-        """A replica is free or a deadline came: decide now, or at the instant's end."""
-        if self.queue[j].count and not self.deciding[j]:
-            if self.next_s() > now and not self.n_late:
-                self.dispatch(j, now)
-            else:
-                self.defer(j, now)
+    cdef inline int ask_to_decide(self, int j, double now, bint alone) except -1:
+        """Decide now if nothing else can happen at ``now`` (``alone``), else at its end."""
+        if alone:
+            self.dispatch(j, now)
+        else:
+            self.deciding[j] = 1
+            self.schedule(now, (DECISION_PHASE << PHASE_SHIFT) | (<uint64_t>j << INSTANCE_SHIFT),
+                          DECIDE, j, 0)
         return 0
 
-    cdef inline void defer(self, int j, double now) noexcept:
-        """Instance ``j`` decides at the end of instant ``now`` (s), after all else then."""
-        self.deciding[j] = 1
-        self.late[self.n_late] = j
-        self.n_late += 1
-        self.late_s = now
+    cdef int consider(self, int j, double now) except -1:
+        """A replica freed or a deadline passed: a batch may start if requests wait."""
+        if self.queue[j].count and not self.deciding[j]:
+            self.ask_to_decide(j, now, self.next_s() > now)
+        return 0
 
-    cdef inline void fold(self, double now, Py_ssize_t size) noexcept:
-        """Requests leave at ``now``: fold the arrivals since the last fold (Occupancy)."""
+    cdef inline void depart(self, double now, Py_ssize_t size) noexcept:
+        """Requests leave at ``now``: ``Occupancy.depart``."""
         if now > self.window:
             self.area += self.in_system * (now - self.last) + (
                 self.arrived * now - self.arrived_sum
@@ -503,18 +527,27 @@ cdef class Core:
         self.arrived = 0
         self.arrived_sum = 0.0
 
-    cdef int advance(self, double t) except -1:
-        """Process calendar entries before ``t`` (s) and decisions deferred before it."""
+    cdef int step_user(self) except -1:
+        """Process SimPy's next event (a user process), then note when the next is due."""
+        self.env.step()
+        self.next_user = self.env.peek()
+        return 0
+
+    cdef int advance(self, double t, bint users_at_t) except -1:
+        """Process the events due before ``t`` (s), and SimPy's at ``t`` if ``users_at_t``.
+
+        SimPy's events come first at an instant (phase 1), the fleet's after them.
+        """
         cdef Entry entry
-        cdef Py_ssize_t i, size
+        cdef Py_ssize_t size
         cdef int j, slot
         cdef Row* batch
         cdef double now
         while True:
-            if self.n_late and t > self.late_s and self.late_s < self.next_s():
-                for i in range(self.n_late):
-                    self.dispatch(self.late[i], self.late_s)
-                self.n_late = 0
+            if self.next_user <= self.next_s() and (
+                self.next_user < t or (users_at_t and self.next_user == t)
+            ):
+                self.step_user()
                 continue
             if not self.heap_n or self.heap[0].t >= t:
                 return 0
@@ -526,26 +559,29 @@ cdef class Core:
                 batch = ring_pop(&self.batches[slot])
                 size = <Py_ssize_t>batch.c
                 self.record(batch.a, now, batch.b, size, j, entry.replica, self.ok,
-                            &self.inside[slot], size)
+                            &self.inside[slot], size, True)
                 self.outstanding[j] -= size
-                self.fold(now, size)
+                self.completed_at[j] += size
+                self.depart(now, size)
                 if entry.kind == LEAVE:
                     continue
                 self.free_replica[slot] = 1
                 self.n_free[j] += 1
+                self.consider(j, now)
+            elif entry.kind == DECIDE:
+                self.dispatch(j, now)
             elif entry.kind == TIMER:
                 self.timer_armed[j] = 0
-                if not self.n_free[j]:
-                    continue
+                if self.n_free[j]:
+                    self.consider(j, now)
             elif entry.kind == FREED:
                 self.free_replica[self.replica_base[j] + entry.replica] = 1
                 self.n_free[j] += 1
+                self.consider(j, now)
             else:  # WINDOW: earlier arrivals count from the window on
                 self.in_system += self.arrived
                 self.arrived = 0
                 self.arrived_sum = 0.0
-                continue
-            self.decide(j, now)
 
     cdef int choose(self, int m) noexcept:
         """Instance for a request of model ``m`` whose balancer reads the state now."""
@@ -576,10 +612,12 @@ cdef class Core:
         else:
             j = <int>first
         q = &self.queue[j]
+        self.arrived_at[j] += 1
         if q.count >= self.queue_limit[j]:
+            self.dropped_at[j] += 1
             ring_push(&self.inside[self.replica_base[self.n]], <double>self.rid, t, <double>seq)
             self.record(NAN, NAN, NAN, 0, j, -1, self.dropped,
-                        &self.inside[self.replica_base[self.n]], 1)
+                        &self.inside[self.replica_base[self.n]], 1, True)
             self.rid += 1
             return 0
         ring_push(q, <double>self.rid, t, <double>seq)
@@ -591,87 +629,102 @@ cdef class Core:
             size = q.count
             if size < self.max_batch[j] and self.timer_armed[j]:
                 return 0  # the armed timer or a full batch decides; this arrival cannot
-            if nxt > t and self.next_s() > t and not self.n_late:  # nothing else at t
-                self.dispatch(j, t)
-            else:
-                self.defer(j, t)
+            self.ask_to_decide(j, t, nxt > t and self.next_s() > t)
         return 0
 
     def run(self, chunks, double until_s, writer, progress):
         """Apply each chunk of routed requests, then run to ``until_s`` (s).
 
         ``chunks`` yields (arrival times s, sequence lengths, first candidates, second
-        candidates) as contiguous float64/int64 arrays (see ``sim.policies.routing.candidates``).
+        candidates) as contiguous float64/int64 arrays (see ``sim.policies.routing``).
         """
         cdef const double[::1] times
         cdef const int64_t[::1] seqs, first, second
         cdef Py_ssize_t i, n
         cdef double t, nxt
         flush_if_full = writer.flush_if_full
+        if self.env is not None:
+            self.next_user = self.env.peek()
         for times, seqs, first, second in chunks:
             n = times.shape[0]
             for i in range(n):
                 t = times[i]
                 nxt = times[i + 1] if i + 1 < n else t
-                if self.n_late or (self.heap_n and self.heap[0].t < t):
-                    self.advance(t)
+                if self.next_user <= t or (self.heap_n and self.heap[0].t < t):
+                    self.advance(t, True)
                 self.arrive(t, nxt, seqs[i], first[i], second[i])
             self.hand_over(writer)
             flush_if_full()
             if progress is not None and times[n - 1] < until_s:
                 progress(times[n - 1] / until_s)
-        self.advance(until_s)
+        self.advance(until_s, False)
         self.hand_over(writer)
         flush_if_full()
 
-    def export(self, fleet):
-        """Write the state back into ``fleet`` (for ``record_in_flight`` and readers).
-
-        The instances' queues, replicas, batches inside them and counters, and the occupancy;
-        not the calendar (the run is over: ``fleet.calendar`` stays as it was).
-        """
+    def record_in_flight(self, writer):
+        """At the end of the run: per instance, the batches inside its replicas, then its
+        queue, recorded ``in_flight`` (``sim.engine.model.Instance.record_in_flight``)."""
         cdef int j, r, slot
         cdef Py_ssize_t i, k, size
-        cdef Ring* ring
         cdef Row* row
+        cdef Ring one
         for j in range(self.n):
-            ring = &self.queue[j]
-            fleet.queue[j] = deque(
-                [(<int64_t>ring_at(ring, i).a, ring_at(ring, i).b, <int64_t>ring_at(ring, i).c)
-                 for i in range(ring.count)]
-            )
-            fleet.n_free[j] = self.n_free[j]
-            fleet.outstanding[j] = self.outstanding[j]
-            fleet.deciding[j] = bool(self.deciding[j])
-            fleet.timer_armed[j] = bool(self.timer_armed[j])
             for r in range(self.replicas[j]):
                 slot = self.replica_base[j] + r
-                fleet.free[j][r] = bool(self.free_replica[slot])
-                flying = []
                 k = 0
                 for i in range(self.batches[slot].count):
                     row = ring_at(&self.batches[slot], i)
                     size = <Py_ssize_t>row.c
-                    batch = [
-                        (<int64_t>ring_at(&self.inside[slot], k + b).a,
-                         ring_at(&self.inside[slot], k + b).b,
-                         <int64_t>ring_at(&self.inside[slot], k + b).c)
-                        for b in range(size)
-                    ]
+                    one = self.inside[slot]
+                    one.head = (one.head + k) & (one.cap - 1)
+                    self.record(row.a, NAN, row.b, size, j, r, self.in_flight, &one, size,
+                                False)
                     k += size
-                    flying.append((row.a, row.b, batch))
-                if self.depth[j] == 1:
-                    if flying:
-                        done = fleet.done[j][r]
-                        done.start_s, done.service_s, done.batch = flying[0]
-                else:
-                    leave = fleet.leave[j][r]
-                    leave.flying = deque(flying)
-                    leave.last_exit_s = self.last_exit[slot]
-        fleet.calendar.late_s = self.late_s
-        occupancy = fleet.occupancy
-        occupancy.in_system = self.in_system
-        occupancy.arrived = self.arrived
-        occupancy.arrived_sum_s = self.arrived_sum
-        occupancy.area = self.area
-        occupancy.last_s = self.last
+            for i in range(self.queue[j].count):
+                one = self.queue[j]
+                one.head = (one.head + i) & (one.cap - 1)
+                self.record(NAN, NAN, NAN, 0, j, -1, self.in_flight, &one, 1, False)
+        self.hand_over(writer)
+
+    def occupancy(self):
+        """The requests-in-system integral, as ``sim.engine.occupancy.Occupancy``."""
+        result = Occupancy(self.window)
+        result.in_system = self.in_system
+        result.last_s = self.last
+        result.area = self.area
+        result.arrived = self.arrived
+        result.arrived_sum_s = self.arrived_sum
+        return result
+
+    # --- the state a FleetView reads (sim.engine.view.FleetState) ---
+
+    def waiting(self, int instance):
+        """Requests waiting for a replica at an instance."""
+        return self.queue[self._check(instance)].count
+
+    def in_service(self, int instance):
+        """Requests inside an instance's replicas."""
+        cdef int j = self._check(instance)
+        return self.outstanding[j] - self.queue[j].count
+
+    def busy_replicas(self, int instance):
+        """Replicas of an instance that cannot take a batch now."""
+        cdef int j = self._check(instance)
+        return self.replicas[j] - self.n_free[j]
+
+    def arrivals_at(self, int instance):
+        """Requests routed to an instance so far (dropped ones included)."""
+        return self.arrived_at[self._check(instance)]
+
+    def completions_at(self, int instance):
+        """Requests an instance has finished so far."""
+        return self.completed_at[self._check(instance)]
+
+    def drops_at(self, int instance):
+        """Requests an instance has dropped so far."""
+        return self.dropped_at[self._check(instance)]
+
+    cdef int _check(self, int instance) except -1:
+        if instance < 0 or instance >= self.n:
+            raise IndexError(f"instance {instance} outside 0..{self.n - 1}")
+        return instance

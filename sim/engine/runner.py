@@ -1,136 +1,149 @@
-"""Run a scenario: build the fleet, drive arrivals through balancers into instances.
+"""Simulate a scenario: build its fleet, run it on an engine, write its parquet trace.
 
-``run`` is a pure function of (scenario, replication): the same inputs always give the same
-trace. Everything lives in one ``simpy.Environment`` created here; random streams are named
-(see ``sim.streams``) so that changing the balancer or the hardware leaves the arrivals
-bit-identical.
+``simulate`` is a pure function of (scenario, replication): the same inputs give the same
+trace, whichever engine runs it. Random streams are named (``sim.streams``) so that changing
+the balancer or the hardware leaves the arrivals bit-identical. ``drive`` is the step in
+between for a fleet built by hand: it runs request chunks through either engine.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import simpy
 import yaml
 
 import hardware
-from hardware import catalog
+from analysis.schema import (
+    META_ENGINE,
+    META_HARDWARE_VERSION,
+    META_RUN,
+    META_SCENARIO_SOURCE,
+    META_SCENARIO_YAML,
+    META_SEED,
+    META_VERSION,
+)
 from sim import __version__
+from sim.engine import engines
+from sim.engine.engines import Engine, choose_engine
 from sim.engine.fleet import Fleet
-from sim.engine.loop import drive
-from sim.engine.trace_writer import TraceWriter
-from sim.scenario.checks import replica_cores, resolve_model, seq_lens_by_model
-from sim.scenario.schema import Pool, Scenario
-from sim.workload.requests import request_stream
+from sim.engine.model import SimPyFleet
+from sim.engine.occupancy import Occupancy
+from sim.engine.phases import RunEnvironment
+from sim.engine.trace_writer import RecordBuffer, TraceWriter
+from sim.engine.view import FleetState, FleetView
+from sim.policies.routing import candidates, checked
+from sim.scenario.schema import Scenario
+from sim.workload.requests import Chunk, request_stream
+
+Process = Callable[[simpy.Environment, FleetView], Iterator]
+"""A SimPy generator function ``f(env, fleet)`` added to a run (``fleet``: a FleetView)."""
 
 
 @dataclass(frozen=True, slots=True)
-class PoolPlan:
-    """What the engine needs to know about one pool, resolved from the catalog."""
+class Driven:
+    """What ``drive`` did.
 
-    name: str
-    instance_type: str
-    count: int
-    model: str
-    dtype: str
-    replicas_per_instance: int
-    cores_per_replica: int
-    usd_per_hour: float
-    projected: bool
-    seq_lens: np.ndarray  # sequence lengths the service table covers
-    service_table_s: np.ndarray  # [batch_size - 1, seq index] -> seconds
-    pipeline_depth: int = 1  # stages of a pipelined replica (hardware model, cores > 1)
-    sparsity: str | None = None  # structured weight sparsity M:N, if any
+    The engine that ran, why ``auto`` did not pick the compiled one, the requests-in-system
+    integral, the run's environment and the engine's state at the end (a ``FleetState``).
+    """
 
-    def info(self) -> dict[str, object]:
-        """JSON-able description stored in the trace metadata."""
-        return {
-            "pool": self.name,
-            "instance_type": self.instance_type,
-            "count": self.count,
-            "model": self.model,
-            "dtype": self.dtype,
-            "replicas_per_instance": self.replicas_per_instance,
-            "cores_per_replica": self.cores_per_replica,
-            "usd_per_hour": self.usd_per_hour,
-            "projected": self.projected,
-            "pipeline_depth": self.pipeline_depth,
-            "sparsity": self.sparsity,
-        }
-
-    def service_lookup(self) -> Callable[[int, int], float]:
-        """O(1) ``(batch_size, seq_len) -> seconds`` from the precomputed table."""
-        rows = self.service_table_s.tolist()
-        column = {int(s): j for j, s in enumerate(self.seq_lens)}
-
-        def service_s(batch_size: int, seq_len: int) -> float:
-            return rows[batch_size - 1][column[seq_len]]
-
-        return service_s
+    engine: Engine
+    reason: str | None
+    occupancy: Occupancy
+    env: RunEnvironment
+    state: FleetState
 
 
 @dataclass(frozen=True, slots=True)
 class RunStats:
-    """What a run produced: the trace file and how much work it took."""
+    """What ``simulate`` produced: the trace, the work it took, the engine that ran."""
 
     trace_path: Path
     requests: int
     wall_s: float
     time_avg_in_system: float  # requests waiting or in service, averaged over [warmup, end]
+    engine: Engine
+    engine_reason: str | None  # why ``auto`` did not pick the compiled engine
 
 
-def plan_pool(scenario: Scenario, pool: Pool, seq_lens: np.ndarray) -> PoolPlan:
-    """Resolve a pool against the catalog and tabulate its batch service times.
+def drive(
+    fleet: Fleet,
+    writer: RecordBuffer,
+    chunks: Iterable[Chunk],
+    until_s: float,
+    *,
+    engine: Engine | str = Engine.auto,
+    processes: Iterable[Process] = (),
+    progress: Callable[[float], None] | None = None,
+) -> Driven:
+    """Run request chunks through ``fleet`` until ``until_s`` (s); record every request.
+
+    Events at exactly ``until_s`` are not processed (SimPy's ``run(until)`` rule); requests
+    unfinished then are recorded ``in_flight``.
 
     Args:
-        scenario: The scenario the pool belongs to.
-        pool: The pool.
-        seq_lens: Every sequence length its model can be asked for.
+        fleet: The fleet.
+        writer: Receives one record per batch, drop and unfinished request; its
+            ``flush_if_full`` is called after each chunk.
+        chunks: The requests, ascending in time, all before ``until_s``, each time reachable
+            by a SimPy wait from the one before (``sim.workload.requests``).
+        until_s: End of the run (s).
+        engine: ``auto``, ``compiled`` or ``simpy`` (``sim.engine.engines``).
+        processes: SimPy generator functions ``f(env, fleet_view)`` started in the run's
+            environment before anything else.
+        progress: Called with the simulated fraction done (0..1) after each chunk.
 
     """
-    instance = catalog.instance_type(pool.instance)
-    batch = np.arange(1, pool.batching.max_batch + 1)
-    cores = replica_cores(scenario, pool, seq_lens)
-    if cores is None:
-        raise ValueError(f"pool {pool.name!r}: the model does not fit (validate the scenario)")
-    if pool.service is None:
-        model = resolve_model(scenario, pool.model)
-        table = np.asarray(
-            hardware.service_time(
-                model, instance, batch[:, None], seq_lens[None, :], pool.dtype, cores,
-                sparsity=pool.sparsity,
-            ),
-            dtype=float,
-        )  # fmt: skip
-        table = np.broadcast_to(table, (len(batch), len(seq_lens))).copy()
-    else:
-        # synthetic: the table holds the mean, for reports; batches draw from pool.service
-        means = np.array([pool.service.mean_s(int(b)) for b in batch], dtype=float)
-        table = np.repeat(means[:, None], len(seq_lens), axis=1)
-    return PoolPlan(
-        name=pool.name,
-        instance_type=pool.instance,
-        count=pool.count,
-        model=pool.model,
-        dtype=pool.dtype,
-        replicas_per_instance=instance.cores // cores,
-        cores_per_replica=cores,
-        usd_per_hour=float(instance.usd_per_hour),
-        projected=bool(instance.projected),
-        seq_lens=seq_lens,
-        service_table_s=table,
-        pipeline_depth=cores if pool.service is None else 1,
-        sparsity=pool.sparsity,
-    )
+    chosen, reason = choose_engine(engine, fleet)
+    env = RunEnvironment()
+    collecting = gc.isenabled()
+    gc.disable()  # the engines make no reference cycles; the collector's scans cost time
+    try:
+        run = _run_compiled if chosen is Engine.compiled else _run_simpy
+        state = run(env, fleet, writer, iter(chunks), until_s, processes, progress)
+    finally:
+        if collecting:
+            gc.enable()
+    if progress is not None:
+        progress(1.0)
+    return Driven(chosen, reason, state.occupancy(), env, state)
+
+
+def _run_compiled(env, fleet, writer, chunks, until_s, processes, progress) -> FleetState:
+    """The compiled kernel runs the fleet; SimPy runs the added processes, in time order."""
+    processes = list(processes)
+    core = engines._kernel.Core(fleet, env if processes else None)
+    view = FleetView(env, fleet, core)
+    for process in processes:
+        env.process(process(env, view))
+    core.run(candidates(fleet.balancers, fleet.group_start, chunks), until_s, writer, progress)
+    core.record_in_flight(writer)
+    if processes and env.now + (until_s - env.now) == until_s:
+        env.run(until=until_s)  # the clock ends at until_s, as in the SimPy engine
+    return core
+
+
+def _run_simpy(env, fleet, writer, chunks, until_s, processes, progress) -> FleetState:
+    """The SimPy model runs the fleet and the added processes in one environment."""
+    model = SimPyFleet(env, fleet, writer)
+    view = FleetView(env, fleet, model)
+    for process in processes:
+        env.process(process(env, view))
+    env.process(model.arrivals(checked(chunks, fleet.balancers), until_s, progress))
+    env.run(until=until_s)
+    writer.flush_if_full()
+    model.record_in_flight()
+    return model
 
 
 def run_metadata(
-    scenario: Scenario, plans: list[PoolPlan], replication: int, source_text: str | None = None
+    scenario: Scenario, fleet: Fleet, replication: int, source_text: str | None = None
 ) -> dict[str, str]:
     """Key/value strings stored in the trace: scenario, seed, versions and fleet facts."""
     run_info = {
@@ -142,62 +155,68 @@ def run_metadata(
         "slo_percentile": scenario.slo.percentile,
         "slo_target_s": scenario.slo.target,
         "balancer": scenario.balancer.kind,
-        "pools": [p.info() for p in plans],
+        "pools": [pool.facts for pool in fleet.pools],
     }
-    return {
-        "fleetsim.scenario_yaml": yaml.safe_dump(scenario.model_dump(mode="json"), sort_keys=False),
-        "fleetsim.seed": str(scenario.seed),
-        "fleetsim.version": __version__,
-        "fleetsim.hardware_model_version": hardware.HARDWARE_MODEL_VERSION,
-        "fleetsim.run": json.dumps(run_info),
-        **({"fleetsim.scenario_source": source_text} if source_text is not None else {}),
+    metadata = {
+        META_SCENARIO_YAML: yaml.safe_dump(scenario.model_dump(mode="json"), sort_keys=False),
+        META_SEED: str(scenario.seed),
+        META_VERSION: __version__,
+        META_HARDWARE_VERSION: hardware.HARDWARE_MODEL_VERSION,
+        META_RUN: json.dumps(run_info),
     }
+    if source_text is not None:
+        metadata[META_SCENARIO_SOURCE] = source_text
+    return metadata
 
 
-def run(
+def simulate(
     scenario: Scenario,
     trace_path: str | Path,
+    *,
+    engine: Engine | str = Engine.auto,
     replication: int = 0,
     progress: Callable[[float], None] | None = None,
     source_text: str | None = None,
+    processes: Iterable[Process] = (),
 ) -> RunStats:
     """Simulate ``scenario`` and write its per-request trace to ``trace_path`` (parquet).
 
     Args:
         scenario: A validated scenario.
-        trace_path: Output file; written atomically.
+        trace_path: Output file; written atomically (nothing under this name on failure).
+        engine: ``auto``, ``compiled`` or ``simpy`` (``sim.engine.engines``).
         replication: Independent replication number (0 for a single run).
         progress: Called with the simulated fraction done (0..1) as the run goes.
         source_text: The scenario file as written (comments included), kept in the trace.
+        processes: SimPy generator functions ``f(env, fleet_view)`` added to the run.
 
-    Returns:
-        The trace path, the number of requests recorded and the wall time (s).
+    Raises:
+        sim.engine.engines.EngineUnavailable: ``compiled`` was asked for and cannot run it.
 
     """
     wall_start = time.perf_counter()
-    lengths = seq_lens_by_model(scenario)
-    plans = [plan_pool(scenario, pool, lengths[pool.model]) for pool in scenario.fleet]
-    model_names = sorted(lengths)
-    env = simpy.Environment()
-    fleet = Fleet.from_scenario(env, scenario, plans, model_names, replication)
+    fleet = Fleet.from_scenario(scenario, replication)
+    choose_engine(engine, fleet)  # refuse before writing anything
     writer = TraceWriter(
         trace_path,
-        pools=[p.name for p in scenario.fleet],
-        models=model_names,
+        pools=[p.name for p in fleet.pools],
+        models=fleet.model_names,
         instances=fleet.instance_columns(),
         warmup_s=scenario.warmup,
-        metadata=run_metadata(scenario, plans, replication, source_text),
+        metadata=run_metadata(scenario, fleet, replication, source_text),
     )
     try:
-        loop = drive(fleet, writer, request_stream(scenario, model_names, replication),
-                     scenario.duration, progress)  # fmt: skip
-        fleet.record_in_flight(writer)
+        chunks = request_stream(scenario, fleet.model_names, replication)
+        driven = drive(fleet, writer, chunks, scenario.duration, engine=engine,
+                       processes=processes, progress=progress)  # fmt: skip
+        time_avg = driven.occupancy.time_average(scenario.duration)
         engine_stats = {
-            "loop": loop,
-            "time_avg_in_system": fleet.occupancy.time_average(env.now),
-            "window_s": env.now - scenario.warmup,
+            "engine": str(driven.engine),
+            "engine_reason": driven.reason,
+            "time_avg_in_system": time_avg,
+            "window_s": scenario.duration - scenario.warmup,
         }
-        path = writer.close({"fleetsim.engine": json.dumps(engine_stats)})
+        path = writer.close({META_ENGINE: json.dumps(engine_stats)})
     except BaseException:
         writer.abort()
         raise
@@ -205,5 +224,7 @@ def run(
         path,
         writer.rows_written,
         time.perf_counter() - wall_start,
-        engine_stats["time_avg_in_system"],
+        time_avg,
+        driven.engine,
+        driven.reason,
     )

@@ -1,4 +1,4 @@
-"""The per-request trace: records flushed to parquet in row groups as the run goes.
+"""The trace writer: the engines' records, flushed to parquet in row groups as the run goes.
 
 Memory stays bounded: about ``rows_per_group`` rows (plus what the engine records between
 two checks) are held before they are written. The file is written under a temporary name
@@ -21,49 +21,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-STATUSES = ("ok", "dropped", "in_flight")
-OK, DROPPED, IN_FLIGHT = 0, 1, 2
+from analysis.schema import CATEGORIES, COLUMNS, SCHEMA, STATUSES
+
 NAN = math.nan
-
-COLUMNS = (
-    "request_id",
-    "arrival_s",
-    "start_s",
-    "finish_s",
-    "latency_s",
-    "queue_s",
-    "service_s",
-    "batch_size",
-    "pool",
-    "instance_id",
-    "replica_id",
-    "model",
-    "seq_len",
-    "status",
-    "warmup",
-)
-
-_CATEGORY = pa.dictionary(pa.int32(), pa.string())
-_CATEGORIES = ["pool", "model", "status"]  # dictionary-encoded; the rest would not shrink
-SCHEMA = pa.schema(
-    [
-        ("request_id", pa.int64()),
-        ("arrival_s", pa.float64()),
-        ("start_s", pa.float64()),
-        ("finish_s", pa.float64()),
-        ("latency_s", pa.float64()),
-        ("queue_s", pa.float64()),
-        ("service_s", pa.float64()),
-        ("batch_size", pa.int32()),
-        ("pool", _CATEGORY),
-        ("instance_id", pa.int32()),
-        ("replica_id", pa.int32()),
-        ("model", _CATEGORY),
-        ("seq_len", pa.int32()),
-        ("status", _CATEGORY),
-        ("warmup", pa.bool_()),
-    ]
-)
+_CATEGORIES = list(CATEGORIES)
 
 Request = tuple[int, float, int]
 """(request_id, arrival_s, seq_len) as held in queues."""
@@ -98,10 +59,13 @@ class RecordBuffer:
         self.numbers.extend(record[:7])
         self.numbers.append(len(record[7]))
         self.requests.extend(chain.from_iterable(record[7]))
-        self.flush_if_full()
 
     def flush_if_full(self) -> None:
-        """Called now and then by the engine; a plain buffer keeps everything."""
+        """Called by the engines after each chunk of arrivals, and at the end of the run.
+
+        At the end it comes before the unfinished requests are recorded. A plain buffer
+        keeps everything.
+        """
 
     def take(self) -> tuple[np.ndarray, np.ndarray]:
         """Empty the buffer: (records as rows of ``FIELDS``, requests as rows of 3)."""

@@ -19,17 +19,35 @@ comparison. ``pick`` and ``draw`` take the same variates from the stream in the 
 
 from __future__ import annotations
 
-import numpy as np
+from enum import IntEnum
+from typing import ClassVar
 
-from sim.scenario.schema import BalancerKind
+import numpy as np
 
 _BLOCK = 4096
 
 
-class Balancer:
-    """Base class: ``pick`` returns the group index of the instance for the next request."""
+class CompiledPick(IntEnum):
+    """How the compiled kernel (``sim/engine/_kernel.pyx``) runs a policy.
 
-    reads_queued = False  # does ``pick`` read ``queued`` (else the engine may pass anything)
+    A balancer declares one as its ``compiled`` attribute; the kernel's equality tests hold
+    that form to the class's ``pick``. A balancer without one runs on the SimPy engine.
+    """
+
+    DRAWN = 0  # candidates drawn in advance by ``draw``; the less loaded of the two wins
+    LEAST_OUTSTANDING = 1  # lowest index among the fewest outstanding
+    SHORTEST_QUEUE = 2  # lowest (queued, outstanding, index)
+
+
+class Balancer:
+    """Base class: ``pick`` returns the group index of the instance for the next request.
+
+    To add a policy: subclass, implement ``pick`` (and ``draw`` if its randomness does not
+    depend on the state), set ``compiled`` if the kernel has its form, and add one line to
+    ``BALANCERS``.
+    """
+
+    compiled: ClassVar[CompiledPick | None] = None  # the kernel's form, if it has one
 
     def __init__(self, size: int, rng: np.random.Generator) -> None:
         self.size = size
@@ -49,6 +67,8 @@ class Balancer:
 
 class RoundRobin(Balancer):
     """Instances in turn: 0, 1, ..., size-1, 0, ..."""
+
+    compiled = CompiledPick.DRAWN
 
     def __init__(self, size: int, rng: np.random.Generator) -> None:
         super().__init__(size, rng)
@@ -88,6 +108,8 @@ class _RandomBlock(Balancer):
 class Random(_RandomBlock):
     """Uniformly random instance, independent of load (k independent queues at rate λ/k)."""
 
+    compiled = CompiledPick.DRAWN
+
     def pick(self, outstanding: list[int], queued: list[int]) -> int:
         """A uniform random index."""
         return self._draw(self.size)
@@ -101,6 +123,8 @@ class Random(_RandomBlock):
 class LeastOutstanding(Balancer):
     """Instance with the fewest outstanding (waiting + in-service) requests."""
 
+    compiled = CompiledPick.LEAST_OUTSTANDING
+
     def pick(self, outstanding: list[int], queued: list[int]) -> int:
         """Lowest index among the least loaded."""
         return outstanding.index(min(outstanding))
@@ -111,6 +135,8 @@ class PowerOfTwo(_RandomBlock):
 
     Ties go to the first sampled. With one instance it always picks it.
     """
+
+    compiled = CompiledPick.DRAWN
 
     def pick(self, outstanding: list[int], queued: list[int]) -> int:
         """The less loaded of two random distinct instances."""
@@ -149,7 +175,7 @@ class JoinShortestQueue(Balancer):
     system).
     """
 
-    reads_queued = True
+    compiled = CompiledPick.SHORTEST_QUEUE
 
     def pick(self, outstanding: list[int], queued: list[int]) -> int:
         """Lowest (queued, outstanding, index)."""
@@ -162,7 +188,7 @@ class JoinShortestQueue(Balancer):
         return best
 
 
-BALANCERS: dict[BalancerKind, type[Balancer]] = {
+BALANCERS: dict[str, type[Balancer]] = {
     "round_robin": RoundRobin,
     "random": Random,
     "least_outstanding": LeastOutstanding,
@@ -171,6 +197,6 @@ BALANCERS: dict[BalancerKind, type[Balancer]] = {
 }
 
 
-def make_balancer(kind: BalancerKind, size: int, rng: np.random.Generator) -> Balancer:
+def make_balancer(kind: str, size: int, rng: np.random.Generator) -> Balancer:
     """Build the balancer of ``kind`` for a group of ``size`` instances."""
     return BALANCERS[kind](size, rng)

@@ -1,10 +1,11 @@
-"""Routing ahead of the loop: each chunk of requests with its balancer candidates drawn.
+"""Routing ahead of the compiled kernel: each chunk of requests with its candidates drawn.
 
-Balancers whose randomness does not depend on the state (round robin, random, power of two)
-draw the candidates of a whole chunk in one numpy call (``Balancer.draw``); the event loop
-then routes a request with one comparison. For a balancer that must see the state at the
-arrival (least outstanding, join-shortest-queue) the candidates are ``-1 - model`` and the
-loop chooses when the request arrives.
+Balancers whose randomness does not depend on the state (``CompiledPick.DRAWN``: round
+robin, random, power of two) draw the candidates of a whole chunk in one numpy call
+(``Balancer.draw``, the same variates as ``pick``); the kernel then routes a request with one
+comparison. For a balancer that must see the state at the arrival (least outstanding,
+join-shortest-queue) the candidates are ``-1 - model`` and the kernel chooses when the
+request arrives. The SimPy model calls ``Balancer.pick`` instead.
 """
 
 from __future__ import annotations
@@ -13,31 +14,24 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from sim.engine.fleet import Fleet
+from sim.policies.balancers import Balancer, CompiledPick
 from sim.workload.requests import Chunk
 
 Candidates = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 """(arrival times s float64, sequence lengths int64, first candidates int64, second int64)."""
 
 
-def candidates(fleet: Fleet, chunks: Iterator[Chunk]) -> Iterator[Candidates]:
+def candidates(
+    balancers: list[Balancer | None], group_start: list[int], chunks: Iterator[Chunk]
+) -> Iterator[Candidates]:
     """Per chunk, (arrival times s, sequence lengths, first candidates, second candidates).
 
     Candidates are fleet instance numbers; for a balancer that must see the state at the
     arrival, both are ``-1 - model``. The arrays are contiguous float64 and int64.
     """
-    balancers = fleet.balancers
-    starts = fleet.group_start
-    for times, models, seqs in chunks:
+    starts = group_start
+    for times, models, seqs in checked(chunks, balancers):
         n = times.size
-        if n == 0:
-            continue
-        # the compiled loop trusts these: a model index picks a balancer and an instance
-        # range, and a sequence length is held as a float64 (exact below 2**53)
-        if models.min() < 0 or models.max() >= len(balancers):
-            raise ValueError(f"model indexes outside 0..{len(balancers) - 1} in a chunk")
-        if seqs.min() < 0 or seqs.max() >= 2**53:
-            raise ValueError("sequence lengths outside 0..2**53 - 1 in a chunk")
         first = np.empty(n, dtype=np.int64)
         second = np.empty(n, dtype=np.int64)
         single = models[0] == models[-1] and bool((models == models[0]).all())
@@ -45,17 +39,35 @@ def candidates(fleet: Fleet, chunks: Iterator[Chunk]) -> Iterator[Candidates]:
             mask = slice(None) if single else models == m
             count = n if single else int(np.count_nonzero(mask))
             balancer = balancers[m]
-            if balancer is None:
-                raise ValueError(f"requests for model {m}, which no pool serves")
-            drawn = balancer.draw(count)
-            if drawn is None:
-                first[mask] = second[mask] = -1 - m
-            else:
+            if balancer.compiled is CompiledPick.DRAWN:
+                drawn = balancer.draw(count)
                 first[mask] = drawn[0] + starts[m]
                 second[mask] = drawn[1] + starts[m]
+            else:
+                first[mask] = second[mask] = -1 - m
         yield (
             np.ascontiguousarray(times, dtype=np.float64),
             np.ascontiguousarray(seqs, dtype=np.int64),
             first,
             second,
         )
+
+
+def checked(chunks: Iterator[Chunk], balancers: list[Balancer | None]) -> Iterator[Chunk]:
+    """The non-empty chunks, each checked before any of its requests is applied.
+
+    Both engines trust these: a model index picks a balancer and an instance range, and a
+    sequence length is held as a float64 in the kernel (exact below 2**53).
+    """
+    for times, models, seqs in chunks:
+        if times.size == 0:
+            continue
+        if models.min() < 0 or models.max() >= len(balancers):
+            raise ValueError(f"model indexes outside 0..{len(balancers) - 1} in a chunk")
+        if seqs.min() < 0 or seqs.max() >= 2**53:
+            raise ValueError("sequence lengths outside 0..2**53 - 1 in a chunk")
+        served = models[:1] if bool((models == models[0]).all()) else np.unique(models)
+        for m in served.tolist():
+            if balancers[m] is None:
+                raise ValueError(f"requests for model {m}, which no pool serves")
+        yield times, models, seqs

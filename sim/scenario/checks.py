@@ -12,7 +12,14 @@ import numpy as np
 import hardware
 from hardware import catalog, sparsity, zoo
 from sim.scenario.base import DTYPES, did_you_mean
-from sim.scenario.schema import ChoiceSeqLen, FixedSeqLen, MixEntry, Pool, Scenario, UniformSeqLen
+from sim.scenario.schema import (
+    ChoiceSeqLen,
+    FixedSeqLen,
+    MixEntry,
+    PoolConfig,
+    Scenario,
+    UniformSeqLen,
+)
 from sim.workload.replay import TraceArrivals
 
 Problem = tuple[tuple[str | int, ...], str]
@@ -192,7 +199,7 @@ def _check_trace_seq_lens(scenario: Scenario, arrivals: TraceArrivals) -> list[P
 
 
 def _check_pool(
-    scenario: Scenario, pool: Pool, where: tuple, seq_lens: np.ndarray
+    scenario: Scenario, pool: PoolConfig, where: tuple, seq_lens: np.ndarray
 ) -> list[Problem]:
     try:
         model = resolve_model(scenario, pool.model)
@@ -265,7 +272,7 @@ def _check_pool(
     ]
 
 
-def replica_cores(scenario: Scenario, pool: Pool, seq_lens: np.ndarray) -> int | None:
+def replica_cores(scenario: Scenario, pool: PoolConfig, seq_lens: np.ndarray) -> int | None:
     """Cores per replica: as configured, or for ``auto`` the fewest that hold the model.
 
     Returns:

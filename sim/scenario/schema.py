@@ -17,6 +17,7 @@ from pydantic import (
     model_validator,
 )
 
+from sim.policies.balancers import BALANCERS
 from sim.policies.service import ServiceConfig
 from sim.scenario.base import (
     Config,
@@ -221,7 +222,7 @@ class Batching(Config):
     max_wait: Duration = 0.0
 
 
-class Pool(Config):
+class PoolConfig(Config):
     """A group of identical instances, each serving one model on replicas of NeuronCores."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64)
@@ -246,10 +247,8 @@ class Pool(Config):
     )
 
 
-BalancerKind = Literal[
-    "round_robin", "random", "least_outstanding", "power_of_two", "join_shortest_queue"
-]
-"""Load-balancing policies; see ``sim.policies.balancers`` for the exact rules."""
+BalancerKind = Literal[tuple(BALANCERS)]  # type: ignore[valid-type]
+"""Load-balancing policies: the names in ``sim.policies.balancers.BALANCERS``."""
 
 
 class BalancerConfig(Config):
@@ -274,7 +273,7 @@ class Scenario(Config):
     warmup: Duration = 0.0
     workload: Workload
     models: dict[str, EncoderModel] = Field(default_factory=dict)
-    fleet: list[Pool] = Field(min_length=1)
+    fleet: list[PoolConfig] = Field(min_length=1)
     balancer: Annotated[BalancerConfig, BeforeValidator(_kind_shorthand)] = BalancerConfig()
     slo: Slo
     description: str = ""

@@ -2,6 +2,11 @@
 
 It depends only on the workload section and the seed - never on the fleet or the balancer -
 so policies and hardware are always compared on the same requests.
+
+Arrival times are the times an arrival process reaches by waiting, in SimPy, from one
+arrival to the next: ``previous + (t - previous)``. That is ``t`` itself almost always
+(exactly, whenever ``previous >= t / 2``); where floating point makes it differ, by a ulp or
+so, the stream gives the reached time, so both engines see requests at the same instants.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ Chunk = tuple[np.ndarray, np.ndarray, np.ndarray]
 def request_stream(
     scenario: Scenario, model_names: list[str], replication: int = 0
 ) -> Iterator[Chunk]:
-    """Yield the run's requests chunk by chunk.
+    """Yield the run's requests chunk by chunk, at times a SimPy process reaches exactly.
 
     Args:
         scenario: A validated scenario.
@@ -52,12 +57,41 @@ def request_stream(
     entry_model = np.array([index[e.model] for e in entries], dtype=np.int64)
     arrivals = scenario.workload.arrivals
     if isinstance(arrivals, TraceArrivals):
-        yield from _replayed(scenario, arrivals, mix, model_names, entry_model)
-        return
-    process = arrivals.build(stream(seed, "arrivals", replication=replication))
+        chunks = _replayed(scenario, arrivals, mix, model_names, entry_model)
+    else:
+        chunks = _generated(scenario, arrivals, mix, entry_model, replication)
+    yield from reachable(chunks, scenario.duration)
+
+
+def _generated(
+    scenario: Scenario, arrivals, mix: RequestMix, entry_model: np.ndarray, replication: int
+) -> Iterator[Chunk]:
+    """Requests from an arrival process, each with a mix entry drawn for it."""
+    process = arrivals.build(stream(scenario.seed, "arrivals", replication=replication))
     for times in process.chunks(scenario.duration):
         entry, seq = mix.sample(times.size)
         yield times, entry_model[entry], seq
+
+
+def reachable(chunks: Iterator[Chunk], until_s: float) -> Iterator[Chunk]:
+    """The chunks with each arrival time replaced by ``previous + (t - previous)`` (s).
+
+    ``previous`` is the reached time of the request before (0 before the first): what a
+    SimPy process that waits ``t - now`` from each arrival to the next lands on. Requests
+    pushed to ``until_s`` or beyond by that (a ulp) are left out.
+    """
+    previous = 0.0
+    for times, models, seqs in chunks:
+        if times.size == 0:
+            continue
+        times = _reached(times, previous)
+        previous = float(times[-1])
+        keep = times < until_s
+        if not keep[-1]:
+            times, models, seqs = times[keep], models[keep], seqs[keep]
+            if times.size == 0:
+                continue
+        yield times, models, seqs
 
 
 def _occurrence(entries: list, i: int) -> int:
@@ -93,3 +127,27 @@ def _replayed(
         else:
             seq = mix.seq_lens(entry, fallback=defaults[model])
         yield times, model, seq
+
+
+def _reached(times: np.ndarray, previous: float) -> np.ndarray:
+    """``times`` (s) with each replaced by its reached time (a copy if any differs).
+
+    The first is waited for from ``previous`` (s), each next from the one before.
+    """
+    start = 0
+    while True:
+        before = np.empty(times.size - start)
+        before[0] = previous if start == 0 else times[start - 1]
+        before[1:] = times[start:-1]
+        part = times[start:]
+        off = np.flatnonzero(before + (part - before) != part)
+        if off.size == 0:
+            return times
+        if start == 0:
+            times = times.copy()
+        i = start + int(off[0])
+        last = previous if i == 0 else float(times[i - 1])
+        times[i] = last + (float(times[i]) - last)
+        start = i + 1
+        if start == times.size:
+            return times

@@ -1,7 +1,9 @@
-"""End-to-end runs of the engine: trace shape, conservation, determinism, stream isolation."""
+"""End-to-end runs: trace shape, conservation, determinism, streams, processes, the API."""
 
 from __future__ import annotations
 
+import dataclasses
+import gc
 import json
 
 import numpy as np
@@ -9,12 +11,21 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from helpers import ENGINES, chunk, needs_kernel, one_pool_fleet
 
 import analysis
 import hardware
-from sim.engine.runner import run
-from sim.engine.trace_writer import COLUMNS
+import sim
+from analysis.schema import COLUMNS
+from sim.engine.engines import EngineUnavailable
+from sim.engine.fleet import Fleet
+from sim.engine.pool import Pool
+from sim.engine.runner import drive, simulate
+from sim.engine.trace_writer import RecordBuffer
+from sim.policies.balancers import PowerOfTwo, RoundRobin
+from sim.scenario.errors import ScenarioError
 from sim.scenario.loading import parse_scenario
+from sim.streams import stream
 
 SMALL = {
     "name": "small",
@@ -62,7 +73,7 @@ def scenario(**changes):
 
 def run_df(tmp_path, sc, name="t.parquet"):
     path = tmp_path / name
-    run(sc, path)
+    simulate(sc, path)
     return analysis.load_trace(path).sort_values("request_id").reset_index(drop=True)
 
 
@@ -156,7 +167,7 @@ def test_overload_drops_and_leaves_requests_in_flight(tmp_path):
 def test_metadata_holds_scenario_seed_and_versions(tmp_path):
     """File metadata: scenario YAML (loadable), seed, fleetsim and hardware-model versions."""
     path = tmp_path / "t.parquet"
-    run(scenario(), path)
+    simulate(scenario(), path)
     meta = pq.read_schema(path).metadata
     assert meta[b"fleetsim.seed"] == b"123"
     assert meta[b"fleetsim.hardware_model_version"].decode() == hardware.HARDWARE_MODEL_VERSION
@@ -176,7 +187,7 @@ def test_trace_written_in_row_groups(tmp_path, monkeypatch):
         engine, "TraceWriter", lambda *a, **k: TraceWriter(*a, **{**k, "rows_per_group": 1000})
     )
     path = tmp_path / "t.parquet"
-    stats = run(scenario(), path)
+    stats = simulate(scenario(), path)
     parquet = pq.ParquetFile(path)
     assert parquet.num_row_groups >= stats.requests // 1000
     assert (
@@ -192,118 +203,104 @@ def test_failed_run_leaves_no_file(tmp_path):
             raise RuntimeError("killed")
 
     with pytest.raises(RuntimeError):
-        run(scenario(), tmp_path / "t.parquet", progress=boom)
+        simulate(scenario(), tmp_path / "t.parquet", progress=boom)
     assert list(tmp_path.iterdir()) == []
 
 
-def test_simpy_processes_interleave_with_the_fleet_in_time_order():
-    """A SimPy process in the run's environment sees the fleet's state at its own times:
-    requests in the system sampled every 10 ms equal the count derived from the trace."""
-    import simpy
-
-    from sim.engine.fleet import Fleet
-    from sim.engine.loop import drive
-    from sim.engine.runner import plan_pool
-    from sim.engine.trace_writer import RecordBuffer
-    from sim.scenario.checks import seq_lens_by_model
-    from sim.workload.requests import request_stream
-
-    s = scenario(duration="1s", warmup="0")
-    lengths = seq_lens_by_model(s)
-    plans = [plan_pool(s, p, lengths[p.model]) for p in s.fleet]
-    models = sorted(lengths)
-    env = simpy.Environment()
-    fleet = Fleet.from_scenario(env, s, plans, models, 0)
+@ENGINES
+def test_a_process_sees_the_fleet_as_the_trace_says(tmp_path, engine):
+    """A SimPy process added to a run reads, every 10 ms, the requests in the system; the
+    numbers equal the count derived from the trace at those instants (processes run first
+    at an instant: a request arriving then is not in yet, one finishing then still is)."""
     samples = []
 
-    def observer():
+    def observer(env, fleet):
         while True:
             yield env.timeout(0.01)
-            samples.append((env.now, sum(fleet.outstanding)))
+            samples.append((env.now, fleet.outstanding, fleet.now))
 
-    env.process(observer())
-
-    writer = RecordBuffer()
-    drive(fleet, writer, request_stream(s, models), s.duration)
-    fleet.record_in_flight(writer)
-    assert len(samples) == 99 and env.now == 1.0
-    rows = np.array(
-        [(arrival, r[1], r[6]) for r in writer.records() for _, arrival, _ in r[7]], dtype=float
-    )
-    arrival, finish, status = rows[:, 0], rows[:, 1], rows[:, 2]
-    for when, count in samples:
-        inside = (arrival <= when) & ~(finish <= when) & (status != 1)
+    result = sim.run(scenario(duration="1s", warmup="0"), tmp_path / "run", engine=engine,
+                     processes=[observer])  # fmt: skip
+    assert result.engine == engine
+    assert len(samples) == 99 and all(now == at for at, _, now in samples)
+    df = analysis.load_trace(result.trace_path)
+    arrival, finish = df.arrival_s.to_numpy(), df.finish_s.to_numpy()
+    admitted = (df.status != "dropped").to_numpy()
+    for when, count, _ in samples:
+        inside = admitted & (arrival < when) & ~(finish < when)
         assert count == int(inside.sum()), when
 
 
-def test_compiled_and_python_loops_write_identical_traces(tmp_path, monkeypatch):
-    """The compiled loop (sim.engine._kernel) and the Python loop write the same file: same rows,
-    same row groups, same engine statistics; only the name of the loop differs."""
-    import functools
+@ENGINES
+def test_process_counts_add_up(tmp_path, engine):
+    """At the end of the run a process's view agrees with the trace: arrivals, completions
+    and drops per pool, and what is still waiting or in service."""
+    seen = {}
 
-    import sim.engine.runner
-    from sim.engine.loop import drive
+    def last_look(env, fleet):
+        yield env.timeout(0.999999)
+        seen.update({p.name: (p.arrivals, p.completions, p.drops, p.outstanding)
+                     for p in fleet.pools})  # fmt: skip
+        assert fleet.pool(fleet.pools[0].name) is fleet.pools[0]
+        assert sum(len(p.instances) for p in fleet.pools) == len(fleet.instances)
 
-    s = scenario(duration="50s")  # 150,000 rows: two row groups
-    tables, stats = {}, {}
-    for compiled in (False, True):
-        monkeypatch.setattr(sim.engine.runner, "drive", functools.partial(drive, compiled=compiled))
-        path = run(s, tmp_path / f"{compiled}.parquet").trace_path
-        meta = pq.ParquetFile(path).metadata
-        tables[compiled] = (pq.read_table(path), meta.num_row_groups)
-        stats[compiled] = json.loads(meta.metadata[b"fleetsim.engine"])
-    assert tables[True][1] == tables[False][1] > 1
-    pd.testing.assert_frame_equal(tables[True][0].to_pandas(), tables[False][0].to_pandas())
-    assert stats[False].pop("loop") == "python" and stats[True].pop("loop") == "compiled"
-    assert stats[True] == stats[False]
-
-
-def test_the_compiled_loop_is_used_when_it_can_be():
-    """A plain run uses the compiled loop; SimPy processes in the environment need the
-    Python loop, which the default chooses and ``compiled=True`` refuses with the reason."""
-    import simpy
-
-    from sim.engine.fleet import Fleet, PoolSpec
-    from sim.engine.loop import compiled_available, drive
-    from sim.engine.trace_writer import RecordBuffer
-    from sim.policies.balancers import RoundRobin
-    from sim.streams import stream
-
-    assert compiled_available()
-
-    def fleet(env):
-        spec = PoolSpec(2, 0, 1, 4, 1e-3, 100, lambda b, s: 2e-3)
-        return Fleet(env, [spec], [RoundRobin(2, stream(0, "balancer"))])
-
-    chunk = (np.linspace(0, 0.9, 500), np.zeros(500, dtype=np.int64), np.full(500, 128))
-    assert drive(fleet(simpy.Environment()), RecordBuffer(), iter([chunk]), 1.0) == "compiled"
-
-    def waiter(env):
-        yield env.timeout(0.5)
-
-    env = simpy.Environment()
-    env.process(waiter(env))
-    with pytest.raises(RuntimeError, match="SimPy processes"):
-        drive(fleet(env), RecordBuffer(), iter([chunk]), 1.0, compiled=True)
-    env = simpy.Environment()
-    env.process(waiter(env))
-    assert drive(fleet(env), RecordBuffer(), iter([chunk]), 1.0) == "python"
+    fleet = [dict(SMALL["fleet"][0], count=1), SMALL["fleet"][1]]
+    workload = {**SMALL["workload"], "arrivals": {"kind": "poisson", "rate": 8000}}
+    sc = scenario(fleet=fleet, workload=workload, duration="1s", warmup="0")
+    result = sim.run(sc, tmp_path / "run", engine=engine, processes=[last_look])
+    df = analysis.load_trace(result.trace_path)
+    done_by = df.finish_s <= 0.999999
+    for pool, rows in df[df.arrival_s <= 0.999999].groupby("pool", observed=True):
+        dropped = int((rows.status == "dropped").sum())
+        completed = int(done_by[rows.index].sum())
+        assert seen[pool] == (len(rows), completed, dropped, len(rows) - completed - dropped)
+    assert any(v[2] for v in seen.values())
 
 
-@pytest.mark.parametrize("compiled", [False, True])
-def test_an_error_in_a_service_function_propagates_from_either_loop(compiled):
+def test_sim_run_is_the_public_api(tmp_path):
+    """``sim.run`` takes a path, overrides written as in the CLI, and returns the summary,
+    the trace path and the engine; the summary says which engine ran."""
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(SMALL))
+    result = sim.run(path, tmp_path / "out", duration="1s", seed=7)
+    assert result.trace_path == (tmp_path / "out" / "requests.parquet").resolve()
+    assert json.loads((tmp_path / "out" / "summary.json").read_text()) == json.loads(
+        json.dumps(result.summary)
+    )
+    assert result.summary["seed"] == 7 and result.summary["duration_s"] == 1.0
+    assert result.summary["engine"] == result.engine
+    with pytest.raises(ScenarioError, match="duration"):
+        sim.run(path, tmp_path / "x", duration=1.0)  # a bare number has no unit
+    assert not (tmp_path / "x").exists()
+
+
+@needs_kernel
+def test_auto_picks_the_compiled_engine_and_says_why_when_it_cannot(tmp_path, monkeypatch):
+    """``auto`` runs the kernel; a balancer with no compiled form runs on SimPy with the
+    reason in the result and the summary; ``compiled`` then refuses, writing nothing."""
+    from sim.policies import balancers
+
+    class Newest(balancers.RoundRobin):
+        """A policy the kernel does not know (no ``compiled`` form)."""
+
+        compiled = None
+
+    monkeypatch.setitem(balancers.BALANCERS, "round_robin", Newest)
+    sc = scenario(duration="1s", balancer="power_of_two")
+    assert sim.run(sc, tmp_path / "a").engine == "compiled"
+    sc = scenario(duration="1s", balancer="round_robin")
+    result = sim.run(sc, tmp_path / "b")
+    assert result.engine == "simpy" and "Newest has no compiled form" in result.engine_reason
+    assert result.summary["engine_reason"] == result.engine_reason
+    with pytest.raises(EngineUnavailable, match="Newest"):
+        sim.run(sc, tmp_path / "c", engine="compiled")
+    assert not (tmp_path / "c").exists()
+
+
+@ENGINES
+def test_an_error_in_a_service_function_propagates(engine):
     """A service function that raises mid-run stops the run with its own exception; the
     garbage collector is running again afterwards."""
-    import gc
-
-    import simpy
-
-    from sim.engine.fleet import Fleet, PoolSpec
-    from sim.engine.loop import drive
-    from sim.engine.trace_writer import RecordBuffer
-    from sim.policies.balancers import PowerOfTwo
-    from sim.streams import stream
-
     calls = []
 
     def service(batch, seq):
@@ -312,12 +309,25 @@ def test_an_error_in_a_service_function_propagates_from_either_loop(compiled):
             raise ValueError("no service time for this batch")
         return 1e-3
 
-    spec = PoolSpec(4, 0, 2, 4, 1e-3, 100, service)
-    fleet = Fleet(simpy.Environment(), [spec], [PowerOfTwo(4, stream(0, "balancer"))])
-    chunk = (np.linspace(0, 0.9, 2000), np.zeros(2000, dtype=np.int64), np.full(2000, 64))
+    fleet = one_pool_fleet(count=4, replicas=2, max_batch=4, max_wait=1e-3, service=service,
+                           balancer=PowerOfTwo(4, stream(0, "balancer")))  # fmt: skip
     with pytest.raises(ValueError, match="no service time"):
-        drive(fleet, RecordBuffer(), iter([chunk]), 1.0, compiled=compiled)
+        drive(fleet, RecordBuffer(), [chunk(np.linspace(0, 0.9, 2000))], 1.0, engine=engine)
     assert len(calls) == 50 and gc.isenabled()
+
+
+@ENGINES
+def test_an_error_in_a_process_propagates(engine):
+    """A process that raises stops the run with its exception, in either engine."""
+
+    def broken(env, fleet):
+        yield env.timeout(0.5)
+        raise RuntimeError(f"observer failed at {env.now}")
+
+    fleet = one_pool_fleet(service=lambda b, s: 1e-3)
+    with pytest.raises(RuntimeError, match="observer failed at 0.5"):
+        drive(fleet, RecordBuffer(), [chunk(np.linspace(0, 0.9, 100))], 1.0, engine=engine,
+              processes=[broken])  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -329,64 +339,38 @@ def test_an_error_in_a_service_function_propagates_from_either_loop(compiled):
         ({"max_batch": 4, "service_by_size_s": [0.0, 1e-3, 2e-3]}, "needs 5"),
     ],
 )
-def test_a_pool_spec_neither_loop_can_run_is_refused(changes, message):
-    """Hand-built pool specs are checked when the fleet is built (scenarios always pass)."""
-    import dataclasses
-
-    import simpy
-
-    from sim.engine.fleet import Fleet, PoolSpec
-    from sim.policies.balancers import RoundRobin
-    from sim.streams import stream
-
-    spec = dataclasses.replace(PoolSpec(1, 0, 1, 1, 0.0, 10, lambda b, s: 1e-3), **changes)
+def test_a_pool_neither_engine_can_run_is_refused(changes, message):
+    """Hand-built pools are checked when the fleet is built (scenarios always pass)."""
+    pool = dataclasses.replace(Pool(1, 0, 1, 1, 0.0, 10, lambda b, s: 1e-3), **changes)
     with pytest.raises(ValueError, match=message):
-        Fleet(simpy.Environment(), [spec], [RoundRobin(1, stream(0, "balancer"))])
+        Fleet([pool], [RoundRobin(1, stream(0, "balancer"))])
 
 
-@pytest.mark.parametrize("compiled", [False, True])
-def test_malformed_chunks_are_refused_by_either_loop(compiled):
+@ENGINES
+def test_malformed_chunks_are_refused_by_either_engine(engine):
     """A model index no balancer has, or a sequence length a float64 cannot hold exactly,
     raises before any request is applied."""
-    import simpy
-
-    from sim.engine.fleet import Fleet, PoolSpec
-    from sim.engine.loop import drive
-    from sim.engine.trace_writer import RecordBuffer
-    from sim.policies.balancers import RoundRobin
-    from sim.streams import stream
-
     for models, seqs, message in [
         ([0, -1], [1, 1], "model indexes"),
         ([0, 1], [1, 1], "model indexes"),
         ([0, 0], [1, 2**53], "sequence lengths"),
     ]:
-        spec = PoolSpec(2, 0, 1, 2, 0.0, 10, lambda b, s: 1e-3)
-        fleet = Fleet(simpy.Environment(), [spec], [RoundRobin(2, stream(0, "balancer"))])
-        chunk = (np.array([0.1, 0.2]), np.array(models), np.array(seqs, dtype=np.int64))
+        fleet = one_pool_fleet(count=2, service=lambda b, s: 1e-3)
         writer = RecordBuffer()
         with pytest.raises(ValueError, match=message):
-            drive(fleet, writer, iter([chunk]), 1.0, compiled=compiled)
+            drive(fleet, writer, [chunk([0.1, 0.2], seqs, models)], 1.0, engine=engine)
         assert not writer.numbers
 
 
-def test_the_compiled_loop_does_not_move_a_trace_buffer_that_is_being_read():
+@needs_kernel
+def test_the_kernel_does_not_move_a_trace_buffer_that_is_being_read():
     """A writer holding a view of its buffer gets Python's BufferError, not freed memory."""
-    import simpy
-
-    from sim.engine.fleet import Fleet, PoolSpec
-    from sim.engine.loop import drive
-    from sim.engine.trace_writer import RecordBuffer
-    from sim.policies.balancers import RoundRobin
-    from sim.streams import stream
 
     class Viewing(RecordBuffer):
         def flush_if_full(self):
             self.view = memoryview(self.numbers)  # held across the next hand-over
 
-    spec = PoolSpec(1, 0, 1, 1, 0.0, 10, lambda b, s: 1e-4)
-    fleet = Fleet(simpy.Environment(), [spec], [RoundRobin(1, stream(0, "balancer"))])
-    chunks = [(np.array([0.1 * i + 0.01 * k for k in range(3)]), np.zeros(3, dtype=np.int64),
-               np.ones(3, dtype=np.int64)) for i in range(3)]  # fmt: skip
+    fleet = one_pool_fleet(service=lambda b, s: 1e-4)
+    chunks = [chunk([0.1 * i + 0.01 * k for k in range(3)], [1] * 3) for i in range(3)]
     with pytest.raises(BufferError):
-        drive(fleet, Viewing(), iter(chunks), 1.0, compiled=True)
+        drive(fleet, Viewing(), chunks, 1.0, engine="compiled")

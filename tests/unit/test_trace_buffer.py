@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 
-from sim.engine.trace_writer import DROPPED, IN_FLIGHT, OK, RecordBuffer
+from analysis.schema import DROPPED, IN_FLIGHT, OK
+from sim.engine.trace_writer import RecordBuffer
 
 
 def test_records_round_trip_exactly():

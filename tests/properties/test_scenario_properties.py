@@ -5,9 +5,9 @@ from __future__ import annotations
 import copy
 
 import yaml
+from helpers import BASE_SCENARIO as BASE
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_scenario_errors import BASE
 
 from sim.scenario.errors import ScenarioError
 from sim.scenario.loading import parse_scenario

@@ -7,35 +7,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers import BASE_SCENARIO as BASE
 from typer.testing import CliRunner
 
 from sim.cli.commands import app
 from sim.scenario.errors import ScenarioError
 from sim.scenario.loading import parse_scenario
-
-BASE = {
-    "name": "base",
-    "seed": 7,
-    "duration": "2s",
-    "warmup": "200ms",
-    "workload": {
-        "arrivals": {"kind": "poisson", "rate": 500},
-        "mix": [{"model": "bert-base", "weight": 1, "seq_len": 128}],
-    },
-    "fleet": [
-        {
-            "name": "bert",
-            "instance": "inf2.xlarge",
-            "count": 2,
-            "model": "bert-base",
-            "dtype": "bf16",
-            "batching": {"max_batch": 4, "max_wait": "1ms"},
-            "queue_limit": 100,
-        }
-    ],
-    "balancer": {"kind": "power_of_two"},
-    "slo": {"percentile": 99, "target": "10ms"},
-}
 
 
 def mutate(path, value=None, delete=False):

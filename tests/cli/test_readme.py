@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
+from helpers import ROOT
 from typer.testing import CliRunner
 
 from sim.cli.commands import app
 from sim.scenario.loading import parse_scenario
 
-ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
 
 

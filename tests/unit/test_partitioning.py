@@ -10,7 +10,7 @@ import yaml
 
 import analysis
 import hardware
-from sim.engine.runner import run
+from sim.engine.runner import simulate as run
 from sim.scenario.errors import ScenarioError
 from sim.scenario.loading import parse_scenario
 

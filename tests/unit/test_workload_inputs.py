@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from test_batching_oracle import oracle
+from helpers import batching_oracle as oracle
 
 import analysis
-from sim.engine.runner import run
+from sim.engine.runner import simulate as run
 from sim.policies.service import (
     DeterministicService,
     EmpiricalService,

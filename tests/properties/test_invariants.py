@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import analysis
-from sim.engine.runner import run
+from sim.engine.runner import simulate as run
 from sim.scenario.loading import parse_scenario
 
 BALANCERS = ["round_robin", "random", "least_outstanding", "power_of_two", "join_shortest_queue"]

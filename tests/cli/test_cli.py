@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
+from helpers import ROOT, needs_kernel
 from typer.testing import CliRunner
 
 import analysis
 from sim.cli.commands import app
+from sim.engine.engines import kernel_built
 
-ROOT = Path(__file__).resolve().parent.parent
 ALEXA = ROOT / "scenarios" / "alexa.yaml"
 
 
@@ -164,19 +164,19 @@ def test_killed_run_leaves_nothing_under_the_final_name(tmp_path):
 
 def test_progress_bar_appears_only_after_the_delay(monkeypatch):
     """The bar stays hidden for short runs and tracks the simulated fraction after that."""
-    import sim.cli.commands as cli
+    import sim.cli.progress as cli
 
-    quick = cli._LazyProgress("x", enabled=True)
+    quick = cli.LazyProgress("x", enabled=True)
     quick(0.5)
     assert quick.bar is None  # under PROGRESS_AFTER_S: nothing shown
     monkeypatch.setattr(cli, "PROGRESS_AFTER_S", 0.0)
-    slow = cli._LazyProgress("x", enabled=True)
+    slow = cli.LazyProgress("x", enabled=True)
     slow(0.25)
     slow(0.75)
     assert slow.bar is not None
     assert slow.bar.tasks[0].completed == 0.75
     slow.close()
-    disabled = cli._LazyProgress("x", enabled=False)
+    disabled = cli.LazyProgress("x", enabled=False)
     disabled(0.5)
     assert disabled.bar is None
 
@@ -193,8 +193,28 @@ def test_selfcheck_only_runs_matching_checks(monkeypatch):
     assert invoke("selfcheck", "--only", "no such check").exit_code == 2
 
 
-def test_version_names_the_event_loop():
-    """``fleetsim version`` says which event loop runs (the compiled one, once built)."""
+def test_version_says_whether_the_kernel_is_built():
+    """``fleetsim version`` says whether the compiled kernel was built."""
     result = invoke("version")
     assert result.exit_code == 0, result.output
-    assert "fleetsim 0." in result.output and "event loop: compiled" in result.output
+    built = "compiled kernel: built" if kernel_built() else "compiled kernel: not built"
+    assert "fleetsim 0." in result.output and built in result.output
+
+
+@pytest.mark.parametrize("engine", [pytest.param("compiled", marks=needs_kernel), "simpy"])
+def test_run_names_the_engine(tmp_path, engine):
+    """``fleetsim run --engine`` runs that engine and says so, in the output and in
+    summary.json; both engines write the same numbers."""
+    out = tmp_path / engine
+    result = invoke("run", ROOT / "scenarios" / "alexa.yaml", "--out", out, "--duration",
+                    "11s", "--engine", engine, "--quiet")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert f"engine: {engine}" in result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["engine"] == engine and summary["engine_reason"] is None
+
+
+def test_an_unknown_engine_is_refused():
+    """``--engine`` takes auto, compiled or simpy."""
+    result = invoke("run", ROOT / "scenarios" / "alexa.yaml", "--engine", "fast")
+    assert result.exit_code == 2 and "fast" in result.output

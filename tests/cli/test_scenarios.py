@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import SCENARIOS
+from helpers import SCENARIOS
 from typer.testing import CliRunner
 
 import analysis

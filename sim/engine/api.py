@@ -1,0 +1,151 @@
+"""``sim.run``: the public Python API of a run, and what ``fleetsim run`` calls.
+
+::
+
+    import sim
+
+    result = sim.run("scenarios/alexa.yaml", "runs/alexa-10s", duration="10s", force=True)
+    print(result.engine, result.summary["latency_p99_s"], result.trace_path)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sim.engine.engines import Engine, EngineUnavailable, why_not_compiled
+from sim.engine.output import staged_dir, write_json
+from sim.engine.runner import Process, simulate
+from sim.engine.summary import run_summary
+from sim.policies.balancers import BALANCERS
+from sim.scenario.errors import ScenarioError
+from sim.scenario.loading import load_scenario, with_overrides
+from sim.scenario.schema import Scenario
+from sim.scenario.units import parse_duration_s
+
+TRACE_FILE = "requests.parquet"
+SUMMARY_FILE = "summary.json"
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """What a run wrote and what ran it.
+
+    Attributes:
+        summary: The dict written to ``summary.json`` (``sim.engine.summary.run_summary``).
+        trace_path: The published ``requests.parquet``.
+        out_dir: The published run directory.
+        engine: The engine that ran: ``Engine.compiled`` or ``Engine.simpy``.
+        engine_reason: Why ``auto`` did not pick the compiled engine (None if it did, or if
+            an engine was asked for by name).
+        trace_rows: Requests in the trace (warm-up included).
+
+    """
+
+    summary: dict[str, Any]
+    trace_path: Path
+    out_dir: Path
+    engine: Engine
+    engine_reason: str | None
+    trace_rows: int
+
+
+def default_out_dir(scenario: Scenario) -> Path:
+    """Where a run goes when no directory is given: ``runs/<scenario name>``."""
+    return Path("runs") / scenario.name
+
+
+def prepare(
+    scenario: str | Path | Scenario,
+    *,
+    seed: int | None = None,
+    duration: str | None = None,
+) -> tuple[Scenario, str | None]:
+    """The scenario to run (loaded if a path, with overrides) and its file text, if any.
+
+    Raises:
+        ScenarioError: the file, an override or the overridden scenario is not valid.
+
+    """
+    source_text = None
+    if not isinstance(scenario, Scenario):
+        path = Path(scenario)
+        scenario = load_scenario(path)
+        source_text = path.read_text(encoding="utf-8")
+    duration_s = None
+    if duration is not None:
+        if not isinstance(duration, str):
+            raise ScenarioError.single(
+                "duration", f"write it with its unit, e.g. '20s', got {duration!r}", source="run"
+            )
+        try:
+            duration_s = parse_duration_s(duration)
+        except ValueError as exc:
+            raise ScenarioError.single("duration", str(exc), source="run") from None
+        if duration_s <= 0:
+            raise ScenarioError.single("duration", f"must be > 0, got {duration!r}", source="run")
+    if duration_s is not None or seed is not None:
+        scenario = with_overrides(scenario, duration_s, seed)
+    return scenario, source_text
+
+
+def run(
+    scenario: str | Path | Scenario,
+    out: str | Path | None = None,
+    *,
+    engine: Engine | str = Engine.auto,
+    seed: int | None = None,
+    duration: str | None = None,
+    replication: int = 0,
+    force: bool = False,
+    processes: Iterable[Process] = (),
+    progress: Callable[[float], None] | None = None,
+) -> RunResult:
+    """Simulate a scenario; publish ``out/requests.parquet`` and ``out/summary.json``.
+
+    The directory appears complete or not at all (``sim.engine.output``).
+
+    Args:
+        scenario: A scenario file, or a loaded ``Scenario``.
+        out: The run directory (default ``runs/<scenario name>``); an existing one is
+            refused unless ``force``.
+        engine: ``"auto"`` (the compiled kernel when it can run the scenario, else the SimPy
+            model), ``"compiled"`` or ``"simpy"``.
+        seed: Override the scenario's seed.
+        duration: Override its duration, written with a unit (``"20s"``).
+        replication: Independent replication number (its random streams).
+        force: Replace an existing run directory.
+        processes: SimPy generator functions ``f(env, fleet)`` started in the run's
+            environment (``fleet``: a read-only ``sim.engine.view.FleetView``).
+        progress: Called with the simulated fraction done (0..1) as the run goes.
+
+    Raises:
+        ScenarioError: the scenario or an override is not valid.
+        sim.engine.engines.EngineUnavailable: ``engine="compiled"`` cannot run it.
+        sim.engine.output.OutputExistsError: ``out`` exists (and not ``force``).
+
+    """
+    scenario, source_text = prepare(scenario, seed=seed, duration=duration)
+    if Engine(engine) is Engine.compiled:  # refuse before anything is written
+        reason = why_not_compiled([BALANCERS[scenario.balancer.kind]])
+        if reason is not None:
+            raise EngineUnavailable(f"the compiled engine cannot run this scenario: {reason}")
+    target = Path(out) if out is not None else default_out_dir(scenario)
+    with staged_dir(target, force=force) as staging:
+        stats = simulate(
+            scenario,
+            staging / TRACE_FILE,
+            engine=engine,
+            replication=replication,
+            progress=progress,
+            source_text=source_text,
+            processes=processes,
+        )
+        summary = run_summary(scenario, staging / TRACE_FILE, stats)
+        write_json(staging / SUMMARY_FILE, summary)
+    out_dir = target.resolve()
+    return RunResult(
+        summary, out_dir / TRACE_FILE, out_dir, stats.engine, stats.engine_reason, stats.requests
+    )
