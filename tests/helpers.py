@@ -6,6 +6,7 @@ import json
 import math
 from pathlib import Path
 
+import hypothesis.strategies as st
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
@@ -248,3 +249,79 @@ def batching_oracle(times, seqs, *, replicas, max_batch, max_wait, queue_limit, 
             busy[r] = (finish, batch)
             for i in batch:
                 rows[i][0], rows[i][2], rows[i][3] = now, len(batch), r
+
+
+# --- hypothesis strategies -------------------------------------------------------------
+
+SERVICES = st.sampled_from(
+    [
+        None,
+        {"kind": "exponential", "mean": "2ms"},
+        {"kind": "deterministic", "base": "1ms", "per_request": "500us"},
+        {"kind": "deterministic", "base": "1ms"},
+        {"kind": "lognormal", "mean": "1500us", "cv": 1.5},
+    ]
+)
+ARRIVAL_KINDS = ["poisson", "gamma", "mmpp", "diurnal"]
+
+
+@st.composite
+def scenario_dicts(draw, replay: bool = False) -> tuple[dict, list[float] | None]:
+    """A valid scenario dict, as written in YAML, and replayed arrival times (if ``replay``
+    and it drew ``grid`` arrivals: the caller writes them to ``arrivals.csv``).
+
+    Small runs (150 ms or a few hundred requests) over 1-3 pools: hardware or synthetic
+    service, pipelines, every balancer, batching and queue limits, every arrival kind.
+    """
+    models = draw(st.sampled_from([["bert-base"], ["bert-base", "distilbert-base"]]))
+    pools = []
+    for p in range(draw(st.integers(len(models), 3))):
+        pool = {
+            "name": f"p{p}",
+            "instance": draw(st.sampled_from(["inf2.xlarge", "inf1.xlarge", "inf1.2xlarge"])),
+            "count": draw(st.integers(1, 4)),
+            "model": models[p % len(models)],
+            "batching": {
+                "max_batch": draw(st.sampled_from([1, 2, 3, 8])),
+                "max_wait": draw(st.sampled_from(["0", "500us", "1ms", "2ms"])),
+            },
+            "queue_limit": draw(st.sampled_from([1, 2, 5, 100])),
+        }
+        service = draw(SERVICES)
+        if service is None:
+            pool["cores_per_replica"] = draw(st.sampled_from([1, 1, 2]))
+        else:
+            pool["service"] = service
+        pools.append(pool)
+    capacity = sum(p["count"] for p in pools) * 1000.0
+    rate = capacity * draw(st.floats(0.2, 1.5))
+    kind = draw(st.sampled_from(ARRIVAL_KINDS + ["grid"] if replay else ARRIVAL_KINDS))
+    replayed = None
+    if kind == "poisson":
+        arrivals = {"kind": "poisson", "rate": rate}
+    elif kind == "gamma":
+        arrivals = {"kind": "gamma", "rate": rate, "cv": draw(st.sampled_from([0.3, 2.0]))}
+    elif kind == "mmpp":
+        arrivals = {"kind": "mmpp", "rates": [rate / 4, rate * 2], "mean_sojourn": ["20ms", "5ms"]}
+    elif kind == "diurnal":
+        arrivals = {"kind": "diurnal", "mean_rate": rate, "peak_to_mean": 1.5, "period": "100ms"}
+    else:  # on a 0.5 ms grid, like the deterministic service times: exact ties everywhere
+        steps = draw(st.lists(st.sampled_from([0, 0, 1, 2]), min_size=20, max_size=300))
+        replayed = (np.cumsum(steps) * 0.5e-3).tolist()
+        arrivals = {"kind": "trace", "path": "arrivals.csv"}
+    data = {
+        "name": "generated",
+        "seed": draw(st.integers(0, 2**32)),
+        "duration": "150ms" if replayed is None else f"{replayed[-1] + 0.03}s",
+        "warmup": draw(st.sampled_from(["0", "20ms"])),
+        "workload": {
+            "arrivals": arrivals,
+            "mix": [
+                {"model": m, "seq_len": {"kind": "choice", "values": [64, 128]}} for m in models
+            ],  # fmt: skip
+        },
+        "fleet": pools,
+        "balancer": draw(st.sampled_from(BALANCER_KINDS)),
+        "slo": {"target": "10ms"},
+    }
+    return data, replayed
