@@ -14,15 +14,17 @@ noise only ever slows a run down). The spread of the runs is printed too.
 (c) as (b) with 1,000 instances at the same per-instance load
 (d) 10 million requests of (b): wall time and peak RSS, against 1 million
 (e) fleetsim run scenarios/alexa.yaml end to end
+(f) (b) with a SimPy process that wakes every simulated second and reads the fleet, against
+    (b) without it (the kernel steps SimPy between its own events); also every 10 ms
+(g) (b) on the SimPy engine (the fleet as SimPy processes: the readable definition)
 
-(a)-(e) run the compiled event loop (sim.engine._kernel) when it is built, as ``fleetsim run`` does;
-(b) is also run with the pure-Python loop that replaces it where no C compiler was found.
+(a)-(f) run the compiled kernel (sim/engine/_kernel.pyx), as ``fleetsim run`` does when it
+is built; (g) runs the SimPy model that replaces it where no C compiler was found.
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import resource
 import subprocess
@@ -38,9 +40,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import sim.engine.loop  # noqa: E402
-import sim.engine.runner  # noqa: E402
-from sim.engine.runner import run  # noqa: E402
+from sim.engine.engines import kernel_built  # noqa: E402
+from sim.engine.runner import simulate  # noqa: E402
 from sim.scenario.loading import parse_scenario  # noqa: E402
 
 
@@ -102,18 +103,25 @@ def fleet(
     }
 
 
-def fleetsim_rate(data: dict, compiled: bool | None = None) -> tuple[float, int]:
-    """Requests per wall-second of ``sim.engine.runner.run`` (trace included); ``compiled`` as in
-    ``sim.engine.loop.drive`` (None: the default choice)."""
+def observer(every_s: float):
+    """A SimPy process that wakes every ``every_s`` simulated seconds and reads the fleet."""
+
+    def process(env, fleet):
+        seen = []
+        while True:
+            yield env.timeout(every_s)
+            seen.append((env.now, fleet.waiting, fleet.busy_replicas))
+
+    return process
+
+
+def fleetsim_rate(data: dict, engine: str = "auto", processes=()) -> tuple[float, int]:
+    """Requests per wall-second of ``sim.engine.runner.simulate`` (trace included)."""
     scenario = parse_scenario(yaml.safe_dump(data))
-    sim.engine.runner.drive = functools.partial(sim.engine.loop.drive, compiled=compiled)
-    try:
-        with tempfile.TemporaryDirectory() as d:
-            start = time.perf_counter()
-            stats = run(scenario, Path(d) / "t.parquet")
-            return stats.requests / (time.perf_counter() - start), stats.requests
-    finally:
-        sim.engine.runner.drive = sim.engine.loop.drive
+    with tempfile.TemporaryDirectory() as d:
+        start = time.perf_counter()
+        stats = simulate(scenario, Path(d) / "t.parquet", engine=engine, processes=processes)
+        return stats.requests / (time.perf_counter() - start), stats.requests
 
 
 def big_run(requests: int) -> dict:
@@ -121,7 +129,7 @@ def big_run(requests: int) -> dict:
     code = (
         "import sys, time, resource, tempfile, yaml; from pathlib import Path;"
         f"sys.path.insert(0, {str(ROOT)!r}); sys.path.insert(0, {str(ROOT / 'bench')!r});"
-        "from engine_speed import fleet; from sim.engine.runner import run;"
+        "from engine_speed import fleet; from sim.engine.runner import simulate as run;"
         "from sim.scenario.loading import parse_scenario;"
         f"s = parse_scenario(yaml.safe_dump(fleet(64, 2000.0, {requests})));"
         "d = tempfile.mkdtemp(); t = time.perf_counter(); r = run(s, Path(d) / 't.parquet');"
@@ -149,16 +157,18 @@ def main() -> None:
         "(c) 1,000 instances, same per-instance load": lambda: fleetsim_rate(
             fleet(1000, 2000.0, 1_000_000)
         )[0],
-        "(b) with the pure-Python loop (fallback)": lambda: fleetsim_rate(
-            fleet(64, 2000.0, 1_000_000), compiled=False
+        "(f) (b) with a 1 s observer process": lambda: fleetsim_rate(
+            fleet(64, 2000.0, 1_000_000), processes=[observer(1.0)]
+        )[0],
+        "(f) (b) with a 10 ms observer process": lambda: fleetsim_rate(
+            fleet(64, 2000.0, 1_000_000), processes=[observer(0.01)]
+        )[0],
+        "(g) (b) on the SimPy engine": lambda: fleetsim_rate(
+            fleet(64, 2000.0, 1_000_000), engine="simpy"
         )[0],
     }
-    loop = (
-        "compiled"
-        if sim.engine.loop.compiled_available()
-        else "python (sim.engine._kernel not built)"
-    )
-    print(f"event loop: {loop}")
+    loop = "compiled kernel" if kernel_built() else "SimPy engine (kernel not built)"
+    print(f"auto engine: {loop}")
     runs: dict[str, list[float]] = {label: [] for label in cases}
     for round_ in range(args.repeat):
         for label, case in cases.items():
@@ -170,9 +180,11 @@ def main() -> None:
     rows = []
     for label, rates in runs.items():
         note = f"runs {min(rates):,.0f}-{max(rates):,.0f}"
-        if label.startswith("(c)"):
-            b_label = next(k for k in cases if k.startswith("(b)"))
+        b_label = next(k for k in cases if k.startswith("(b)"))
+        if label.startswith("(c)") or label.startswith("(f)"):
             note += f"; per-request cost {best[b_label] / best[label]:.2f}x (b)"
+        if label.startswith("(g)"):
+            note += f"; the kernel is {best[b_label] / best[label]:.1f}x faster"
         rows.append((label, best[label], best[label] / base, note))
     big = {}
     if args.big:

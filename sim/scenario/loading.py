@@ -153,7 +153,8 @@ def _data_path(loc: tuple[Any, ...], data: Any) -> tuple[str | int, ...]:
 def _kind_unions() -> dict[str, str]:
     """Field name -> the kinds its discriminated union accepts, read off the schema."""
     from sim.policies.service import ServiceConfig
-    from sim.scenario.schema import ArrivalsConfig, SeqLenConfig
+    from sim.scenario.schema import SeqLenConfig
+    from sim.workload.arrivals import ArrivalsConfig
 
     def kinds(union: Any) -> str:
         members = typing.get_args(typing.get_args(union)[0])

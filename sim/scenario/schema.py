@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-import numpy as np
 from pydantic import (
     BeforeValidator,
     Field,
@@ -25,10 +24,8 @@ from sim.scenario.base import (
     PositiveDuration,
 )
 from sim.scenario.base import did_you_mean as did_you_mean  # re-exported for callers
-from sim.workload.arrivals import DiurnalProcess, GammaProcess, MMPPProcess, PoissonProcess
+from sim.workload.arrivals import ArrivalsConfig
 from sim.workload.replay import TraceArrivals
-
-MAX_RATE = 1e9  # requests/s; beyond this a run could never finish, so it is surely a typo
 
 
 def _kind_shorthand(value: Any) -> Any:
@@ -37,74 +34,6 @@ def _kind_shorthand(value: Any) -> Any:
 
 
 # --- workload ------------------------------------------------------------------------------
-
-
-class PoissonArrivals(Config):
-    """Homogeneous Poisson arrivals: exponential gaps, mean rate ``rate`` requests/s."""
-
-    kind: Literal["poisson"]
-    rate: float = Field(gt=0, le=MAX_RATE, description="requests per second")
-
-    def build(self, rng: np.random.Generator) -> PoissonProcess:
-        """The runtime process, drawing from ``rng``."""
-        return PoissonProcess(self.rate, rng)
-
-
-class DiurnalArrivals(Config):
-    """Sinusoidal-rate Poisson arrivals, generated exactly by thinning.
-
-    rate(t) = mean_rate * (1 + (peak_to_mean - 1) * cos(2*pi*(t - phase) / period)), so the
-    rate peaks at ``phase`` (and every period after) and bottoms out half a period later.
-    """
-
-    kind: Literal["diurnal"]
-    mean_rate: float = Field(gt=0, le=MAX_RATE, description="time-average requests per second")
-    peak_to_mean: float = Field(ge=1, le=2, description="peak rate / mean rate, in [1, 2]")
-    period: PositiveDuration = 86400.0
-    phase: Duration = 0.0
-
-    def build(self, rng: np.random.Generator) -> DiurnalProcess:
-        """The runtime process, drawing from ``rng``."""
-        return DiurnalProcess(self.mean_rate, self.peak_to_mean, self.period, self.phase, rng)
-
-
-class GammaArrivals(Config):
-    """Renewal arrivals with gamma gaps: mean rate ``rate``, gap coefficient of variation ``cv``."""
-
-    kind: Literal["gamma"]
-    rate: float = Field(gt=0, le=MAX_RATE, description="requests per second")
-    cv: float = Field(gt=0, le=100, description="coefficient of variation of the gaps")
-
-    def build(self, rng: np.random.Generator) -> GammaProcess:
-        """The runtime process, drawing from ``rng``."""
-        return GammaProcess(self.rate, self.cv, rng)
-
-
-class MMPPArrivals(Config):
-    """Two-state Markov-modulated Poisson arrivals (bursts): rates and mean sojourn per state."""
-
-    kind: Literal["mmpp"]
-    rates: list[Annotated[float, Field(ge=0, le=MAX_RATE)]] = Field(min_length=2, max_length=2)
-    mean_sojourn: list[PositiveDuration] = Field(min_length=2, max_length=2)
-
-    @field_validator("rates")
-    @classmethod
-    def _some_traffic(cls, rates: list[float]) -> list[float]:
-        if max(rates) <= 0:
-            raise ValueError(f"at least one state must have a rate > 0, got {list(rates)}")
-        return rates
-
-    def build(self, rng: np.random.Generator) -> MMPPProcess:
-        """The runtime process, drawing from ``rng``."""
-        return MMPPProcess(
-            (self.rates[0], self.rates[1]), (self.mean_sojourn[0], self.mean_sojourn[1]), rng
-        )
-
-
-ArrivalsConfig = Annotated[
-    PoissonArrivals | DiurnalArrivals | GammaArrivals | MMPPArrivals | TraceArrivals,
-    Field(discriminator="kind"),
-]
 
 
 class FixedSeqLen(Config):

@@ -1,4 +1,4 @@
-"""Arrival processes: absolute arrival times generated in vectorised chunks.
+"""Arrival processes with their configs: arrival times generated in vectorised chunks.
 
 Each process states its theory (``rate_per_s(t)`` and ``mean_rate_per_s``) so tests can
 compare the generated stream with it. Chunks have a fixed candidate size, so a longer run
@@ -10,8 +10,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Annotated, Literal
 
 import numpy as np
+from pydantic import Field, field_validator
+
+from sim.scenario.base import Config, Duration, PositiveDuration
+from sim.workload.replay import TraceArrivals
 
 CHUNK = 8192  # candidate arrivals drawn per vectorised step
 
@@ -202,3 +207,77 @@ class MMPPProcess:
             times.sort(kind="stable")
             start = float(starts[-1] + lengths[-1])
             yield times[times < until_s]
+
+
+# --- configs: what a scenario's workload.arrivals validates into -----------------------
+
+
+MAX_RATE = 1e9  # requests/s; beyond this a run could never finish, so it is surely a typo
+
+
+class PoissonArrivals(Config):
+    """Homogeneous Poisson arrivals: exponential gaps, mean rate ``rate`` requests/s."""
+
+    kind: Literal["poisson"]
+    rate: float = Field(gt=0, le=MAX_RATE, description="requests per second")
+
+    def build(self, rng: np.random.Generator) -> PoissonProcess:
+        """The runtime process, drawing from ``rng``."""
+        return PoissonProcess(self.rate, rng)
+
+
+class DiurnalArrivals(Config):
+    """Sinusoidal-rate Poisson arrivals, generated exactly by thinning.
+
+    rate(t) = mean_rate * (1 + (peak_to_mean - 1) * cos(2*pi*(t - phase) / period)), so the
+    rate peaks at ``phase`` (and every period after) and bottoms out half a period later.
+    """
+
+    kind: Literal["diurnal"]
+    mean_rate: float = Field(gt=0, le=MAX_RATE, description="time-average requests per second")
+    peak_to_mean: float = Field(ge=1, le=2, description="peak rate / mean rate, in [1, 2]")
+    period: PositiveDuration = 86400.0
+    phase: Duration = 0.0
+
+    def build(self, rng: np.random.Generator) -> DiurnalProcess:
+        """The runtime process, drawing from ``rng``."""
+        return DiurnalProcess(self.mean_rate, self.peak_to_mean, self.period, self.phase, rng)
+
+
+class GammaArrivals(Config):
+    """Renewal arrivals with gamma gaps: mean rate ``rate``, gap coefficient of variation ``cv``."""
+
+    kind: Literal["gamma"]
+    rate: float = Field(gt=0, le=MAX_RATE, description="requests per second")
+    cv: float = Field(gt=0, le=100, description="coefficient of variation of the gaps")
+
+    def build(self, rng: np.random.Generator) -> GammaProcess:
+        """The runtime process, drawing from ``rng``."""
+        return GammaProcess(self.rate, self.cv, rng)
+
+
+class MMPPArrivals(Config):
+    """Two-state Markov-modulated Poisson arrivals (bursts): rates and mean sojourn per state."""
+
+    kind: Literal["mmpp"]
+    rates: list[Annotated[float, Field(ge=0, le=MAX_RATE)]] = Field(min_length=2, max_length=2)
+    mean_sojourn: list[PositiveDuration] = Field(min_length=2, max_length=2)
+
+    @field_validator("rates")
+    @classmethod
+    def _some_traffic(cls, rates: list[float]) -> list[float]:
+        if max(rates) <= 0:
+            raise ValueError(f"at least one state must have a rate > 0, got {list(rates)}")
+        return rates
+
+    def build(self, rng: np.random.Generator) -> MMPPProcess:
+        """The runtime process, drawing from ``rng``."""
+        return MMPPProcess(
+            (self.rates[0], self.rates[1]), (self.mean_sojourn[0], self.mean_sojourn[1]), rng
+        )
+
+
+ArrivalsConfig = Annotated[
+    PoissonArrivals | DiurnalArrivals | GammaArrivals | MMPPArrivals | TraceArrivals,
+    Field(discriminator="kind"),
+]

@@ -61,7 +61,19 @@ def test_pandas_lines_run(tmp_path, monkeypatch):
         app, ["run", str(ROOT / "scenarios" / "alexa.yaml"), "--duration", "11s", "--quiet"]
     )
     assert result.exit_code == 0, result.output
-    (snippet,) = blocks("python")
+    processes, pandas_lines = blocks("python")
     namespace: dict = {}
-    exec(compile(snippet, "README.md", "exec"), namespace)
+    exec(compile(pandas_lines, "README.md", "exec"), namespace)
     assert len(namespace["df"]) > 0
+
+
+def test_processes_example_runs(tmp_path, monkeypatch, capsys):
+    """The README's SimPy-process example runs and its observer sees the fleet each second."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "scenarios").symlink_to(ROOT / "scenarios")
+    processes, _ = blocks("python")
+    namespace: dict = {}
+    exec(compile(processes, "README.md", "exec"), namespace)
+    assert [t for t, _ in namespace["peaks"]] == [float(s) for s in range(1, 20)]
+    assert namespace["result"].summary["duration_s"] == 20.0
+    assert namespace["result"].engine in capsys.readouterr().out
