@@ -38,7 +38,9 @@ import numpy as np
 import pandas as pd
 
 import hardware
-from hardware import catalog, gpu, systolic, zoo
+from hardware import catalog
+from hardware.models import zoo
+from hardware.timing import gpu, systolic
 
 SCALESIM_MEDIAN_S_PER_GEMM = 6.6
 SCALESIM_MEAN_S_PER_GEMM = 12.9

@@ -7,9 +7,11 @@ Pure numpy; never imports simpy. Typical use::
     hardware.service_time("bert-base", "inf2.xlarge", batch_size=8, seq_len=128)
 """
 
-from hardware import catalog, systolic, zoo
-from hardware.capacity import dtype_supported, fits, replica_memory_bytes
-from hardware.performance import (
+from hardware import catalog
+from hardware.models import zoo
+from hardware.planning.capacity import dtype_supported, fits, replica_memory_bytes
+from hardware.timing import systolic
+from hardware.timing.service_times import (
     HARDWARE_MODEL_VERSION,
     ServiceBreakdown,
     service_breakdown,

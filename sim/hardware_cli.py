@@ -16,11 +16,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from hardware import catalog, report, zoo
-from hardware.catalog import InstanceType
-from hardware.dtypes import DTYPES
-from hardware.power import chip_power
-from hardware.workload import ModelSpec
+from hardware import catalog
+from hardware.catalog.chips import InstanceType
+from hardware.catalog.dtypes import DTYPES
+from hardware.catalog.power import chip_power
+from hardware.models import zoo
+from hardware.models.workload import ModelSpec
+from hardware.planning import cost_tables as report
 from sim.scenario import did_you_mean
 from sim.units import DURATION_HELP, parse_duration_s
 

@@ -8,9 +8,11 @@ import pandas as pd
 import pytest
 
 import hardware
-from hardware import benchmarks, calibrate, catalog, zoo
-from hardware.calibration_report import evaluation, model_family, summarise
-from hardware.parameters import parameter_table, service_parameters
+from hardware import catalog
+from hardware.calibration import benchmarks, calibrate
+from hardware.calibration.error_report import evaluation, model_family, summarise
+from hardware.models import zoo
+from hardware.timing.neuroncore_parameters import parameter_table, service_parameters
 
 TARGET_THR_PCT = 15.0
 TARGET_P50_PCT = 20.0

@@ -9,7 +9,11 @@ import pandas as pd
 import pytest
 
 import hardware
-from hardware import catalog, gpu, gpu_fit, power, report
+from hardware import catalog
+from hardware.calibration import gpu_fit
+from hardware.catalog import power
+from hardware.planning import cost_tables as report
+from hardware.timing import gpu
 
 DATA = Path(__file__).resolve().parents[1] / "hardware" / "data"
 GPU_INSTANCES = {

@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "hardware"
-MODULES = sorted(PACKAGE.glob("*.py"))
+MODULES = sorted(PACKAGE.rglob("*.py"))
 
 
-@pytest.mark.parametrize("path", MODULES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_module_never_imports_simpy(path):
     """No hardware module imports simpy (pure at the edges)."""
     tree = ast.parse(path.read_text())
@@ -21,7 +21,7 @@ def test_module_never_imports_simpy(path):
             assert not (node.module or "").startswith("simpy")
 
 
-@pytest.mark.parametrize("path", MODULES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_module_is_small_and_standalone(path):
     """Modules stay under ~400 lines and never reach into ../shared at run time."""
     text = path.read_text()

@@ -6,10 +6,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import hardware
-from hardware import catalog, gpu, zoo
-from hardware.anchors import TOLERANCE, anchor_comparison, load_anchors
-from hardware.catalog import GIB
-from hardware.zoo import TransformerEncoder
+from hardware import catalog
+from hardware.calibration.anchors import TOLERANCE, anchor_comparison, load_anchors
+from hardware.catalog.chips import GIB
+from hardware.models import zoo
+from hardware.models.zoo import TransformerEncoder
+from hardware.timing import gpu
 
 INSTANCES = [n for n in catalog.instance_type_names() if not gpu.is_gpu(n)]  # GPUs: own tests
 MODELS = zoo.model_names()

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hardware.systolic import (
+from hardware.timing.systolic import (
     DATAFLOWS,
     gemm_cycles,
     ideal_cycles,

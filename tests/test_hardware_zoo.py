@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from hardware import zoo
-from hardware.zoo import ResNet, TransformerEncoder
+from hardware.models import zoo
+from hardware.models.zoo import ResNet, TransformerEncoder
 
 
 def test_zoo_lists_builtin_models():

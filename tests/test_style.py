@@ -23,9 +23,9 @@ def test_pure_packages_do_not_import_simpy():
     import sys
 
     modules = [
-        f"{p.parent.name}.{p.stem}"
+        ".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
         for p in SOURCES
-        if p.parent.name in ("hardware", "analysis") and p.stem != "__main__"
+        if p.relative_to(ROOT).parts[0] in ("hardware", "analysis") and p.stem != "__main__"
     ]
     code = (
         f"import importlib, sys; [importlib.import_module(m) for m in {modules!r}]; "

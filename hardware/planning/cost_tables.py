@@ -24,12 +24,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from hardware.capacity import fits, resolve_instance, resolve_model
-from hardware.catalog import InstanceType, instance_type_names
-from hardware.dtypes import check_dtype
-from hardware.performance import service_time
-from hardware.power import chip_power
-from hardware.workload import ModelSpec
+from hardware.catalog.chips import InstanceType, instance_type_names
+from hardware.catalog.dtypes import check_dtype
+from hardware.catalog.power import chip_power
+from hardware.models.workload import ModelSpec
+from hardware.planning.capacity import fits, resolve_instance, resolve_model
+from hardware.timing.service_times import service_time
 
 DEFAULT_BATCH_SIZES: tuple[int, ...] = (1, 2, 4, 8, 16, 32)
 """Batch sizes of ``fleetsim hardware table`` when none are given."""

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from hardware import zoo
-from hardware.catalog import InstanceType, instance_type
-from hardware.dtypes import check_dtype
-from hardware.workload import ModelSpec
+from hardware.catalog.chips import InstanceType, instance_type
+from hardware.catalog.dtypes import check_dtype
+from hardware.models import zoo
+from hardware.models.workload import ModelSpec
 
 
 def resolve_model(model: str | ModelSpec) -> ModelSpec:

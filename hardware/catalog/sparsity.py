@@ -12,7 +12,7 @@ see hardware-facts.md section 1c. No NeuronCore-v1/v2 chip documents sparsity.
 
 from __future__ import annotations
 
-from hardware.catalog import Chip
+from hardware.catalog.chips import Chip
 
 PATTERNS = ("4:16", "4:12", "4:8", "2:8", "2:4", "1:4", "1:2")
 

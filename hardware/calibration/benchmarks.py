@@ -31,8 +31,9 @@ from io import StringIO
 import numpy as np
 import pandas as pd
 
-from hardware import catalog, zoo
-from hardware.workload import ModelSpec
+from hardware import catalog
+from hardware.models import zoo
+from hardware.models.workload import ModelSpec
 
 CALIBRATION_FILE = "neuron_published_calibration.csv"
 """Shipped copy of the published benchmark rows (hardware/data)."""

@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 
 from hardware import catalog
-from hardware.benchmarks import REPORT_ONLY, SKIP, throughput_and_latency
-from hardware.parameters import ServiceParameters
-from hardware.row_times import predict_service_s
+from hardware.calibration.benchmarks import REPORT_ONLY, SKIP, throughput_and_latency
+from hardware.calibration.row_times import predict_service_s
+from hardware.timing.neuroncore_parameters import ServiceParameters
 
 REASONS = {**SKIP, **REPORT_ONLY}
 """Reason key -> explanation, for the legend of the report."""
@@ -173,7 +173,7 @@ def report(
         The report text.
 
     """
-    from hardware.calibrate import holdout_service_s
+    from hardware.calibration.calibrate import holdout_service_s
 
     frame = evaluation(rows, info, predict_service_s(rows, info, params))
     fitted = frame[frame.status == "fit"]

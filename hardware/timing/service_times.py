@@ -40,13 +40,13 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from hardware import gpu
-from hardware.capacity import resolve_instance, resolve_model
-from hardware.catalog import Chip, InstanceType
-from hardware.dtypes import check_dtype
-from hardware.parameters import ServiceParameters, service_parameters
-from hardware.roofline import ServiceBreakdown, service_work
-from hardware.workload import ModelSpec
+from hardware.catalog.chips import Chip, InstanceType
+from hardware.catalog.dtypes import check_dtype
+from hardware.models.workload import ModelSpec
+from hardware.planning.capacity import resolve_instance, resolve_model
+from hardware.timing import gpu
+from hardware.timing.neuroncore_parameters import ServiceParameters, service_parameters
+from hardware.timing.roofline import ServiceBreakdown, service_work
 
 HARDWARE_MODEL_VERSION = "2.0"
 """Version of the service-time predictions; bumped whenever a prediction changes."""

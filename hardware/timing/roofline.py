@@ -24,12 +24,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hardware.catalog import Chip
-from hardware.dtypes import activation_bytes_per_element
-from hardware.parameters import ServiceParameters
-from hardware.sparsity import density, weight_speedup
-from hardware.systolic import neuroncore_gemm_cycles
-from hardware.workload import ModelSpec
+from hardware.catalog.chips import Chip
+from hardware.catalog.dtypes import activation_bytes_per_element
+from hardware.catalog.sparsity import density, weight_speedup
+from hardware.models.workload import ModelSpec
+from hardware.timing.neuroncore_parameters import ServiceParameters
+from hardware.timing.systolic import neuroncore_gemm_cycles
 
 
 @dataclass(frozen=True, slots=True)

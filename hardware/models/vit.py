@@ -7,14 +7,14 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from hardware.dtypes import activation_bytes_per_element
-from hardware.transformer import (
+from hardware.catalog.dtypes import activation_bytes_per_element
+from hardware.models.transformer import (
     check_positive,
     layer_gemm_rows,
     layer_params,
     layer_vector_work,
 )
-from hardware.workload import GemmRow, GemmSet, ModelSpec, VectorWork
+from hardware.models.workload import GemmRow, GemmSet, ModelSpec, VectorWork
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,10 +15,11 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from hardware import catalog, zoo
-from hardware.parameters import ServiceParameters, service_parameters
-from hardware.performance import service_time
-from hardware.roofline import ServiceWork, service_work
+from hardware import catalog
+from hardware.models import zoo
+from hardware.timing.neuroncore_parameters import ServiceParameters, service_parameters
+from hardware.timing.roofline import ServiceWork, service_work
+from hardware.timing.service_times import service_time
 
 
 def _groups(info: pd.DataFrame, instances: pd.Series) -> dict[tuple, np.ndarray]:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, fields
 from functools import cache, lru_cache
 from importlib import resources
 
-from hardware.catalog import chip as catalog_chip
+from hardware.catalog.chips import chip as catalog_chip
 
 PARAMETER_FILES = ("model_parameters.csv", "calibrated_parameters.csv")
 """The parameter files, lowest precedence first."""

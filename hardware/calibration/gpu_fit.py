@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import least_squares
 
-from hardware import zoo
-from hardware.catalog import instance_type
-from hardware.gpu import GpuParameters, components, gpu_parameters
+from hardware.catalog.chips import instance_type
+from hardware.models import zoo
+from hardware.timing.gpu import GpuParameters, components, gpu_parameters
 
 FIT_INSTANCE = "g5.2xlarge"
 """The instance type of every calibration row."""
@@ -241,7 +241,7 @@ def main(argv: list[str] | None = None) -> None:
     if result.skipped_models:
         print(f"skipped (not in the zoo): {', '.join(result.skipped_models)}")
     if args.write:
-        target = Path(__file__).resolve().parent / "data" / "gpu_parameters.csv"
+        target = Path(str(resources.files("hardware").joinpath("data", "gpu_parameters.csv")))
         write_parameters(result, target)
         print(f"wrote {target}")
 

@@ -26,10 +26,10 @@ import pandas as pd
 from scipy.optimize import least_squares
 
 from hardware import catalog
-from hardware.benchmarks import interpret, load_published, throughput_and_latency
-from hardware.parameters import ServiceParameters, service_parameters
-from hardware.roofline import ServiceWork
-from hardware.row_times import predict_service_s, work_table
+from hardware.calibration.benchmarks import interpret, load_published, throughput_and_latency
+from hardware.calibration.row_times import predict_service_s, work_table
+from hardware.timing.neuroncore_parameters import ServiceParameters, service_parameters
+from hardware.timing.roofline import ServiceWork
 
 FITTED = (
     "tensor_efficiency",
@@ -310,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
         Exit code (0).
 
     """
-    from hardware.calibration_report import report
+    from hardware.calibration.error_report import report
 
     parser = argparse.ArgumentParser(prog="python -m hardware.calibrate", description=__doc__)
     parser.add_argument("--dry-run", action="store_true", help="fit and report, write nothing")

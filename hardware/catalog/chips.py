@@ -13,7 +13,7 @@ from functools import lru_cache
 from importlib import resources
 from types import MappingProxyType
 
-from hardware.dtypes import DTYPES, check_dtype
+from hardware.catalog.dtypes import DTYPES, check_dtype
 
 GIB = 2**30
 """Bytes per GiB."""

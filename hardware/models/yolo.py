@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hardware.convnet import Conv, ConvNet, ConvTable, Pool
+from hardware.models.convnet import Conv, ConvNet, ConvTable, Pool
 
 _MISH = 3.0
 _LEAKY = 1.0

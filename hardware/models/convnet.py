@@ -21,8 +21,8 @@ from functools import lru_cache
 import numpy as np
 from numpy.typing import ArrayLike
 
-from hardware.dtypes import activation_bytes_per_element
-from hardware.workload import GemmRow, GemmSet, ModelSpec, VectorWork
+from hardware.catalog.dtypes import activation_bytes_per_element
+from hardware.models.workload import GemmRow, GemmSet, ModelSpec, VectorWork
 
 
 @dataclass(frozen=True, slots=True)

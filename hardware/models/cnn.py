@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hardware.convnet import Conv, ConvNet, ConvTable, Dense, Pool
+from hardware.models.convnet import Conv, ConvNet, ConvTable, Dense, Pool
 
 _STAGE_WIDTHS = (64, 128, 256, 512)
 

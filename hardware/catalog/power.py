@@ -18,9 +18,9 @@ from functools import lru_cache
 from importlib import resources
 from types import MappingProxyType
 
-from hardware.capacity import resolve_instance
-from hardware.catalog import InstanceType, chip_names
-from hardware.performance import service_time
+from hardware.catalog.chips import InstanceType, chip_names
+from hardware.planning.capacity import resolve_instance
+from hardware.timing.service_times import service_time
 
 BASES: tuple[str, ...] = ("published", "estimate", "projected")
 """Allowed ``basis`` values of a power figure."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from hardware.workload import GemmRow, GemmSet, ModelSpec, VectorWork
+from hardware.models.workload import GemmRow, GemmSet, ModelSpec, VectorWork
 
 TOKEN_INPUT_BYTES = 8
 """Bytes per token per input tensor sent by the host (int64 ids and masks, as HF tokenizers)."""

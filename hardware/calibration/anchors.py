@@ -19,7 +19,7 @@ from io import StringIO
 import numpy as np
 import pandas as pd
 
-from hardware.performance import service_time
+from hardware.timing.service_times import service_time
 
 TOLERANCE = 0.30
 """Largest accepted relative error of a checked anchor."""
@@ -86,7 +86,7 @@ def summary() -> pd.DataFrame:
 
 
 if __name__ == "__main__":
-    from hardware.performance import HARDWARE_MODEL_VERSION
+    from hardware.timing.service_times import HARDWARE_MODEL_VERSION
 
     with pd.option_context("display.width", 160, "display.max_rows", 200):
         print(f"hardware model {HARDWARE_MODEL_VERSION}: predicted vs published service time")

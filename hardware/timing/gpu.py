@@ -44,10 +44,10 @@ from importlib import resources
 import numpy as np
 from numpy.typing import ArrayLike
 
-from hardware.capacity import resolve_instance, resolve_model
-from hardware.catalog import Chip, InstanceType
-from hardware.dtypes import activation_bytes_per_element, bytes_per_element, check_dtype
-from hardware.workload import ModelSpec
+from hardware.catalog.chips import Chip, InstanceType
+from hardware.catalog.dtypes import activation_bytes_per_element, bytes_per_element, check_dtype
+from hardware.models.workload import ModelSpec
+from hardware.planning.capacity import resolve_instance, resolve_model
 
 
 @dataclass(frozen=True, slots=True)

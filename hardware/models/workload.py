@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from hardware.dtypes import activation_bytes_per_element, bytes_per_element
+from hardware.catalog.dtypes import activation_bytes_per_element, bytes_per_element
 
 GemmRow = (
     tuple[str, ArrayLike, ArrayLike, ArrayLike, ArrayLike, bool]

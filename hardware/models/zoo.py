@@ -16,12 +16,12 @@ import re
 from functools import lru_cache
 from types import MappingProxyType
 
-from hardware.cnn import VGG, ResNet
-from hardware.convnet import ConvNet
-from hardware.transformer import TransformerEncoder
-from hardware.vit import VisionTransformer
-from hardware.workload import GemmSet, ModelSpec, VectorWork
-from hardware.yolo import YoloV4
+from hardware.models.cnn import VGG, ResNet
+from hardware.models.convnet import ConvNet
+from hardware.models.transformer import TransformerEncoder
+from hardware.models.vit import VisionTransformer
+from hardware.models.workload import GemmSet, ModelSpec, VectorWork
+from hardware.models.yolo import YoloV4
 
 __all__ = [
     "VGG",
