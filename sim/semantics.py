@@ -10,9 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 import hardware
-from hardware import catalog
+from hardware import catalog, zoo
 from hardware.catalog import sparsity
-from hardware.models import zoo
 from sim.replay import TraceArrivals
 from sim.scenario import ChoiceSeqLen, FixedSeqLen, MixEntry, Pool, Scenario, UniformSeqLen
 from sim.scenario_base import DTYPES, did_you_mean

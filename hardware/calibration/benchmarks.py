@@ -74,8 +74,8 @@ predicted; data glitches and unmappable protocols are predicted but not fitted."
 REPORT_ONLY = {
     "clip": "CLIP zero-shot classification also runs the text tower on prompts that are not "
     "stated; only the vision tower is modelled",
-    "gpu": "GPU row: timed by hardware.gpu (calibrated by hardware.gpu_fit), outside the "
-    "NeuronCore fit",
+    "gpu": "GPU row: timed by hardware.timing.gpu (calibrated by hardware.calibration.gpu_fit), "
+    "outside the NeuronCore fit",
     "hf-inf2": "Hugging Face inf2 sweep (Neuron SDK of Dec 2022-Feb 2023) is 1.3-2.4x slower "
     "than the Neuron benchmark for the same 5 models at batch 1, seq 128 (bert-base 2.40 vs "
     "1.00 ms): conflicting sources",

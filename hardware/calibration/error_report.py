@@ -15,6 +15,7 @@ import pandas as pd
 
 from hardware import catalog
 from hardware.calibration.benchmarks import REPORT_ONLY, SKIP, throughput_and_latency
+from hardware.calibration.neuroncore_fit import holdout_service_s
 from hardware.calibration.row_times import predict_service_s
 from hardware.timing.neuroncore_parameters import ServiceParameters
 
@@ -56,7 +57,7 @@ def evaluation(rows: pd.DataFrame, info: pd.DataFrame, service_s: np.ndarray) ->
 
     Args:
         rows: Rows in the calibration file's format.
-        info: Their interpretation (:func:`hardware.benchmarks.interpret`).
+        info: Their interpretation (:func:`hardware.calibration.benchmarks.interpret`).
         service_s: Predicted service seconds per row.
 
     Returns:
@@ -173,8 +174,6 @@ def report(
         The report text.
 
     """
-    from hardware.calibration.calibrate import holdout_service_s
-
     frame = evaluation(rows, info, predict_service_s(rows, info, params))
     fitted = frame[frame.status == "fit"]
     out = [

@@ -1,4 +1,4 @@
-"""Fit the GPU roofline on the published g5 (A10G) rows: ``python -m hardware.gpu_fit``.
+"""Fit the GPU roofline on the published g5 (A10G) rows: ``python -m hardware.calibration.gpu_fit``.
 
 Data: ``data/gpu_calibration_g5.csv``, the 35 g5.2xlarge rows of the published calibration set
 (Hugging Face batch-1 sequence sweep, 8-512 tokens, PyTorch eager fp32 on one A10G; the
@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import least_squares
 
-from hardware.catalog.chips import instance_type
+from hardware.catalog import instance_type
 from hardware.models import zoo
 from hardware.timing.gpu import GpuParameters, components, gpu_parameters
 
@@ -174,7 +174,7 @@ def parameter_rows(result: FitResult) -> list[dict[str, str]]:
     """
     s = error_summary(result.table)
     how = (
-        f"FITTED by python -m hardware.gpu_fit: scipy least_squares on log latency of "
+        f"FITTED by python -m hardware.calibration.gpu_fit: scipy least_squares on log latency of "
         f"{int(s['rows'])} g5.2xlarge rows (data/gpu_calibration_g5.csv; PyTorch eager fp32, "
         f"batch 1); median |error| {s['median_abs_error']:.1%}, max {s['max_abs_error']:.1%}. "
         "Used unchanged for every GPU (only A10G data exist)"

@@ -1,10 +1,11 @@
-"""Service times of many benchmark rows at once, grouped and vectorised.
+"""Predictions for many published benchmark rows at once, grouped and vectorised.
 
 Rows are grouped by (model, instance, dtype, replica cores); each group is one
-:func:`hardware.roofline.service_work` call over its (batch, size) arrays, and the works of one
-NeuronCore generation are concatenated so that a parameter set is applied to all of them in one
-vectorised :meth:`~hardware.roofline.ServiceWork.breakdown` (this is what makes the fit fast).
-GPU rows go through :func:`hardware.service_time`.
+:func:`hardware.timing.neuroncore.service_work` call over its (batch, size) arrays, and the
+works of one NeuronCore generation are concatenated so that a parameter set is applied to all of
+them in one vectorised :meth:`~hardware.timing.neuroncore.ServiceWork.breakdown` (this is what
+makes the fit fast). GPU rows go through :func:`hardware.service_time`. :func:`predict` turns
+the service times into each row's instance throughput and p50 latency.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ import numpy as np
 import pandas as pd
 
 from hardware import catalog
+from hardware.calibration.benchmarks import interpret, throughput_and_latency
 from hardware.models import zoo
+from hardware.timing.neuroncore import ServiceWork, service_work
 from hardware.timing.neuroncore_parameters import ServiceParameters, service_parameters
-from hardware.timing.roofline import ServiceWork, service_work
 from hardware.timing.service_times import service_time
 
 
@@ -68,7 +70,7 @@ def work_table(rows: pd.DataFrame, info: pd.DataFrame) -> dict[str, tuple[Servic
 
     Args:
         rows: Rows in the calibration file's format.
-        info: :func:`hardware.benchmarks.interpret` of ``rows``.
+        info: :func:`hardware.calibration.benchmarks.interpret` of ``rows``.
 
     Returns:
         ``{generation: (work, row positions)}``; GPU rows are not included.
@@ -143,3 +145,43 @@ def predict_service_s(
     if failed:
         warnings.warn("GPU rows not predicted: " + "; ".join(failed), stacklevel=3)
     return out
+
+
+def predict(rows: pd.DataFrame) -> pd.DataFrame:
+    """Predicted instance throughput and p50 latency for published benchmark rows.
+
+    Each row's model, dtype, size, replicas and batches in flight are read as described in
+    :mod:`hardware.calibration.benchmarks`; the service time of one batch comes from the shipped
+    (calibrated) model. Rows whose model, instance, batch size or size the model does not know
+    get NaN and one :func:`warnings.warn` per call; nothing raises.
+
+    Args:
+        rows: Rows with the calibration file's columns (at least ``instance, model,
+            neuron_cores_used, seq_len_or_image_size, batch_size, dtype, notes``).
+
+    Returns:
+        A copy of ``rows`` with ``pred_throughput_per_s`` (inferences per second of the
+        instance) and ``pred_latency_p50_ms`` added.
+
+    """
+    rows = rows.copy()
+    for column in ("notes", "model", "instance", "dtype", "seq_len_or_image_size"):
+        if column not in rows:
+            rows[column] = np.nan
+    for column in ("neuron_cores_used", "batch_size"):
+        if column not in rows:
+            rows[column] = np.nan
+    info = interpret(rows)
+    service = predict_service_s(rows, info)
+    thr, p50 = throughput_and_latency(
+        service, info.batch.to_numpy(), info.replicas.to_numpy(), info.in_flight.to_numpy()
+    )
+    rows["pred_throughput_per_s"] = thr
+    rows["pred_latency_p50_ms"] = p50 * 1e3
+    missing = np.isnan(service)
+    if missing.any():
+        reasons = info.reason.where(info.reason != "", "model, instance, size or dtype unknown")
+        counts = reasons[missing].value_counts()
+        detail = "; ".join(f"{n} x {reason}" for reason, n in counts.items())
+        warnings.warn(f"{missing.sum()} rows not predicted (NaN): {detail}", stacklevel=2)
+    return rows

@@ -1,18 +1,18 @@
-"""Catalog of Inferentia chips and EC2 instance types, loaded from ``hardware/data/*.csv``.
+"""Accelerator chips (Inferentia, Trainium, GPU comparators), from ``hardware/data``.
 
-A new chip or instance type is one row in ``chips.csv`` or ``instances.csv``; every row carries
-its source. Units are converted once, here: GiB and GiB/s in the files become bytes and bytes/s,
-TFLOPS become FLOP/s.
+A new chip is one row in ``chips.csv`` (NeuronCore chips) or ``gpus.csv`` (GPUs); every row
+carries its source, and the file it comes from sets its :attr:`Chip.kind`, which picks the
+timing model (:mod:`hardware.timing.predictor`). Units are converted once, here: MiB, GiB and
+GiB/s in the files become bytes and bytes/s, TFLOPS become FLOP/s.
 """
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from types import MappingProxyType
 
+from hardware.catalog.data_files import data_rows, parse_bool
 from hardware.catalog.dtypes import DTYPES, check_dtype
 
 GIB = 2**30
@@ -20,10 +20,16 @@ GIB = 2**30
 MIB = 2**20
 """Bytes per MiB."""
 
+CHIP_FILES: tuple[tuple[str, str], ...] = (("chips.csv", "neuroncore"), ("gpus.csv", "gpu"))
+"""``(data file, chip kind)``: NeuronCore chips and GPUs, in catalog order."""
+
+KINDS: tuple[str, ...] = tuple(kind for _, kind in CHIP_FILES)
+"""Every :attr:`Chip.kind`: each has one timing model."""
+
 
 @dataclass(frozen=True, slots=True)
 class Chip:
-    """One accelerator chip (all NeuronCores on it are identical).
+    """One accelerator chip (all its cores are identical; a GPU counts as one core).
 
     Attributes:
         name: Chip name, e.g. ``"inferentia2"``.
@@ -51,6 +57,8 @@ class Chip:
         projected: True if the chip is a projection, not a shipped product.
         assumptions: Which numbers are assumed or derived, and why.
         source: Where the numbers come from.
+        kind: ``"neuroncore"`` or ``"gpu"`` (one of :data:`KINDS`): which timing model
+            serves it.
 
     """
 
@@ -77,6 +85,12 @@ class Chip:
     projected: bool
     assumptions: str
     source: str
+    kind: str
+
+    @property
+    def is_gpu(self) -> bool:
+        """Whether the chip is a GPU (for display; the timing model is chosen by ``kind``)."""
+        return self.kind == "gpu"
 
     def supports(self, dtype: str) -> bool:
         """Whether a model compiled for ``dtype`` can run (natively or autocast).
@@ -147,83 +161,7 @@ class Chip:
         return self.mem_bytes_per_chip / self.cores_per_chip
 
 
-@dataclass(frozen=True, slots=True)
-class InstanceType:
-    """An EC2 instance type with Inferentia chips.
-
-    Attributes:
-        name: Instance type, e.g. ``"inf2.xlarge"``.
-        family: ``"inf1"``, ``"inf2"`` or ``"inf3"``.
-        chip: The accelerator chip.
-        chips: Chips per instance.
-        cores: NeuronCores per instance (``chips * chip.cores_per_chip``).
-        vcpus: Host vCPUs.
-        host_mem_bytes: Host memory, bytes.
-        accel_mem_bytes: Total device memory, bytes.
-        usd_per_hour: On-Demand price, USD per hour (us-east-1).
-        region: Region the price applies to.
-        projected: True if the instance (and its price) is a projection.
-        source: Where the specs and the price come from.
-        note: Free-text remark (projection reasoning, caveats).
-
-    """
-
-    name: str
-    family: str
-    chip: Chip
-    chips: int
-    cores: int
-    vcpus: int
-    host_mem_bytes: int
-    accel_mem_bytes: int
-    usd_per_hour: float
-    region: str
-    projected: bool
-    source: str
-    note: str
-
-    @property
-    def mem_bytes_per_core(self) -> float:
-        """Device memory per NeuronCore, bytes."""
-        return self.accel_mem_bytes / self.cores
-
-    @property
-    def usd_per_core_hour(self) -> float:
-        """On-Demand price per NeuronCore, USD per hour."""
-        return self.usd_per_hour / self.cores
-
-    @property
-    def mem_bw_bytes_per_s(self) -> float:
-        """Total device-memory bandwidth of the instance, bytes/s."""
-        return self.chips * self.chip.mem_bw_bytes_per_s_per_chip
-
-    def peak_flop_per_s(self, dtype: str = "bf16") -> float:
-        """Peak dense FLOP/s of the whole instance for ``dtype``.
-
-        Args:
-            dtype: Requested dtype.
-
-        Returns:
-            FLOP/s.
-
-        """
-        return self.cores * self.chip.peak_flop_per_s_per_core(dtype)
-
-
-def _read_csv(filename: str) -> list[dict[str, str]]:
-    text = (
-        resources.files("hardware").joinpath("data").joinpath(filename).read_text(encoding="utf-8")
-    )
-    return list(csv.DictReader(line for line in text.splitlines() if not line.startswith("#")))
-
-
-def _bool(text: str, where: str) -> bool:
-    if text.strip().lower() not in ("true", "false"):
-        raise ValueError(f"{where}: expected true/false, got {text!r}")
-    return text.strip().lower() == "true"
-
-
-def _chip_from_row(row: dict[str, str]) -> Chip:
+def _chip_from_row(row: dict[str, str], kind: str) -> Chip:
     where = f"chips.csv row {row['name']!r}"
     dtypes = tuple(row["dtypes"].split())
     pairs = [pair.split(":") for pair in row["autocast"].split()]  # e.g. "fp32:bf16"
@@ -261,65 +199,24 @@ def _chip_from_row(row: dict[str, str]) -> Chip:
         link_bw_bytes_per_s_per_chip=float(row["link_bw_gib_per_s_per_chip"]) * GIB,
         dtypes=dtypes,
         autocast=autocast,
-        projected=_bool(row["projected"], where),
+        projected=parse_bool(row["projected"], where),
         assumptions=row["assumptions"],
         source=row["source"],
+        kind=kind,
     )
 
 
 @lru_cache(maxsize=1)
 def _chips() -> MappingProxyType[str, Chip]:
-    chips = [_chip_from_row(row) for f in ("chips.csv", "gpus.csv") for row in _read_csv(f)]
+    chips = [_chip_from_row(row, kind) for f, kind in CHIP_FILES for row in data_rows(f)]
     return MappingProxyType({c.name: c for c in chips})
-
-
-def _instance_from_row(row: dict[str, str], chips: MappingProxyType[str, Chip]) -> InstanceType:
-    where = f"instances.csv row {row['name']!r}"
-    if row["chip"] not in chips:
-        raise ValueError(f"{where}: unknown chip {row['chip']!r}")
-    chip_ = chips[row["chip"]]
-    inst = InstanceType(
-        name=row["name"],
-        family=row["family"],
-        chip=chip_,
-        chips=int(row["chips"]),
-        cores=int(row["cores"]),
-        vcpus=int(row["vcpus"]),
-        host_mem_bytes=int(float(row["host_mem_gib"]) * GIB),
-        accel_mem_bytes=int(float(row["accel_mem_gib"]) * GIB),
-        usd_per_hour=float(row["usd_per_hour"]),
-        region=row["region"],
-        projected=_bool(row["projected"], where),
-        source=row["source"],
-        note=row["note"],
-    )
-    if inst.cores != inst.chips * chip_.cores_per_chip:
-        raise ValueError(f"{where}: cores {inst.cores} != chips x cores_per_chip")
-    if inst.accel_mem_bytes != inst.chips * chip_.mem_bytes_per_chip:
-        raise ValueError(f"{where}: accel_mem != chips x chip memory")
-    if not inst.usd_per_hour > 0 or not inst.source.strip():
-        raise ValueError(f"{where}: every instance needs a positive price and a source")
-    if chip_.projected and not inst.projected:
-        raise ValueError(f"{where}: an instance with a projected chip must be projected")
-    return inst
-
-
-@lru_cache(maxsize=1)
-def _instances() -> MappingProxyType[str, InstanceType]:
-    chips = _chips()
-    rows = [
-        _instance_from_row(row, chips)
-        for f in ("instances.csv", "gpu_instances.csv")
-        for row in _read_csv(f)
-    ]
-    return MappingProxyType({i.name: i for i in rows})
 
 
 def chip(name: str) -> Chip:
     """Look up a chip by name.
 
     Args:
-        name: ``"inferentia"``, ``"inferentia2"`` or ``"inferentia3"``.
+        name: E.g. ``"inferentia2"``, ``"trainium"`` or ``"nvidia-a10g"``.
 
     Returns:
         The chip.
@@ -337,27 +234,3 @@ def chip(name: str) -> Chip:
 def chip_names() -> list[str]:
     """Names of all chips in the catalog, sorted."""
     return sorted(_chips())
-
-
-def instance_type(name: str) -> InstanceType:
-    """Look up an instance type by name.
-
-    Args:
-        name: E.g. ``"inf2.xlarge"``.
-
-    Returns:
-        The instance type.
-
-    Raises:
-        KeyError: ``KeyError(name)`` if unknown.
-
-    """
-    try:
-        return _instances()[name]
-    except KeyError:
-        raise KeyError(name) from None
-
-
-def instance_type_names() -> list[str]:
-    """Names of all instance types in the catalog, in file order (family, then size)."""
-    return list(_instances())

@@ -1,4 +1,4 @@
-"""ResNet and VGG image classifiers as :class:`~hardware.convnet.ConvNet` layer tables.
+"""ResNet and VGG image classifiers as :class:`~hardware.models.convnet.ConvNet` layer tables.
 
 Hyper-parameters and parameter counts follow torchvision (``torchvision.models.resnet``,
 ``torchvision.models.vgg``): ResNet v1.5 with the stride on the 3x3 convolution, VGG with biased

@@ -1,7 +1,7 @@
 """Transformer encoders (BERT family, GPT-2 prefill) as GEMMs and vector work.
 
 The layer description (:func:`layer_gemm_rows`, :func:`layer_vector_work`) is shared with the
-vision transformers of :mod:`hardware.vit`: per layer a fused QKV projection, per-head
+vision transformers of :mod:`hardware.models.vit`: per layer a fused QKV projection, per-head
 ``Q K^T`` and ``P V``, the output projection, two FFN GEMMs, and on the vector engine GELU,
 softmax and two layernorms. Text models make tokens from token + position (+ segment)
 embeddings, vision models from a patch-embedding GEMM.

@@ -161,7 +161,7 @@ class ModelSpec(ABC):
 
     Implementations provide the architecture-derived quantities below; shape arguments
     broadcast like numpy arrays. Extend the zoo by subclassing and registering in
-    :mod:`hardware.zoo`.
+    :mod:`hardware.models.zoo`.
     """
 
     __slots__ = ()
@@ -253,7 +253,7 @@ class ModelSpec(ABC):
         """Bytes of all weights stored in ``dtype``.
 
         Args:
-            dtype: Storage dtype (see :mod:`hardware.dtypes`).
+            dtype: Storage dtype (see :mod:`hardware.catalog.dtypes`).
 
         Returns:
             Bytes, rounded up to a whole byte.

@@ -36,6 +36,7 @@ __all__ = [
     "aliases",
     "model",
     "model_names",
+    "model_spec",
 ]
 
 _ROBERTA = {"vocab": 50265, "type_vocab": 1, "position_offset": 2}
@@ -181,6 +182,22 @@ def model(name: str) -> ModelSpec:
     raise KeyError(name)
 
 
+def model_spec(model: str | ModelSpec) -> ModelSpec:
+    """The spec named by ``model``, or ``model`` itself if it is already a spec.
+
+    Args:
+        model: Zoo name (any spelling :func:`model` resolves) or a :class:`ModelSpec`.
+
+    Returns:
+        The spec.
+
+    Raises:
+        KeyError: Unknown name.
+
+    """
+    return model if isinstance(model, ModelSpec) else _model(model)
+
+
 def model_names() -> list[str]:
     """Canonical names of the built-in models, sorted."""
     return sorted(_registry())
@@ -189,3 +206,6 @@ def model_names() -> list[str]:
 def aliases() -> dict[str, str]:
     """Extra spellings accepted by :func:`model` (normalised alias -> canonical name)."""
     return dict(_ALIASES)
+
+
+_model = model  # model_spec's lookup (model_spec has a parameter named model)

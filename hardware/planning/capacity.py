@@ -5,42 +5,10 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from hardware.catalog.chips import InstanceType, instance_type
+from hardware.catalog import InstanceType, instance_of
 from hardware.catalog.dtypes import check_dtype
-from hardware.models import zoo
 from hardware.models.workload import ModelSpec
-
-
-def resolve_model(model: str | ModelSpec) -> ModelSpec:
-    """Accept a zoo name or a spec.
-
-    Args:
-        model: Zoo name (any spelling :func:`hardware.zoo.model` resolves) or a spec.
-
-    Returns:
-        The spec.
-
-    Raises:
-        KeyError: Unknown name.
-
-    """
-    return model if isinstance(model, ModelSpec) else zoo.model(model)
-
-
-def resolve_instance(instance: str | InstanceType) -> InstanceType:
-    """Accept an instance-type name or object.
-
-    Args:
-        instance: Name such as ``"inf2.xlarge"`` or an :class:`InstanceType`.
-
-    Returns:
-        The instance type.
-
-    Raises:
-        KeyError: Unknown name.
-
-    """
-    return instance if isinstance(instance, InstanceType) else instance_type(instance)
+from hardware.models.zoo import model_spec
 
 
 def dtype_supported(instance: str | InstanceType, dtype: str) -> bool:
@@ -62,7 +30,7 @@ def dtype_supported(instance: str | InstanceType, dtype: str) -> bool:
 
     """
     check_dtype(dtype)
-    return resolve_instance(instance).chip.supports(dtype)
+    return instance_of(instance).chip.supports(dtype)
 
 
 def replica_memory_bytes(instance: str | InstanceType, cores: int) -> float:
@@ -81,7 +49,7 @@ def replica_memory_bytes(instance: str | InstanceType, cores: int) -> float:
         ValueError: If ``cores`` is out of range.
 
     """
-    inst = resolve_instance(instance)
+    inst = instance_of(instance)
     if not 1 <= cores <= inst.cores:
         raise ValueError(f"cores must be in [1, {inst.cores}] on {inst.name}, got {cores}")
     return cores * inst.mem_bytes_per_core
@@ -112,8 +80,8 @@ def fits(
         A bool for scalar inputs, else a bool array of the broadcast shape.
 
     """
-    spec = resolve_model(model)
-    inst = resolve_instance(instance)
+    spec = model_spec(model)
+    inst = instance_of(instance)
     check_dtype(dtype)
     seq = spec.default_seq_len if seq_len is None else seq_len
     if not inst.chip.supports(dtype):

@@ -11,7 +11,7 @@ batches back to back, so
     usd_per_million           = usd_per_hour / (3600 * instance_throughput_per_s) * 1e6
     inferences_per_j          = instance_throughput_per_s / instance_watts
 
-Prices are On-Demand us-east-1; watts are the accelerators' only (:mod:`hardware.power`).
+Prices are On-Demand us-east-1; watts are the accelerators' only (:mod:`hardware.catalog.power`).
 Rows whose weights and activations do not fit a replica's device memory keep their service
 time but get NaN throughput and cost.
 """
@@ -24,11 +24,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from hardware.catalog.chips import InstanceType, instance_type_names
+from hardware.catalog import InstanceType, instance_of, instance_type_names
 from hardware.catalog.dtypes import check_dtype
 from hardware.catalog.power import chip_power
 from hardware.models.workload import ModelSpec
-from hardware.planning.capacity import fits, resolve_instance, resolve_model
+from hardware.models.zoo import model_spec
+from hardware.planning.capacity import fits
 from hardware.timing.service_times import service_time
 
 DEFAULT_BATCH_SIZES: tuple[int, ...] = (1, 2, 4, 8, 16, 32)
@@ -93,8 +94,8 @@ def table(
         ValueError: Bad dtype (unknown or unsupported), cores, seq_len or batch sizes.
 
     """
-    spec = resolve_model(model)
-    inst = resolve_instance(instance)
+    spec = model_spec(model)
+    inst = instance_of(instance)
     check_dtype(dtype)
     seq = spec.default_seq_len if seq_len is None else int(seq_len)
     spec.check_seq_len(seq)
@@ -163,7 +164,7 @@ def compare(
         ValueError: Unknown dtype, bad seq_len, max_batch or budget.
 
     """
-    spec = resolve_model(model)
+    spec = model_spec(model)
     check_dtype(dtype)
     seq = spec.default_seq_len if seq_len is None else int(seq_len)
     spec.check_seq_len(seq)
@@ -178,7 +179,7 @@ def compare(
     best: list[pd.DataFrame] = []
     skipped: list[tuple[str, str]] = []
     for name in names:
-        inst = resolve_instance(name)
+        inst = instance_of(name)
         if not inst.chip.supports(dtype):
             skipped.append((inst.name, f"{inst.chip.name} does not run {dtype}"))
             continue

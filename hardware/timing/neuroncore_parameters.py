@@ -4,7 +4,7 @@ Two long-form files (``scope, parameter, value, unit, source``):
 
 * ``model_parameters.csv``: assumed constants (vector-engine passes per op, SRAM split,
   collective latency) and the projected Inferentia3 values that are not derived from a fit.
-* ``calibrated_parameters.csv``: written by ``python -m hardware.calibrate``; the parameters
+* ``calibrated_parameters.csv``: written by ``python -m hardware.calibration``; the parameters
   fitted per NeuronCore generation on the published Neuron benchmarks, and the Inferentia3
   values the projection derives from them.
 
@@ -21,7 +21,7 @@ from dataclasses import dataclass, fields
 from functools import cache, lru_cache
 from importlib import resources
 
-from hardware.catalog.chips import chip as catalog_chip
+from hardware.catalog import chip as catalog_chip
 
 PARAMETER_FILES = ("model_parameters.csv", "calibrated_parameters.csv")
 """The parameter files, lowest precedence first."""

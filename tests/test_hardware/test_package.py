@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[1] / "hardware"
+PACKAGE = Path(__file__).resolve().parents[2] / "hardware"
 MODULES = sorted(PACKAGE.rglob("*.py"))
 
 

@@ -1,12 +1,46 @@
-"""The arithmetic of the service-time model: work of one batch, then seconds.
+"""NeuronCore timing: a systolic roofline with fixed overheads (Inferentia, Trainium).
+
+For a replica of ``model`` spanning ``cores`` NeuronCores of one instance type, one batch takes
+
+.. code-block:: text
+
+    t = overhead_s + step_overhead_s * layer_steps / cores      fixed costs
+        + max(compute_s + vector_s, memory_s)                   engines vs. DMA
+        + host_s                                                 inputs from the host
+        + transfer_s                                             only when cores > 1
+
+* ``compute_s``: TensorE cycles of every GEMM from
+  :func:`hardware.timing.systolic.neuroncore_gemm_cycles`, divided by the clock, the dtype's rate
+  relative to bf16 (fp32 1/4 and fp8 = bf16 on NeuronCore-v2; fp8/fp4 4x on the projected
+  Inferentia3), ``tensor_efficiency`` and ``cores``.
+* ``vector_s``: vector-engine element-passes (softmax, layernorm, activations, adds) over
+  VectorE throughput x ``vector_efficiency`` x ``cores``. TensorE and VectorE work is
+  serialised because each layer's vector ops depend on its matmuls.
+* ``memory_s``: matmul weights not resident in on-chip SRAM (``weight_cache_fraction`` of it
+  keeps weights; ALBERT's shared layer is re-read by every layer), plus spilled activations
+  (the part of a GEMM's input+output that exceeds the rest of SRAM is written out and read
+  back), over the bandwidth the replica's cores achieve (``core_bandwidth_share`` of a chip's
+  bandwidth per core, capped at the chips spanned). DMA overlaps the engines, hence the ``max``.
+* ``host_s``: the batch's input bytes (int64 token ids; image pixels in the model's dtype) times
+  ``host_transfer_s_per_byte``.
+* ``transfer_s`` (``cores > 1``): the replica is a pipeline of ``cores`` stages (see
+  below); the service time is its per-batch interval, and each batch hands
+  its boundary activations to the next stage once, over device memory or NeuronLink.
+
+Parameters: assumed constants in ``hardware/data/model_parameters.csv``; per NeuronCore
+generation the values fitted by ``python -m hardware.calibration`` on the published Neuron
+benchmarks, in ``hardware/data/calibrated_parameters.csv``. Service times are for an
+uncontended replica: bandwidth contention between replicas sharing a chip is not modelled
+separately (the fit absorbs its average effect on the published data-parallel rows).
 
 :func:`service_work` turns a model, a chip, a dtype and a grid of (batch, seq_len) into
 :class:`ServiceWork`: TensorE seconds at full efficiency, VectorE element-passes, bytes moved to
 and from device memory, layer steps, cross-core exchange bytes and host input bytes. Only the
 SRAM split and the per-op vector passes (assumed constants) enter there.
 :meth:`ServiceWork.breakdown` then applies the calibrated parameters (efficiencies, achieved
-bandwidth, overheads, host transfer rate). The split lets ``hardware.calibrate`` evaluate
-thousands of parameter sets without recomputing GEMM cycles.
+bandwidth, overheads, host transfer rate). The split lets the calibration
+(:mod:`hardware.calibration.neuroncore_fit`) evaluate thousands of parameter sets without
+recomputing GEMM cycles.
 
 A replica spanning ``c > 1`` cores is a ``c``-stage pipeline (Inf1's NeuronCore Pipeline; the
 partitioning of models too large for one core): the layers are split evenly, each stage keeps
@@ -15,6 +49,8 @@ bandwidth, and hands the batch's boundary activations to the next stage over dev
 (cores of one chip) or NeuronLink. The service time is the pipeline's per-batch interval, what
 bounds its throughput: ``1/c`` of the engine time and of the per-step overheads, one hand-off
 and its latency. A batch crossing an idle pipeline takes about ``c`` intervals.
+
+:class:`NeuronCoreTiming` is this model behind :class:`hardware.timing.predictor.ServicePredictor`.
 """
 
 from __future__ import annotations
@@ -24,40 +60,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hardware.catalog.chips import Chip
+from hardware.catalog import Chip
 from hardware.catalog.dtypes import activation_bytes_per_element
+from hardware.catalog.instances import InstanceType
 from hardware.catalog.sparsity import density, weight_speedup
 from hardware.models.workload import ModelSpec
-from hardware.timing.neuroncore_parameters import ServiceParameters
+from hardware.timing.breakdown import ServiceBreakdown
+from hardware.timing.neuroncore_parameters import ServiceParameters, service_parameters
 from hardware.timing.systolic import neuroncore_gemm_cycles
-
-
-@dataclass(frozen=True, slots=True)
-class ServiceBreakdown:
-    """Components of the service time of one batch, each in seconds (arrays of one shape).
-
-    Attributes:
-        compute_s: TensorE time.
-        vector_s: VectorE time.
-        memory_s: Device-memory (DMA) time; overlaps ``compute_s + vector_s``.
-        transfer_s: Hand-off to the next pipeline stage (0 for one core).
-        overhead_s: Fixed per-batch and per-layer-step costs.
-        host_s: Host-to-device transfer of the batch's inputs.
-
-    """
-
-    compute_s: np.ndarray
-    vector_s: np.ndarray
-    memory_s: np.ndarray
-    transfer_s: np.ndarray
-    overhead_s: np.ndarray
-    host_s: np.ndarray | float = 0.0
-
-    @property
-    def total_s(self) -> np.ndarray:
-        """Service time of the batch, seconds."""
-        engines = np.maximum(self.compute_s + self.vector_s, self.memory_s)
-        return self.overhead_s + engines + self.transfer_s + self.host_s
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +171,8 @@ def service_work(
         cores: NeuronCores the replica spans.
         input_dtype: dtype of the framework model's inputs (default ``dtype``; an "fp32 model"
             whose matmuls the compiler casts to bf16 still receives fp32 pixels).
-        sparsity: Structured weight sparsity ``"M:N"`` (see :mod:`hardware.sparsity`), or None.
+        sparsity: Structured weight sparsity ``"M:N"`` (see :mod:`hardware.catalog.sparsity`),
+            or None.
 
     Returns:
         The work arrays.
@@ -219,3 +230,64 @@ def service_work(
             spec.input_bytes(batch, seq_len, input_dtype or dtype), tensor_s.shape
         ),
     )
+
+
+class NeuronCoreTiming:
+    """The NeuronCore timing model as a :class:`~hardware.timing.predictor.ServicePredictor`.
+
+    Stateless: parameters come from
+    :func:`~hardware.timing.neuroncore_parameters.service_parameters` (cached per chip).
+    """
+
+    def replica_cores(self, inst: InstanceType, cores: int) -> int:
+        """Check that a replica spans 1 .. ``inst.cores`` NeuronCores.
+
+        Args:
+            inst: A NeuronCore instance type.
+            cores: Requested cores per replica.
+
+        Returns:
+            ``cores`` as a Python int.
+
+        Raises:
+            ValueError: Not a whole number, or out of range.
+
+        """
+        if isinstance(cores, bool) or not isinstance(cores, int | np.integer):
+            raise ValueError(f"cores must be an integer, got {cores!r}")
+        if not 1 <= cores <= inst.cores:
+            raise ValueError(f"cores must be in [1, {inst.cores}] on {inst.name}, got {cores}")
+        return int(cores)
+
+    def breakdown(
+        self,
+        spec: ModelSpec,
+        chip: Chip,
+        dtype: str,
+        batch: np.ndarray,
+        seq_len: np.ndarray,
+        cores: int,
+        sparsity: str | None = None,
+    ) -> ServiceBreakdown:
+        """Service-time components of one batch: :func:`service_work` under the shipped parameters.
+
+        Args:
+            spec: The model.
+            chip: A NeuronCore chip that supports ``dtype``.
+            dtype: Compiled dtype.
+            batch: Batch sizes, broadcast with ``seq_len``.
+            seq_len: Sequence lengths (image sides for CNNs).
+            cores: NeuronCores the replica spans (checked).
+            sparsity: Structured weight sparsity ``"M:N"`` (see :mod:`hardware.catalog.sparsity`),
+                or None.
+
+        Returns:
+            The components in seconds.
+
+        Raises:
+            ValueError: A bad sequence length, or sparsity the chip does not run.
+
+        """
+        params = service_parameters(chip.name)
+        work = service_work(spec, chip, params, dtype, batch, seq_len, cores, sparsity=sparsity)
+        return work.breakdown(params)

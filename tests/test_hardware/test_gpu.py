@@ -10,12 +10,12 @@ import pytest
 
 import hardware
 from hardware import catalog
-from hardware.calibration import gpu_fit
+from hardware.calibration import gpu_fit, power_projection
 from hardware.catalog import power
-from hardware.planning import cost_tables as report
-from hardware.timing import gpu
+from hardware.planning import cost_tables
+from hardware.timing.gpu_parameters import gpu_parameters
 
-DATA = Path(__file__).resolve().parents[1] / "hardware" / "data"
+DATA = Path(__file__).resolve().parents[2] / "hardware" / "data"
 GPU_INSTANCES = {
     "g4dn.xlarge": 0.526,
     "g4dn.2xlarge": 0.752,
@@ -30,7 +30,7 @@ SEQS = np.array([8, 32, 128, 256, 512])
 
 # Bounds on the g5 fit (35 rows; at the time of writing median 3.3%, p90 7.8%, max 18%).
 FIT_MEDIAN_BOUND, FIT_P90_BOUND, FIT_MAX_BOUND = 0.05, 0.10, 0.25
-# inf3 over inf2 throughput per watt on power.REFERENCE: the claim is 2x; tolerance +-25%.
+# inf3 over inf2 throughput per watt on power_projection.REFERENCE: claim 2x; tolerance +-25%.
 PERF_PER_WATT_TOLERANCE = 0.25
 
 
@@ -41,13 +41,14 @@ def test_gpu_instances_have_prices_sources_and_one_core(name, price):
     assert inst.usd_per_hour == price
     assert "karpenter" in inst.source and inst.chip.source.strip()
     assert inst.chips == 1 and inst.cores == 1 and inst.chip.cores_per_chip == 1
-    assert not inst.projected and gpu.is_gpu(inst)
-    assert gpu.gpu_parameters(inst.chip.name).compute_efficiency > 0
+    assert not inst.projected and inst.chip.is_gpu and inst.chip.kind == "gpu"
+    assert gpu_parameters(inst.chip.name).compute_efficiency > 0
 
 
 def test_neuron_instances_are_not_gpus():
     """Inferentia instance types stay with the NeuronCore model."""
-    assert not any(gpu.is_gpu(n) for n in catalog.instance_type_names() if n.startswith("inf"))
+    names = [n for n in catalog.instance_type_names() if n.startswith(("inf", "trn"))]
+    assert all(catalog.instance_type(n).chip.kind == "neuroncore" for n in names)
 
 
 @pytest.mark.parametrize(
@@ -132,7 +133,7 @@ def test_g5_fit_error_within_bounds():
     """The stored GPU parameters reproduce the 35 published g5 latencies within the bounds."""
     used, skipped = gpu_fit._known(gpu_fit.calibration_rows())
     assert len(gpu_fit.calibration_rows()) == 35
-    params = gpu.gpu_parameters("nvidia-a10g")
+    params = gpu_parameters("nvidia-a10g")
     predicted = gpu_fit.predict_latency_s(used, params)
     error = np.abs(predicted / (used.latency_p50_ms.to_numpy() / 1e3) - 1.0)
     print(f"g5 fit on {len(used)} rows (skipped {skipped}): median {np.median(error):.3f}, "
@@ -144,9 +145,9 @@ def test_g5_fit_error_within_bounds():
 
 
 def test_refit_reproduces_stored_parameters():
-    """python -m hardware.gpu_fit recovers the stored fitted values (within 5%)."""
+    """python -m hardware.calibration.gpu_fit recovers the stored fitted values (within 5%)."""
     fitted = gpu_fit.fit().params
-    stored = gpu.gpu_parameters("nvidia-a10g")
+    stored = gpu_parameters("nvidia-a10g")
     for name in ("compute_efficiency", "launch_s", "overhead_s"):
         assert getattr(fitted, name) == pytest.approx(getattr(stored, name), rel=0.05), name
 
@@ -163,31 +164,34 @@ def test_every_instance_type_has_a_power_figure(name):
 
 def test_inf3_perf_per_watt_follows_the_claim():
     """inf3 throughput per watt is ~2x inf2 on the reference workload (+-25%)."""
-    ratio = power.perf_per_watt_ratio("inf3.xlarge", "inf2.xlarge", power.REFERENCE)
-    derived = power.derive_projected_watts()
+    ratio = power_projection.perf_per_watt_ratio("inf3.xlarge", "inf2.xlarge")
+    derived = power_projection.derive_projected_watts()
     stored = power.chip_power("inferentia3").watts
-    message = f"ratio {ratio:.2f}; re-derive with python -m hardware.power ({derived:.0f} W)"
+    message = (
+        f"ratio {ratio:.2f}; re-derive with python -m hardware.calibration.power_projection "
+        f"({derived:.0f} W)"
+    )
     assert ratio == pytest.approx(2.0, rel=PERF_PER_WATT_TOLERANCE), message
     assert derived == pytest.approx(stored, rel=PERF_PER_WATT_TOLERANCE), message
 
 
-def test_report_table_arithmetic():
+def test_cost_table_arithmetic():
     """Replicas, instance throughput, $ per million and inferences per joule follow the formulas."""
-    rows = report.table("bert-base", "inf2.xlarge", 128, "bf16", 1, [1, 8])
-    assert list(rows.columns) == list(report.COLUMNS)
+    rows = cost_tables.table("bert-base", "inf2.xlarge", 128, "bf16", 1, [1, 8])
+    assert list(rows.columns) == list(cost_tables.COLUMNS)
     r = rows.iloc[1]
     assert r.replicas == 2
     assert r.service_time_s == pytest.approx(hardware.service_time("bert-base", "inf2.xlarge", 8))
     assert r.instance_throughput_per_s == pytest.approx(2 * 8 / r.service_time_s)
     assert r.usd_per_million == pytest.approx(0.7582 / 3600 / r.instance_throughput_per_s * 1e6)
     assert r.inferences_per_j == pytest.approx(r.instance_throughput_per_s / 160.0)
-    big = report.table("bert-base", "g4dn.xlarge", 512, "fp32", 1, [1, 4096])
+    big = cost_tables.table("bert-base", "g4dn.xlarge", 512, "fp32", 1, [1, 4096])
     assert big.fits.tolist() == [True, False] and np.isnan(big.usd_per_million.iloc[1])
 
 
-def test_report_compare_sorted_with_skips_and_budget():
+def test_cost_compare_sorted_with_skips_and_budget():
     """compare sorts by $ per million, skips unsupported dtypes, and honours the budget."""
-    result = report.compare("bert-base", 128, "bf16", max_batch=16, latency_budget_s=0.01)
+    result = cost_tables.compare("bert-base", 128, "bf16", max_batch=16, latency_budget_s=0.01)
     best = result.best
     assert best.usd_per_million.is_monotonic_increasing
     assert (best.service_time_s <= 0.01).all() and (best.batch_size <= 16).all()
@@ -196,6 +200,6 @@ def test_report_compare_sorted_with_skips_and_budget():
     skipped = dict(zip(result.skipped.instance, result.skipped.reason, strict=True))
     assert "bf16" in skipped["g4dn.xlarge"] and "bf16" in skipped["p3.2xlarge"]
     for _, row in best.iterrows():  # the winner is the cheapest admissible batch
-        rows = report.table("bert-base", row.instance, 128, "bf16", 1, np.arange(1, 17))
+        rows = cost_tables.table("bert-base", row.instance, 128, "bf16", 1, np.arange(1, 17))
         ok = rows[rows.fits & (rows.service_time_s <= 0.01)]
         assert row.usd_per_million == pytest.approx(ok.usd_per_million.min())

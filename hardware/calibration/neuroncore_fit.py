@@ -1,23 +1,23 @@
-"""Calibrate the NeuronCore service-time model on published Neuron benchmarks.
+"""Fit the NeuronCore timing model on published Neuron benchmarks.
 
-``python -m hardware.calibrate`` fits, per NeuronCore generation, six physical parameters of
-:class:`~hardware.parameters.ServiceParameters` (TensorE and VectorE achieved fractions of peak,
-achieved memory bandwidth per core, fixed per-batch and per-layer-step overheads, host-to-device
-time per input byte) to the published rows in ``hardware/data/neuron_published_calibration.csv``
-and writes them to ``hardware/data/calibrated_parameters.csv``. No parameter is per model.
+``python -m hardware.calibration`` fits, per NeuronCore generation, six physical parameters of
+:class:`~hardware.timing.neuroncore_parameters.ServiceParameters` (TensorE and VectorE achieved
+fractions of peak, achieved memory bandwidth per core, fixed per-batch and per-layer-step
+overheads, host-to-device time per input byte) to the published rows in
+``hardware/data/neuron_published_calibration.csv`` and writes them to
+``hardware/data/calibrated_parameters.csv``. No parameter is per model.
 
 The fit minimises robust (soft-L1, 10% scale) log errors of predicted instance throughput and
 p50 latency, with weak log-normal priors at the physically expected values (``PRIORS``) so that
-parameters the rows barely constrain stay physical. :mod:`hardware.benchmarks` explains how a
-service time becomes a row's throughput and latency. :func:`predict` is the public entry point.
+parameters the rows barely constrain stay physical. :mod:`hardware.calibration.benchmarks`
+explains how a service time becomes a row's throughput and latency;
+:func:`hardware.calibration.row_times.predict` predicts rows with the shipped parameters.
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import dataclasses
-import warnings
 from importlib import resources
 from pathlib import Path
 
@@ -26,10 +26,10 @@ import pandas as pd
 from scipy.optimize import least_squares
 
 from hardware import catalog
-from hardware.calibration.benchmarks import interpret, load_published, throughput_and_latency
+from hardware.calibration.benchmarks import throughput_and_latency
 from hardware.calibration.row_times import predict_service_s, work_table
+from hardware.timing.neuroncore import ServiceWork
 from hardware.timing.neuroncore_parameters import ServiceParameters, service_parameters
-from hardware.timing.roofline import ServiceWork
 
 FITTED = (
     "tensor_efficiency",
@@ -82,46 +82,6 @@ DMA_BYTES_PER_S_PER_CORE = {"NeuronCore-v2": 272e9, "NeuronCore-v4 (projected)":
 
 PARAMETER_FILE = "calibrated_parameters.csv"
 """Output file in hardware/data."""
-
-
-def predict(rows: pd.DataFrame) -> pd.DataFrame:
-    """Predicted instance throughput and p50 latency for published benchmark rows.
-
-    Each row's model, dtype, size, replicas and batches in flight are read as described in
-    :mod:`hardware.benchmarks`; the service time of one batch comes from the shipped
-    (calibrated) model. Rows whose model, instance, batch size or size the model does not know
-    get NaN and one :func:`warnings.warn` per call; nothing raises.
-
-    Args:
-        rows: Rows with the calibration file's columns (at least ``instance, model,
-            neuron_cores_used, seq_len_or_image_size, batch_size, dtype, notes``).
-
-    Returns:
-        A copy of ``rows`` with ``pred_throughput_per_s`` (inferences per second of the
-        instance) and ``pred_latency_p50_ms`` added.
-
-    """
-    rows = rows.copy()
-    for column in ("notes", "model", "instance", "dtype", "seq_len_or_image_size"):
-        if column not in rows:
-            rows[column] = np.nan
-    for column in ("neuron_cores_used", "batch_size"):
-        if column not in rows:
-            rows[column] = np.nan
-    info = interpret(rows)
-    service = predict_service_s(rows, info)
-    thr, p50 = throughput_and_latency(
-        service, info.batch.to_numpy(), info.replicas.to_numpy(), info.in_flight.to_numpy()
-    )
-    rows["pred_throughput_per_s"] = thr
-    rows["pred_latency_p50_ms"] = p50 * 1e3
-    missing = np.isnan(service)
-    if missing.any():
-        reasons = info.reason.where(info.reason != "", "model, instance, size or dtype unknown")
-        counts = reasons[missing].value_counts()
-        detail = "; ".join(f"{n} x {reason}" for reason, n in counts.items())
-        warnings.warn(f"{missing.sum()} rows not predicted (NaN): {detail}", stacklevel=2)
-    return rows
 
 
 def _residuals(
@@ -285,7 +245,7 @@ def write_parameters(
     lines = []
     for generation, (params, n) in fitted.items():
         source = (
-            f"FITTED by python -m hardware.calibrate: soft-L1 least squares on log throughput "
+            f"FITTED by python -m hardware.calibration: soft-L1 least squares on log throughput "
             f"and p50 of {n} published {generation} rows (neuron_published_calibration.csv)"
         )
         lines += [(generation, p, getattr(params, p), source) for p in FITTED]
@@ -298,37 +258,3 @@ def write_parameters(
         for scope, name, value, source in lines:
             out.writerow([scope, name, f"{value:.6g}", _UNITS[name], source])
     return target
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Fit, write ``calibrated_parameters.csv`` and print the error report.
-
-    Args:
-        argv: Command-line arguments (default ``sys.argv[1:]``).
-
-    Returns:
-        Exit code (0).
-
-    """
-    from hardware.calibration.error_report import report
-
-    parser = argparse.ArgumentParser(prog="python -m hardware.calibrate", description=__doc__)
-    parser.add_argument("--dry-run", action="store_true", help="fit and report, write nothing")
-    parser.add_argument(
-        "--no-holdout", action="store_true", help="skip the leave-one-family-out fits"
-    )
-    args = parser.parse_args(argv)
-    rows = load_published()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        info = interpret(rows)
-        fitted = fit(rows, info)
-        if not args.dry_run:
-            print(f"wrote {write_parameters(fitted)}")
-        params = {g: p for g, (p, _) in fitted.items()}
-        print(report(rows, info, params, holdout=not args.no_holdout))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

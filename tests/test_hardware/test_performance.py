@@ -1,5 +1,3 @@
-import time
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -8,12 +6,13 @@ from hypothesis import strategies as st
 import hardware
 from hardware import catalog
 from hardware.calibration.anchors import TOLERANCE, anchor_comparison, load_anchors
-from hardware.catalog.chips import GIB
+from hardware.catalog import GIB
 from hardware.models import zoo
 from hardware.models.zoo import TransformerEncoder
-from hardware.timing import gpu
 
-INSTANCES = [n for n in catalog.instance_type_names() if not gpu.is_gpu(n)]  # GPUs: own tests
+INSTANCES = [  # GPUs: own tests
+    n for n in catalog.instance_type_names() if catalog.instance_type(n).chip.kind == "neuroncore"
+]
 MODELS = zoo.model_names()
 ANCHORS = load_anchors()
 CHECKED = ANCHORS[ANCHORS.check != "report"].anchor.tolist()
@@ -127,22 +126,6 @@ def test_array_matches_table_and_defaults():
     i = INSTANCES.index("inf2.xlarge")
     r = MODELS.index("resnet-50")
     assert a[r, i, 1, 0] == pytest.approx(hardware.service_time("resnet-50", "inf2.xlarge", 8))
-
-
-def test_table_is_fast():
-    """6 models x 16 batch sizes x 8 seq lens x every Neuron instance takes well under 100 ms."""
-    models = ["bert-base", "bert-large", "distilbert-base", "roberta-base", "resnet-50"]
-    models.append("bert-base")
-    batches = 2 ** np.arange(16)
-    seqs = np.array([8, 16, 32, 64, 128, 256, 384, 512])
-    hardware.service_time_table(models, INSTANCES, batches, seqs)  # warm caches
-    best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
-        table = hardware.service_time_table(models, INSTANCES, batches, seqs)
-        best = min(best, time.perf_counter() - start)
-    assert len(table) == len(models) * len(INSTANCES) * 16 * 8
-    assert best < 0.1, f"table took {best * 1e3:.1f} ms"
 
 
 def test_dtype_effects():

@@ -4,7 +4,7 @@ import math
 import pytest
 
 from hardware import catalog
-from hardware.catalog.chips import GIB
+from hardware.catalog import GIB
 
 EXPECTED = [
     "inf1.xlarge",
