@@ -161,8 +161,8 @@ class Chip:
         return self.mem_bytes_per_chip / self.cores_per_chip
 
 
-def _chip_from_row(row: dict[str, str], kind: str) -> Chip:
-    where = f"chips.csv row {row['name']!r}"
+def _chip_from_row(row: dict[str, str], kind: str, filename: str) -> Chip:
+    where = f"{filename} row {row['name']!r}"
     dtypes = tuple(row["dtypes"].split())
     pairs = [pair.split(":") for pair in row["autocast"].split()]  # e.g. "fp32:bf16"
     if any(len(p) != 2 for p in pairs):
@@ -208,7 +208,7 @@ def _chip_from_row(row: dict[str, str], kind: str) -> Chip:
 
 @lru_cache(maxsize=1)
 def _chips() -> MappingProxyType[str, Chip]:
-    chips = [_chip_from_row(row, kind) for f, kind in CHIP_FILES for row in data_rows(f)]
+    chips = [_chip_from_row(row, kind, f) for f, kind in CHIP_FILES for row in data_rows(f)]
     return MappingProxyType({c.name: c for c in chips})
 
 

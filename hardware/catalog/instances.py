@@ -55,12 +55,12 @@ class InstanceType:
 
     @property
     def mem_bytes_per_core(self) -> float:
-        """Device memory per NeuronCore, bytes."""
+        """Device memory per core (NeuronCore, or the whole GPU), bytes."""
         return self.accel_mem_bytes / self.cores
 
     @property
     def usd_per_core_hour(self) -> float:
-        """On-Demand price per NeuronCore, USD per hour."""
+        """On-Demand price per core (NeuronCore, or the whole GPU), USD per hour."""
         return self.usd_per_hour / self.cores
 
     @property
@@ -81,8 +81,8 @@ class InstanceType:
         return self.cores * self.chip.peak_flop_per_s_per_core(dtype)
 
 
-def _instance_from_row(row: dict[str, str]) -> InstanceType:
-    where = f"instances.csv row {row['name']!r}"
+def _instance_from_row(row: dict[str, str], filename: str) -> InstanceType:
+    where = f"{filename} row {row['name']!r}"
     if row["chip"] not in chip_names():
         raise ValueError(f"{where}: unknown chip {row['chip']!r}")
     chip_ = chip(row["chip"])
@@ -114,7 +114,7 @@ def _instance_from_row(row: dict[str, str]) -> InstanceType:
 
 @lru_cache(maxsize=1)
 def _instances() -> MappingProxyType[str, InstanceType]:
-    rows = [_instance_from_row(row) for f in INSTANCE_FILES for row in data_rows(f)]
+    rows = [_instance_from_row(row, f) for f in INSTANCE_FILES for row in data_rows(f)]
     return MappingProxyType({i.name: i for i in rows})
 
 
@@ -142,11 +142,11 @@ def instance_type_names() -> list[str]:
     return list(_instances())
 
 
-def instance_of(instance: str | InstanceType) -> InstanceType:
-    """The instance type named by ``instance``, or ``instance`` itself if it is one.
+def instance_of(name_or_type: str | InstanceType) -> InstanceType:
+    """The instance type named by ``name_or_type``, or ``name_or_type`` itself if it is one.
 
     Args:
-        instance: Name such as ``"inf2.xlarge"`` or an :class:`InstanceType`.
+        name_or_type: Name such as ``"inf2.xlarge"`` or an :class:`InstanceType`.
 
     Returns:
         The instance type.
@@ -155,4 +155,6 @@ def instance_of(instance: str | InstanceType) -> InstanceType:
         KeyError: Unknown name.
 
     """
-    return instance if isinstance(instance, InstanceType) else instance_type(instance)
+    if isinstance(name_or_type, InstanceType):
+        return name_or_type
+    return instance_type(name_or_type)

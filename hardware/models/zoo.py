@@ -182,11 +182,11 @@ def model(name: str) -> ModelSpec:
     raise KeyError(name)
 
 
-def model_spec(model: str | ModelSpec) -> ModelSpec:
-    """The spec named by ``model``, or ``model`` itself if it is already a spec.
+def model_spec(name_or_spec: str | ModelSpec) -> ModelSpec:
+    """The spec named by ``name_or_spec``, or ``name_or_spec`` itself if it is already a spec.
 
     Args:
-        model: Zoo name (any spelling :func:`model` resolves) or a :class:`ModelSpec`.
+        name_or_spec: Zoo name (any spelling :func:`model` resolves) or a :class:`ModelSpec`.
 
     Returns:
         The spec.
@@ -195,7 +195,7 @@ def model_spec(model: str | ModelSpec) -> ModelSpec:
         KeyError: Unknown name.
 
     """
-    return model if isinstance(model, ModelSpec) else _model(model)
+    return name_or_spec if isinstance(name_or_spec, ModelSpec) else model(name_or_spec)
 
 
 def model_names() -> list[str]:
@@ -206,6 +206,3 @@ def model_names() -> list[str]:
 def aliases() -> dict[str, str]:
     """Extra spellings accepted by :func:`model` (normalised alias -> canonical name)."""
     return dict(_ALIASES)
-
-
-_model = model  # model_spec's lookup (model_spec has a parameter named model)
