@@ -7,8 +7,8 @@ Run from the repository root::
 Times (best of ``--repeats``):
 
 1. **calibration rows**: predicting every row of the published calibration file with
-   ``hardware.calibrate.predict`` when that exists, else a vectorised ``service_time_table``
-   with the same number of predictions (the record says which);
+   ``hardware.calibration.row_times.predict`` when that exists, else a vectorised
+   ``service_time_table`` with the same number of predictions (the record says which);
 2. **grid**: one ``service_time_array`` over every encoder in the zoo x every instance type
    x batch 1..64 x 8 sequence lengths;
 3. **baselines, same process**: ``hardware.systolic.gemm_cycles`` (SCALE-Sim's closed form,
@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 import hardware
-from hardware import catalog, gpu, systolic, zoo
+from hardware import catalog, systolic, zoo
 
 SCALESIM_MEDIAN_S_PER_GEMM = 6.6
 SCALESIM_MEAN_S_PER_GEMM = 12.9
@@ -61,7 +61,7 @@ def gemm_shapes(jobs: list[tuple[str, str, int, int]]) -> np.ndarray:
     """(M, K, N) of every GEMM row of every (model, instance, batch, seq) job on a NeuronCore."""
     shapes = []
     for model, instance, batch, seq in jobs:
-        if gpu.is_gpu(instance):
+        if catalog.instance_type(instance).chip.kind != "neuroncore":  # systolic GEMMs only
             continue
         g = zoo.model(model).gemms(batch, seq)
         shapes.append(np.stack([g.m.ravel(), g.k.ravel(), g.n.ravel()], axis=1))
@@ -69,11 +69,11 @@ def gemm_shapes(jobs: list[tuple[str, str, int, int]]) -> np.ndarray:
 
 
 def _calibrate_jobs() -> tuple[str, Callable[[], object], list[tuple[str, str, int, int]]]:
-    """Every published calibration row through ``hardware.calibrate.predict``."""
-    calibrate = importlib.import_module("hardware.calibrate")
-    benchmarks = importlib.import_module("hardware.benchmarks")
+    """Every published calibration row through ``hardware.calibration.row_times.predict``."""
+    row_times = importlib.import_module("hardware.calibration.row_times")
+    benchmarks = importlib.import_module("hardware.calibration.benchmarks")
     rows = benchmarks.load_published()
-    predicted = calibrate.predict(rows)
+    predicted = row_times.predict(rows)
     info = benchmarks.interpret(rows)  # the zoo model, size and batch each row measured
     ok = predicted.pred_throughput_per_s.notna().to_numpy() & info.zoo_model.notna().to_numpy()
     jobs = [
@@ -81,8 +81,8 @@ def _calibrate_jobs() -> tuple[str, Callable[[], object], list[tuple[str, str, i
         for (_, r), (_, i), keep in zip(rows.iterrows(), info.iterrows(), ok, strict=True)
         if keep and np.isfinite(i.batch) and np.isfinite(i.seq_len)
     ]
-    how = f"hardware.calibrate.predict on all {len(rows)} rows"
-    return how, lambda: calibrate.predict(rows), jobs
+    how = f"hardware.calibration.row_times.predict on all {len(rows)} rows"
+    return how, lambda: row_times.predict(rows), jobs
 
 
 def calibration_jobs() -> tuple[str, Callable[[], object], list[tuple[str, str, int, int]]]:
@@ -98,7 +98,7 @@ def calibration_jobs() -> tuple[str, Callable[[], object], list[tuple[str, str, 
     jobs = [(m, i, int(b), zoo.model(m).default_seq_len) for m in models for i in insts
             for b in batches]  # fmt: skip
     return (
-        f"service_time_table of {len(jobs)} predictions (hardware.calibrate.predict "
+        f"service_time_table of {len(jobs)} predictions (hardware.calibration.row_times.predict "
         f"unavailable: {reason})",
         lambda: hardware.service_time_table(models, insts, batches),
         jobs,

@@ -5,11 +5,25 @@ Pure numpy; never imports simpy. Typical use::
     import hardware
 
     hardware.service_time("bert-base", "inf2.xlarge", batch_size=8, seq_len=128)
+
+Subpackages, each depending only on those above it:
+
+* :mod:`hardware.catalog`: chips, instance types, dtypes, power figures, sparsity rules.
+* :mod:`hardware.models`: the model zoo (what a model asks of the hardware: GEMMs, bytes).
+* :mod:`hardware.timing`: service time of a batch, one timing model per chip kind behind one
+  protocol (systolic roofline for NeuronCores, per-kernel roofline for GPUs).
+* :mod:`hardware.planning`: memory fit, and throughput, cost and energy tables.
+* :mod:`hardware.calibration`: the fits on published benchmarks and their error report
+  (``python -m hardware.calibration [--dry-run]``).
 """
 
-from hardware import catalog, systolic, zoo
-from hardware.capacity import dtype_supported, fits, replica_memory_bytes
-from hardware.performance import (
+from hardware import catalog
+from hardware.catalog import instance_of
+from hardware.models import zoo
+from hardware.models.zoo import model_spec
+from hardware.planning.capacity import dtype_supported, fits, replica_memory_bytes
+from hardware.timing import systolic
+from hardware.timing.service_times import (
     HARDWARE_MODEL_VERSION,
     ServiceBreakdown,
     service_breakdown,
@@ -24,6 +38,8 @@ __all__ = [
     "catalog",
     "dtype_supported",
     "fits",
+    "instance_of",
+    "model_spec",
     "replica_memory_bytes",
     "service_breakdown",
     "service_time",

@@ -1,8 +1,8 @@
 """``fleetsim hardware``: throughput, cost and energy tables from the hardware model.
 
-Thin typer commands over :mod:`hardware.report`. Bad input (unknown model or instance, bad
-dtype, sequence length, cores or batch sizes) is an error naming the option and the value,
-exit code 2, no traceback.
+Thin typer commands over :mod:`hardware.planning.cost_tables`. Bad input (unknown model or
+instance, bad dtype, sequence length, cores or batch sizes) is an error naming the option and the
+value, exit code 2, no traceback.
 """
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from hardware import catalog, report, zoo
+from hardware import catalog, zoo
 from hardware.catalog import InstanceType
-from hardware.dtypes import DTYPES
-from hardware.power import chip_power
-from hardware.workload import ModelSpec
-from sim.scenario.schema import did_you_mean
+from hardware.catalog.dtypes import DTYPES
+from hardware.catalog.power import chip_power
+from hardware.models.workload import ModelSpec
+from hardware.planning import cost_tables
+from sim.scenario.base import did_you_mean
 from sim.scenario.units import DURATION_HELP, parse_duration_s
 
 app = typer.Typer(
@@ -156,7 +157,7 @@ def table_command(
         raise _fail("--cores", f"a replica owns the single GPU of {inst.name}: use 1, not {cores}")
     if not 1 <= cores <= inst.cores or inst.cores % cores:
         raise _fail("--cores", f"must divide the {inst.cores} cores of {inst.name}, got {cores}")
-    rows = report.table(spec, inst, seq, dtype, cores, _batch_sizes(batch_sizes))
+    rows = cost_tables.table(spec, inst, seq, dtype, cores, _batch_sizes(batch_sizes))
     out = _console()
     if csv:
         out.print(rows.to_csv(index=False), end="", soft_wrap=True)
@@ -211,7 +212,7 @@ def compare_command(
             raise _fail("--latency-budget", str(exc)) from None
         if budget_s <= 0:
             raise _fail("--latency-budget", f"must be > 0, got {latency_budget!r}")
-    result = report.compare(spec, seq, dtype, max_batch, budget_s)
+    result = cost_tables.compare(spec, seq, dtype, max_batch, budget_s)
     out = _console()
     if csv:
         out.print(result.best.to_csv(index=False), end="", soft_wrap=True)

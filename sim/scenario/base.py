@@ -15,9 +15,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from hardware.catalog import DTYPES as DTYPES  # the one definition, re-exported to sim
 from sim.scenario.units import parse_duration_s
-
-DTYPES = ("fp32", "bf16", "fp16", "int8", "fp8", "fp4")
 
 
 def _duration(value: object) -> float:

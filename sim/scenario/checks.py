@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 import hardware
-from hardware import catalog, sparsity, zoo
+from hardware import catalog, zoo
+from hardware.catalog import sparsity
 from sim.scenario.base import DTYPES, did_you_mean
 from sim.scenario.schema import (
     ChoiceSeqLen,

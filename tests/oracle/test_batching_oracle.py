@@ -1,7 +1,7 @@
 """An independent reference model of the batching rule, compared request by request with
 both engines.
 
-The oracle (``helpers.batching_oracle``) steps through candidate instants (next arrival,
+The oracle (``helpers.batching_oracle``, tests/support/helpers.py) steps through candidate instants (next arrival,
 replica completions, the oldest waiting request's deadline). At each instant it applies
 every completion and every arrival first (drops see the queue as it stands), then starts
 batches while the rule allows. Events at ``until`` itself are not processed, as with

@@ -1,0 +1,93 @@
+"""What fits on an instance: dtype support and device memory per replica."""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from hardware.catalog import InstanceType, instance_of
+from hardware.catalog.dtypes import check_dtype
+from hardware.models.workload import ModelSpec
+from hardware.models.zoo import model_spec
+
+
+def dtype_supported(instance: str | InstanceType, dtype: str) -> bool:
+    """Whether models compiled for ``dtype`` run on this instance (natively or autocast).
+
+    fp32 on Inferentia (inf1) counts as supported: neuron-cc autocasts it to bf16, and the
+    service time is then the bf16 one.
+
+    Args:
+        instance: Instance-type name or object.
+        dtype: One of ``fp32, bf16, fp16, int8, fp8, fp4``.
+
+    Returns:
+        True if supported.
+
+    Raises:
+        ValueError: If ``dtype`` is not a known dtype name.
+        KeyError: Unknown instance name.
+
+    """
+    check_dtype(dtype)
+    return instance_of(instance).chip.supports(dtype)
+
+
+def replica_memory_bytes(instance: str | InstanceType, cores: int) -> float:
+    """Device memory available to a replica spanning ``cores`` NeuronCores.
+
+    Each chip's memory is shared evenly among its cores, so a replica owns ``cores`` shares.
+
+    Args:
+        instance: Instance-type name or object.
+        cores: NeuronCores the replica spans (1 .. instance cores).
+
+    Returns:
+        Bytes.
+
+    Raises:
+        ValueError: If ``cores`` is out of range.
+
+    """
+    inst = instance_of(instance)
+    if not 1 <= cores <= inst.cores:
+        raise ValueError(f"cores must be in [1, {inst.cores}] on {inst.name}, got {cores}")
+    return cores * inst.mem_bytes_per_core
+
+
+def fits(
+    model: str | ModelSpec,
+    instance: str | InstanceType,
+    dtype: str,
+    cores: int,
+    batch_size: ArrayLike = 1,
+    seq_len: ArrayLike | None = None,
+) -> bool | np.ndarray:
+    """Whether weights plus peak activations fit the replica's device memory.
+
+    Weights are counted in the dtype the chip executes (fp32 on inf1 is stored as bf16).
+    Unsupported dtypes do not fit.
+
+    Args:
+        model: Zoo name or spec.
+        instance: Instance-type name or object.
+        dtype: Compiled dtype.
+        cores: NeuronCores the replica spans.
+        batch_size: Sequences (images) per batch; broadcasts with ``seq_len``.
+        seq_len: Tokens per sequence (image side for CNNs); None = model default.
+
+    Returns:
+        A bool for scalar inputs, else a bool array of the broadcast shape.
+
+    """
+    spec = model_spec(model)
+    inst = instance_of(instance)
+    check_dtype(dtype)
+    seq = spec.default_seq_len if seq_len is None else seq_len
+    if not inst.chip.supports(dtype):
+        result = np.zeros(np.broadcast(np.asarray(batch_size), np.asarray(seq)).shape, bool)
+    else:
+        stored = inst.chip.compute_dtype(dtype)
+        need = spec.weight_bytes(stored) + spec.activation_bytes(batch_size, seq, stored)
+        result = np.asarray(need <= replica_memory_bytes(inst, cores))
+    return bool(result) if result.ndim == 0 else result

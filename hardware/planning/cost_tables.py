@@ -1,0 +1,206 @@
+"""Throughput, cost and energy per inference for one model, by batch size and by instance type.
+
+The business logic of ``fleetsim hardware table`` and ``fleetsim hardware compare``. Every
+figure is for **full load**: each of an instance's ``cores // cores_per_replica`` replicas serves
+batches back to back, so
+
+.. code-block:: text
+
+    replica_throughput_per_s  = batch_size / service_time_s
+    instance_throughput_per_s = replicas * replica_throughput_per_s
+    usd_per_million           = usd_per_hour / (3600 * instance_throughput_per_s) * 1e6
+    inferences_per_j          = instance_throughput_per_s / instance_watts
+
+Prices are On-Demand us-east-1; watts are the accelerators' only (:mod:`hardware.catalog.power`).
+Rows whose weights and activations do not fit a replica's device memory keep their service
+time but get NaN throughput and cost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from hardware.catalog import InstanceType, instance_of, instance_type_names
+from hardware.catalog.dtypes import check_dtype
+from hardware.catalog.power import chip_power
+from hardware.models.workload import ModelSpec
+from hardware.models.zoo import model_spec
+from hardware.planning.capacity import fits
+from hardware.timing.service_times import service_time
+
+DEFAULT_BATCH_SIZES: tuple[int, ...] = (1, 2, 4, 8, 16, 32)
+"""Batch sizes of ``fleetsim hardware table`` when none are given."""
+
+SECONDS_PER_HOUR = 3600.0
+
+COLUMNS: tuple[str, ...] = (
+    "instance", "family", "projected", "model", "seq_len", "dtype", "cores", "replicas",
+    "batch_size", "fits", "service_time_s", "replica_throughput_per_s",
+    "instance_throughput_per_s", "usd_per_hour", "usd_per_million", "instance_watts",
+    "power_basis", "inferences_per_j",
+)  # fmt: skip
+"""Columns of :func:`table` (and of :attr:`Comparison.best`), in order."""
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """Result of :func:`compare`.
+
+    Attributes:
+        best: One row per instance type that can run the model (columns as :func:`table`),
+            at its cheapest batch size, sorted by ``usd_per_million``.
+        skipped: ``instance, reason`` for every instance type left out.
+
+    """
+
+    best: pd.DataFrame
+    skipped: pd.DataFrame
+
+
+def _check_batch_sizes(batch_sizes: Sequence[int] | np.ndarray) -> np.ndarray:
+    b = np.atleast_1d(np.asarray(batch_sizes))
+    if b.size == 0 or not np.issubdtype(b.dtype, np.integer) or np.any(b < 1):
+        raise ValueError(f"batch sizes must be whole numbers >= 1, got {list(b)}")
+    return b.astype(np.int64)
+
+
+def table(
+    model: str | ModelSpec,
+    instance: str | InstanceType,
+    seq_len: int | None = None,
+    dtype: str = "bf16",
+    cores: int = 1,
+    batch_sizes: Sequence[int] | np.ndarray = DEFAULT_BATCH_SIZES,
+) -> pd.DataFrame:
+    """Throughput, cost and energy of ``model`` on one instance type, one row per batch size.
+
+    Args:
+        model: Zoo name or spec.
+        instance: Instance-type name or object.
+        seq_len: Tokens per sequence (image side for CNNs); None = model default.
+        dtype: Compiled dtype.
+        cores: Cores per replica (1 on GPUs); replicas = instance cores // cores.
+        batch_sizes: Batch sizes, each >= 1.
+
+    Returns:
+        One row per batch size, columns :data:`COLUMNS`.
+
+    Raises:
+        KeyError: Unknown model or instance.
+        ValueError: Bad dtype (unknown or unsupported), cores, seq_len or batch sizes.
+
+    """
+    spec = model_spec(model)
+    inst = instance_of(instance)
+    check_dtype(dtype)
+    seq = spec.default_seq_len if seq_len is None else int(seq_len)
+    spec.check_seq_len(seq)
+    b = _check_batch_sizes(batch_sizes)
+    seconds = np.broadcast_to(service_time(spec, inst, b, seq, dtype, cores), b.shape)
+    ok = np.broadcast_to(fits(spec, inst, dtype, cores, b, seq), b.shape)
+    replicas = inst.cores // cores
+    replica_tput = np.where(ok, b / seconds, np.nan)
+    instance_tput = replicas * replica_tput
+    try:
+        power = chip_power(inst.chip.name)
+        watts, basis = inst.chips * power.watts, power.basis
+    except KeyError:
+        watts, basis = np.nan, "unknown"
+    return pd.DataFrame(
+        {
+            "instance": inst.name,
+            "family": inst.family,
+            "projected": inst.projected,
+            "model": spec.name,
+            "seq_len": seq,
+            "dtype": dtype,
+            "cores": cores,
+            "replicas": replicas,
+            "batch_size": b,
+            "fits": ok,
+            "service_time_s": seconds,
+            "replica_throughput_per_s": replica_tput,
+            "instance_throughput_per_s": instance_tput,
+            "usd_per_hour": inst.usd_per_hour,
+            "usd_per_million": inst.usd_per_hour / (SECONDS_PER_HOUR * instance_tput) * 1e6,
+            "instance_watts": watts,
+            "power_basis": basis,
+            "inferences_per_j": instance_tput / watts,
+        }
+    )
+
+
+def compare(
+    model: str | ModelSpec,
+    seq_len: int | None = None,
+    dtype: str = "bf16",
+    max_batch: int = 32,
+    latency_budget_s: float | None = None,
+    instances: Sequence[str | InstanceType] | None = None,
+) -> Comparison:
+    """Cheapest full-load configuration of ``model`` on every instance type, one core each.
+
+    For each instance type every batch size ``1..max_batch`` is tried with one replica per
+    core (per GPU); the batch with the lowest cost per million inferences whose service time
+    is within ``latency_budget_s`` wins (ties: the smaller batch).
+
+    Args:
+        model: Zoo name or spec.
+        seq_len: Tokens per sequence (image side for CNNs); None = model default.
+        dtype: Compiled dtype.
+        max_batch: Largest batch size tried, >= 1.
+        latency_budget_s: Longest acceptable service time of one batch, seconds; None = any.
+        instances: Instance types to compare; None = the whole catalog.
+
+    Returns:
+        The best row per instance type (sorted by ``usd_per_million``) and the skipped ones.
+
+    Raises:
+        KeyError: Unknown model or instance.
+        ValueError: Unknown dtype, bad seq_len, max_batch or budget.
+
+    """
+    spec = model_spec(model)
+    check_dtype(dtype)
+    seq = spec.default_seq_len if seq_len is None else int(seq_len)
+    spec.check_seq_len(seq)
+    if isinstance(max_batch, bool) or not isinstance(max_batch, int | np.integer):
+        raise ValueError(f"max_batch must be a whole number, got {max_batch!r}")
+    if max_batch < 1:
+        raise ValueError(f"max_batch must be >= 1, got {max_batch}")
+    if latency_budget_s is not None and not latency_budget_s > 0:
+        raise ValueError(f"latency budget must be > 0 s, got {latency_budget_s!r}")
+    names = instance_type_names() if instances is None else instances
+    batch = np.arange(1, max_batch + 1)
+    best: list[pd.DataFrame] = []
+    skipped: list[tuple[str, str]] = []
+    for name in names:
+        inst = instance_of(name)
+        if not inst.chip.supports(dtype):
+            skipped.append((inst.name, f"{inst.chip.name} does not run {dtype}"))
+            continue
+        rows = table(spec, inst, seq, dtype, 1, batch)
+        if not rows.fits.any():
+            skipped.append((inst.name, f"{spec.name} does not fit one core's device memory"))
+            continue
+        ok = rows[rows.fits]
+        if latency_budget_s is not None:
+            ok = ok[ok.service_time_s <= latency_budget_s]
+            if ok.empty:
+                fastest_ms = 1e3 * rows.service_time_s[rows.fits].min()
+                skipped.append(
+                    (
+                        inst.name,
+                        f"no batch within the {1e3 * latency_budget_s:g} ms budget "
+                        f"(batch 1 takes {fastest_ms:.2f} ms)",
+                    )
+                )
+                continue
+        best.append(ok.loc[[ok.usd_per_million.idxmin()]])
+    result = pd.concat(best, ignore_index=True) if best else pd.DataFrame(columns=list(COLUMNS))
+    result = result.sort_values("usd_per_million", kind="stable").reset_index(drop=True)
+    return Comparison(result, pd.DataFrame(skipped, columns=["instance", "reason"]))

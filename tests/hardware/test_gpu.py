@@ -1,0 +1,205 @@
+"""GPU instance types, the GPU roofline and its g5 fit, power figures and the cost report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import hardware
+from hardware import catalog
+from hardware.calibration import gpu_fit, power_projection
+from hardware.catalog import power
+from hardware.planning import cost_tables
+from hardware.timing.gpu_parameters import gpu_parameters
+
+DATA = Path(__file__).resolve().parents[2] / "hardware" / "data"
+GPU_INSTANCES = {
+    "g4dn.xlarge": 0.526,
+    "g4dn.2xlarge": 0.752,
+    "g5.xlarge": 1.006,
+    "g5.2xlarge": 1.212,
+    "g6.xlarge": 0.8048,
+    "g6.2xlarge": 0.9776,
+    "p3.2xlarge": 3.06,
+}
+BATCHES = np.array([1, 2, 4, 8, 16, 32, 64, 128])
+SEQS = np.array([8, 32, 128, 256, 512])
+
+# Bounds on the g5 fit (35 rows; at the time of writing median 3.3%, p90 7.8%, max 18%).
+FIT_MEDIAN_BOUND, FIT_P90_BOUND, FIT_MAX_BOUND = 0.05, 0.10, 0.25
+# inf3 over inf2 throughput per watt on power_projection.REFERENCE: claim 2x; tolerance +-25%.
+PERF_PER_WATT_TOLERANCE = 0.25
+
+
+@pytest.mark.parametrize("name,price", GPU_INSTANCES.items())
+def test_gpu_instances_have_prices_sources_and_one_core(name, price):
+    """Each GPU instance has its Karpenter On-Demand price, a source, one GPU and one core."""
+    inst = catalog.instance_type(name)
+    assert inst.usd_per_hour == price
+    assert "karpenter" in inst.source and inst.chip.source.strip()
+    assert inst.chips == 1 and inst.cores == 1 and inst.chip.cores_per_chip == 1
+    assert not inst.projected and inst.chip.is_gpu and inst.chip.kind == "gpu"
+    assert gpu_parameters(inst.chip.name).compute_efficiency > 0
+
+
+def test_neuron_instances_are_not_gpus():
+    """Inferentia instance types stay with the NeuronCore model."""
+    names = [n for n in catalog.instance_type_names() if n.startswith(("inf", "trn"))]
+    assert all(catalog.instance_type(n).chip.kind == "neuroncore" for n in names)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["gpus.csv", "gpu_instances.csv", "gpu_parameters.csv", "gpu_calibration_g5.csv", "power.csv"],
+)
+def test_gpu_data_files_carry_sources(name):
+    """Every row of every GPU and power data file names its source."""
+    table = pd.read_csv(DATA / name, comment="#")
+    assert table.source.notna().all() and (table.source.str.strip() != "").all()
+
+
+def test_gpu_assumptions_are_labelled():
+    """The A10G tensor peak and the non-fitted GPU parameters are flagged as assumptions."""
+    chips = pd.read_csv(DATA / "gpus.csv", comment="#").set_index("name")
+    assert "ASSUMED" in chips.loc["nvidia-a10g", "assumptions"]
+    params = pd.read_csv(DATA / "gpu_parameters.csv").set_index("parameter")
+    fitted = {"compute_efficiency", "launch_s", "overhead_s"}
+    for name, source in params.source.items():
+        assert source.startswith("FITTED" if name in fitted else "ASSUMED"), name
+
+
+@pytest.mark.parametrize("name", sorted(GPU_INSTANCES))
+@pytest.mark.parametrize("model", ["bert-base", "resnet-50"])
+def test_gpu_service_time_positive_and_monotone(name, model):
+    """Service time is positive and never falls as batch size or sequence length grows."""
+    seqs = SEQS if model == "bert-base" else np.array([112, 160, 224, 320])
+    dtype = "fp16"
+    t = hardware.service_time(model, name, BATCHES[:, None], seqs[None, :], dtype)
+    assert t.shape == (BATCHES.size, seqs.size)
+    assert np.all(t > 0)
+    tol_s = 1e-12  # the launch/device max is flat, up to rounding
+    assert np.all(np.diff(t, axis=0) >= -tol_s) and np.all(np.diff(t, axis=1) >= -tol_s)
+    assert t[-1, -1] > 2 * t[0, 0]  # device-bound at the far corner
+
+
+@pytest.mark.parametrize("name", sorted(GPU_INSTANCES))
+def test_fp16_faster_than_fp32(name):
+    """Tensor-core fp16 is never slower than fp32, and faster once compute-bound."""
+    fp32 = hardware.service_time("bert-base", name, BATCHES, 128, "fp32")
+    fp16 = hardware.service_time("bert-base", name, BATCHES, 128, "fp16")
+    assert np.all(fp16 <= fp32) and fp16[-1] < 0.5 * fp32[-1]
+
+
+def test_gpu_broadcasting_and_array_agree():
+    """Scalar calls, broadcast grids, service_breakdown and service_time_array agree."""
+    grid = hardware.service_time("bert-large", "g6.xlarge", BATCHES[:, None], SEQS[None, :], "bf16")
+    for i, b in enumerate(BATCHES[::3]):
+        for j, s in enumerate(SEQS[::2]):
+            one = hardware.service_time("bert-large", "g6.xlarge", int(b), int(s), "bf16")
+            assert isinstance(one, float)
+            assert one == pytest.approx(grid[3 * i, 2 * j])
+    parts = hardware.service_breakdown("bert-large", "g6.xlarge", 8, 128, "bf16")
+    assert float(parts.total_s) == pytest.approx(grid[3, 2])
+    assert float(parts.memory_s) <= float(parts.compute_s + parts.vector_s)
+    arr = hardware.service_time_array(["bert-large"], ["g6.xlarge", "g4dn.xlarge"], BATCHES, SEQS)
+    np.testing.assert_allclose(arr[0, 0], grid)
+    assert np.isnan(arr[0, 1]).all()  # the T4 has no bf16
+
+
+def test_gpu_rejects_what_it_cannot_run():
+    """bf16 on a T4, int8 on a V100 and cores != 1 on a GPU are errors."""
+    with pytest.raises(ValueError, match="bf16"):
+        hardware.service_time("bert-base", "g4dn.xlarge", 1, 128, "bf16")
+    assert not hardware.dtype_supported("p3.2xlarge", "int8")
+    assert hardware.dtype_supported("g6.xlarge", "fp8")
+    with pytest.raises(ValueError, match="cores"):
+        hardware.service_time("bert-base", "g5.xlarge", 1, 128, "fp16", cores=2)
+
+
+def test_gpu_memory_fit():
+    """A replica gets the whole GPU's memory; an oversized batch does not fit."""
+    assert (
+        hardware.replica_memory_bytes("g5.xlarge", 1)
+        == catalog.instance_type("g5.xlarge").accel_mem_bytes
+    )
+    assert hardware.fits("bert-large", "g4dn.xlarge", "fp16", 1, 32, 512)
+    assert not hardware.fits("bert-base", "g4dn.xlarge", "fp32", 1, 4096, 512)
+
+
+def test_g5_fit_error_within_bounds():
+    """The stored GPU parameters reproduce the 35 published g5 latencies within the bounds."""
+    used, skipped = gpu_fit._known(gpu_fit.calibration_rows())
+    assert len(gpu_fit.calibration_rows()) == 35
+    params = gpu_parameters("nvidia-a10g")
+    predicted = gpu_fit.predict_latency_s(used, params)
+    error = np.abs(predicted / (used.latency_p50_ms.to_numpy() / 1e3) - 1.0)
+    print(f"g5 fit on {len(used)} rows (skipped {skipped}): median {np.median(error):.3f}, "
+          f"p90 {np.quantile(error, 0.9):.3f}, max {error.max():.3f}")  # fmt: skip
+    assert len(used) >= 28
+    assert np.median(error) <= FIT_MEDIAN_BOUND
+    assert np.quantile(error, 0.9) <= FIT_P90_BOUND
+    assert error.max() <= FIT_MAX_BOUND
+
+
+def test_refit_reproduces_stored_parameters():
+    """python -m hardware.calibration.gpu_fit recovers the stored fitted values (within 5%)."""
+    fitted = gpu_fit.fit().params
+    stored = gpu_parameters("nvidia-a10g")
+    for name in ("compute_efficiency", "launch_s", "overhead_s"):
+        assert getattr(fitted, name) == pytest.approx(getattr(stored, name), rel=0.05), name
+
+
+@pytest.mark.parametrize("name", catalog.instance_type_names())
+def test_every_instance_type_has_a_power_figure(name):
+    """Each instance has accelerator watts; projected power exactly on the projected inf3."""
+    inst = catalog.instance_type(name)
+    figure = power.chip_power(inst.chip.name)
+    assert power.instance_watts(inst) == pytest.approx(inst.chips * figure.watts)
+    assert figure.watts > 0 and figure.reasoning.strip() and figure.source.strip()
+    assert figure.projected == inst.projected == (figure.basis == "projected")
+
+
+def test_inf3_perf_per_watt_follows_the_claim():
+    """inf3 throughput per watt is ~2x inf2 on the reference workload (+-25%)."""
+    ratio = power_projection.perf_per_watt_ratio("inf3.xlarge", "inf2.xlarge")
+    derived = power_projection.derive_projected_watts()
+    stored = power.chip_power("inferentia3").watts
+    message = (
+        f"ratio {ratio:.2f}; re-derive with python -m hardware.calibration.power_projection "
+        f"({derived:.0f} W)"
+    )
+    assert ratio == pytest.approx(2.0, rel=PERF_PER_WATT_TOLERANCE), message
+    assert derived == pytest.approx(stored, rel=PERF_PER_WATT_TOLERANCE), message
+
+
+def test_cost_table_arithmetic():
+    """Replicas, instance throughput, $ per million and inferences per joule follow the formulas."""
+    rows = cost_tables.table("bert-base", "inf2.xlarge", 128, "bf16", 1, [1, 8])
+    assert list(rows.columns) == list(cost_tables.COLUMNS)
+    r = rows.iloc[1]
+    assert r.replicas == 2
+    assert r.service_time_s == pytest.approx(hardware.service_time("bert-base", "inf2.xlarge", 8))
+    assert r.instance_throughput_per_s == pytest.approx(2 * 8 / r.service_time_s)
+    assert r.usd_per_million == pytest.approx(0.7582 / 3600 / r.instance_throughput_per_s * 1e6)
+    assert r.inferences_per_j == pytest.approx(r.instance_throughput_per_s / 160.0)
+    big = cost_tables.table("bert-base", "g4dn.xlarge", 512, "fp32", 1, [1, 4096])
+    assert big.fits.tolist() == [True, False] and np.isnan(big.usd_per_million.iloc[1])
+
+
+def test_cost_compare_sorted_with_skips_and_budget():
+    """compare sorts by $ per million, skips unsupported dtypes, and honours the budget."""
+    result = cost_tables.compare("bert-base", 128, "bf16", max_batch=16, latency_budget_s=0.01)
+    best = result.best
+    assert best.usd_per_million.is_monotonic_increasing
+    assert (best.service_time_s <= 0.01).all() and (best.batch_size <= 16).all()
+    assert {"inf2.xlarge", "inf3.xlarge", "g5.xlarge"} <= set(best.instance)
+    assert best.projected.tolist() == [n.startswith("inf3") for n in best.instance]
+    skipped = dict(zip(result.skipped.instance, result.skipped.reason, strict=True))
+    assert "bf16" in skipped["g4dn.xlarge"] and "bf16" in skipped["p3.2xlarge"]
+    for _, row in best.iterrows():  # the winner is the cheapest admissible batch
+        rows = cost_tables.table("bert-base", row.instance, 128, "bf16", 1, np.arange(1, 17))
+        ok = rows[rows.fits & (rows.service_time_s <= 0.01)]
+        assert row.usd_per_million == pytest.approx(ok.usd_per_million.min())
