@@ -19,6 +19,7 @@ from pydantic import (
 from sim.policies.balancers import BALANCERS
 from sim.policies.service import ServiceConfig
 from sim.scenario.base import (
+    DTYPES,
     Config,
     Duration,
     PositiveDuration,
@@ -158,7 +159,7 @@ class PoolConfig(Config):
     instance: str
     count: int = Field(ge=1, le=1_000_000)
     model: str
-    dtype: Literal["fp32", "bf16", "fp16", "int8", "fp8", "fp4"] = "bf16"
+    dtype: Literal[DTYPES] = "bf16"  # type: ignore[valid-type]
     cores_per_replica: Annotated[int, Field(ge=1)] | Literal["auto"] = Field(
         default=1,
         description="cores serving one replica; 'auto': the fewest that hold the model "

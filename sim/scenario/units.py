@@ -1,7 +1,9 @@
 """Parsing of quantities written with units in scenario files.
 
 Durations are written as ``"250us"``, ``"2ms"``, ``"1.5s"``, ``"5m"``, ``"1h"`` or ``"2d"``
-and converted once, at load time, to seconds (float). A bare number is taken as seconds.
+and converted once, at load time, to seconds (float). ``parse_duration_s`` itself reads a
+number, or a string without a unit, as seconds; scenario fields refuse a bare number
+(``sim.scenario.base.Duration``: every duration needs its unit, only 0 may be bare).
 """
 
 import math
