@@ -39,7 +39,7 @@ from sim.engine.occupancy import Occupancy
 from sim.engine.phases import (
     ARRIVAL,
     WINDOW_START,
-    At,
+    FleetTimeout,
     RunEnvironment,
     deadline_key,
     decision_key,
@@ -145,7 +145,7 @@ class Instance:
         while True:
             yield self.wake
             self.wake = self.env.event()
-            yield At(self.env, 0, decision_key(self.number))
+            yield FleetTimeout(self.env, 0, decision_key(self.number))
             self.decide()
 
     def decide(self) -> None:
@@ -170,7 +170,7 @@ class Instance:
         An armed timer fires no later than the deadline of any later head of the queue
         (heads only get younger); the decision it leads to re-arms it if needed.
         """
-        yield At(self.env, delay_to(self.env.now, deadline_s), deadline_key(self.number))
+        yield FleetTimeout(self.env, delay_to(self.env.now, deadline_s), deadline_key(self.number))
         self.deadline_armed = False
         if self.free_replicas:
             self.consider()
@@ -236,7 +236,7 @@ class Replica:
             start_s = self.env.now
             service_s = self.service_s(batch)
             self.inside.append((start_s, service_s, batch))
-            yield At(self.env, service_s, leave_key(number, self.number))
+            yield FleetTimeout(self.env, service_s, leave_key(number, self.number))
             self.inside.popleft()
             self.instance.finish(batch, start_s, service_s, self.number)
             self.free = True
@@ -263,13 +263,13 @@ class PipelinedReplica(Replica):
             self.last_leave_s = now + leave_in_s
             self.inside.append((now, out_s - now, batch))
             self.env.process(self.carry(leave_in_s))
-            yield At(self.env, interval_s, freed_key(number, self.number))
+            yield FleetTimeout(self.env, interval_s, freed_key(number, self.number))
             self.free = True
             self.instance.replica_freed()
 
     def carry(self, leave_in_s: float) -> Iterator:
         """The oldest batch inside leaves after ``leave_in_s`` (s)."""
-        yield At(self.env, leave_in_s, leave_key(self.instance.number, self.number))
+        yield FleetTimeout(self.env, leave_in_s, leave_key(self.instance.number, self.number))
         start_s, time_inside_s, batch = self.inside.popleft()
         self.instance.finish(batch, start_s, time_inside_s, self.number)
 
@@ -300,7 +300,7 @@ class SimPyFleet:
 
     def window(self) -> Iterator:
         """The measured window starts at the end of the warm-up."""
-        yield At(self.env, self.integral.start_s, WINDOW_START)
+        yield FleetTimeout(self.env, self.integral.start_s, WINDOW_START)
         self.integral.window_starts()
 
     def arrivals(
@@ -317,7 +317,7 @@ class SimPyFleet:
         request_id = 0
         for times, models, seqs in chunks:
             for t, model, seq in zip(times.tolist(), models.tolist(), seqs.tolist(), strict=True):
-                yield At(self.env, t - self.env.now, ARRIVAL)
+                yield FleetTimeout(self.env, t - self.env.now, ARRIVAL)
                 self.groups[model].route((request_id, t, seq))
                 request_id += 1
             self.trace.flush_if_full()

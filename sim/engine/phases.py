@@ -73,11 +73,11 @@ class RunEnvironment(simpy.Environment):
     """
 
     def schedule(self, event: Event, priority: EventPriority = NORMAL, delay: float = 0) -> None:
-        """Schedule ``event`` after ``delay`` s; a fleet event (``At``) with its phase key."""
+        """Schedule ``event`` after ``delay`` s; a ``FleetTimeout`` with its phase key."""
         super().schedule(event, getattr(event, "key", priority), delay)
 
 
-class At(simpy.Timeout):
+class FleetTimeout(simpy.Timeout):
     """A timeout of the fleet: fires ``delay`` s from now, ordered by ``key`` at its instant.
 
     Args:

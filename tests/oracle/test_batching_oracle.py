@@ -1,11 +1,11 @@
 """An independent reference model of the batching rule, compared request by request with
 both engines.
 
-The oracle (``helpers.batching_oracle``, tests/support/helpers.py) steps through candidate instants (next arrival,
-replica completions, the oldest waiting request's deadline). At each instant it applies
-every completion and every arrival first (drops see the queue as it stands), then starts
-batches while the rule allows. Events at ``until`` itself are not processed, as with
-SimPy's ``run(until=...)``.
+The oracle (``batching_oracle`` in tests/support/helpers.py) steps through candidate
+instants (next arrival, replica completions, the oldest waiting request's deadline). At each
+instant it applies every completion and every arrival first (drops see the queue as it
+stands), then starts batches while the rule allows. Events at ``until`` itself are not
+processed, as with SimPy's ``run(until=...)``.
 """
 
 from __future__ import annotations

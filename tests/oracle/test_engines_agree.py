@@ -189,6 +189,7 @@ def test_processes_see_the_same_fleet_in_both_engines(tmp_path, balancer):
 
 # --- hypothesis: generated scenarios ---------------------------------------------------
 
+
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenario_dicts(replay=True))
 def test_generated_scenarios_identical(generated):

@@ -45,9 +45,33 @@ def paths(node, prefix=()):
 NEAR_MISSES = st.one_of(
     st.none(),
     st.booleans(),
-    st.sampled_from([0, -1, 1, 2**63, 1e309, -0.5, 0.5, "", "5", "5ms", "-1ms", "2 parsecs",
-                     "1e5", "nan", "inf", "round_robin", "bert-base", "inf9.huge", "fp3",
-                     [], {}, [1, 2], {"kind": "nope"}]),  # fmt: skip
+    st.sampled_from(
+        [
+            0,
+            -1,
+            1,
+            2**63,
+            1e309,
+            -0.5,
+            0.5,
+            "",
+            "5",
+            "5ms",
+            "-1ms",
+            "2 parsecs",
+            "1e5",
+            "nan",
+            "inf",
+            "round_robin",
+            "bert-base",
+            "inf9.huge",
+            "fp3",
+            [],
+            {},
+            [1, 2],
+            {"kind": "nope"},
+        ]
+    ),  # fmt: skip
     st.integers(-(10**6), 10**6),
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=8),
@@ -129,14 +153,30 @@ def _sample_valid() -> dict:
         "warmup": "100ms",
         "workload": {
             "arrivals": {"kind": "mmpp", "rates": [100, 900], "mean_sojourn": ["1s", "200ms"]},
-            "mix": [{"model": "bert-base", "weight": 2,
-                     "seq_len": {"kind": "choice", "values": [64, 128]}}],  # fmt: skip
+            "mix": [
+                {
+                    "model": "bert-base",
+                    "weight": 2,
+                    "seq_len": {"kind": "choice", "values": [64, 128]},
+                }
+            ],  # fmt: skip
         },
         "fleet": [
-            {"name": "hw", "instance": "inf2.xlarge", "count": 2, "model": "bert-base",
-             "batching": {"max_batch": 4, "max_wait": "1ms"}, "queue_limit": 50},
-            {"name": "syn", "instance": "inf1.xlarge", "count": 1, "model": "bert-base",
-             "service": {"kind": "lognormal", "mean": "2ms", "cv": 0.5}},
+            {
+                "name": "hw",
+                "instance": "inf2.xlarge",
+                "count": 2,
+                "model": "bert-base",
+                "batching": {"max_batch": 4, "max_wait": "1ms"},
+                "queue_limit": 50,
+            },
+            {
+                "name": "syn",
+                "instance": "inf1.xlarge",
+                "count": 1,
+                "model": "bert-base",
+                "service": {"kind": "lognormal", "mean": "2ms", "cv": 0.5},
+            },
         ],  # fmt: skip
         "balancer": "join_shortest_queue",
         "slo": {"percentile": 99, "target": "20ms"},
