@@ -20,13 +20,8 @@ from sim.scenario.units import parse_duration_s
 
 
 def _duration(value: object) -> float:
-    # A bare number is ambiguous (is max_wait: 1 a second or a millisecond?): ask for a unit.
-    if isinstance(value, int | float) and not isinstance(value, bool) and value != 0:
-        raise PydanticCustomError(
-            "duration",
-            "a duration needs a unit: write e.g. '{value}s' or '{value}ms' (got {value})",
-            {"value": value},
-        )
+    # A bare number is ambiguous (is max_wait: 1 a second or a millisecond?): the parser asks
+    # for a unit, for numbers and unit-less strings alike.
     try:
         return parse_duration_s(value)
     except ValueError as exc:

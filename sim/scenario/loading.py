@@ -7,6 +7,7 @@ exist in the hardware catalog, memory fit, dtype support, and run-length consist
 
 from __future__ import annotations
 
+import re
 import typing
 from pathlib import Path
 from typing import Any
@@ -22,14 +23,51 @@ LineMap = dict[tuple[str | int, ...], int]
 
 
 MAX_EXPANDED_NODES = 200_000  # a scenario is a few hundred nodes; aliases must not explode it
+MAX_DOCUMENT_BYTES = 4 * 1024 * 1024  # a scenario is a few kilobytes
 
 
-def _compose(text: str) -> yaml.Node | None:
-    """The YAML node graph (aliases are shared nodes), or None if the text does not parse."""
+class ScenarioLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """Safe YAML (plain data only) with libyaml's C parser where it is installed.
+
+    Numbers written YAML 1.2-style with an exponent and no dot (``1e5``, ``2.5e3``,
+    ``-1E-3``) are numbers, as YAML 1.2 reads them; PyYAML's YAML 1.1 rules would make them
+    strings.
+    """
+
+
+ScenarioLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+.0123456789"),
+)
+
+
+def _parse(text: str, source: str | None) -> tuple[yaml.Node | None, Any]:
+    """Parse ``text`` once: its node graph (for line numbers) and its data.
+
+    Raises:
+        ScenarioError: malformed YAML, a tag that is not plain data, or aliases that refer
+            to themselves or expand into a huge document.
+
+    """
+    loader = ScenarioLoader(text)
     try:
-        return yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
-        return None
+        root = loader.get_single_node()
+        if root is not None:
+            problem = _alias_problem(root)
+            if problem is not None:
+                raise ScenarioError.single("<yaml>", problem[0], problem[1], source)
+        return root, (loader.construct_document(root) if root is not None else None)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ScenarioError.single("<yaml>", f"malformed YAML: {problem}", line, source) from None
+    except RecursionError:
+        raise ScenarioError.single("<yaml>", "the YAML document is nested too deeply", None,
+                                   source) from None  # fmt: skip
+    finally:
+        loader.dispose()
 
 
 def _alias_problem(root: yaml.Node) -> tuple[str, int] | None:
@@ -256,18 +294,15 @@ def parse_scenario(
         ScenarioError: the document is not valid YAML or not a valid, runnable scenario.
 
     """
-    root = _compose(text)
-    if root is not None:
-        problem = _alias_problem(root)
-        if problem is not None:
-            raise ScenarioError.single("<yaml>", problem[0], problem[1], source)
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ScenarioError.single("<yaml>", f"malformed YAML: {problem}", line, source) from None
+    if len(text) > MAX_DOCUMENT_BYTES:
+        raise ScenarioError.single(
+            "<file>",
+            f"the document has {len(text):,} characters; a scenario is a few kilobytes (at most "
+            f"{MAX_DOCUMENT_BYTES:,}): put request data in a trace file (arrivals: "
+            "{kind: trace, path: ...})",
+            source=source,
+        )
+    root, data = _parse(text, source)
     if not isinstance(data, dict):
         raise ScenarioError.single(
             "<scenario>",
@@ -305,7 +340,9 @@ def load_scenario(path: str | Path) -> Scenario:
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as file:  # at most one byte more than a scenario may have
+            raw = file.read(MAX_DOCUMENT_BYTES + 1)
+        text = raw.decode("utf-8")
     except OSError as exc:
         raise ScenarioError.single(
             "<file>", f"cannot read the file: {exc.strerror}", source=str(path)

@@ -1,9 +1,9 @@
 """Parsing of quantities written with units in scenario files.
 
 Durations are written as ``"250us"``, ``"2ms"``, ``"1.5s"``, ``"5m"``, ``"1h"`` or ``"2d"``
-and converted once, at load time, to seconds (float). ``parse_duration_s`` itself reads a
-number, or a string without a unit, as seconds; scenario fields refuse a bare number
-(``sim.scenario.base.Duration``: every duration needs its unit, only 0 may be bare).
+and converted once, at load time, to seconds (float). Every duration needs its unit, on
+every path in (scenario files, command-line options, the Python API): ``2`` or ``"2"`` could
+mean a second or a millisecond, so only zero may be written bare.
 """
 
 import math
@@ -26,10 +26,10 @@ DURATION_HELP = "a duration such as 250us, 2ms, 1.5s, 5m, 1h (units: ns, us, ms,
 
 
 def parse_duration_s(value: object) -> float:
-    """Convert a duration written with units to seconds.
+    """Convert a duration written with its unit to seconds.
 
     Args:
-        value: ``"2ms"``-style string, or a number of seconds.
+        value: A ``"2ms"``-style string; zero may be written bare (``0`` or ``"0"``).
 
     Returns:
         The duration in seconds.
@@ -41,13 +41,18 @@ def parse_duration_s(value: object) -> float:
     if isinstance(value, bool):
         raise ValueError(f"expected {DURATION_HELP}, got {value!r}")
     if isinstance(value, int | float):
-        seconds = float(value)
+        if value == 0:
+            return 0.0
+        raise ValueError(needs_unit(value))
     elif isinstance(value, str):
         match = _DURATION_RE.match(value)
         if not match:
             raise ValueError(f"expected {DURATION_HELP}, got {value!r}")
         number, unit = match.groups()
-        unit = unit or "s"
+        if unit is None:
+            if float(number) == 0:
+                return 0.0
+            raise ValueError(needs_unit(value))
         if unit not in _DURATION_UNITS_S:
             raise ValueError(f"unknown unit {unit!r} in {value!r}; expected {DURATION_HELP}")
         seconds = float(number) * _DURATION_UNITS_S[unit]
@@ -56,6 +61,15 @@ def parse_duration_s(value: object) -> float:
     if not math.isfinite(seconds) or seconds < 0:
         raise ValueError(f"a duration must be finite and non-negative, got {value!r}")
     return seconds
+
+
+def needs_unit(value: object) -> str:
+    """The message for a duration written without its unit."""
+    number = str(value).strip()
+    return (
+        f"a duration needs a unit: write e.g. '{number}s' or '{number}ms' (got {value!r}; "
+        "only 0 may be written without one)"
+    )
 
 
 def format_duration(seconds: float) -> str:

@@ -18,9 +18,9 @@ from sim.streams import STREAM_ID, stream
         ("5m", 300.0),
         ("1h", 3600.0),
         ("2d", 172800.0),
-        ("10", 10.0),
-        (3, 3.0),
-        (0.25, 0.25),
+        ("0", 0.0),
+        (0, 0.0),
+        ("0.0", 0.0),
         ("100ns", 1e-7),
         ("1e3ms", 1.0),
     ],
@@ -35,6 +35,13 @@ def test_parse_duration_rejects(bad):
     """Malformed, negative or unit-less garbage is a ValueError that quotes the input."""
     with pytest.raises(ValueError):
         parse_duration_s(bad)
+
+
+@pytest.mark.parametrize("bare", ["2", "10", " 1e-3 ", "0.5", 3, 0.25, 1e1])
+def test_a_duration_without_its_unit_is_refused(bare):
+    """Every duration needs its unit, written as a number or as text; only 0 may be bare."""
+    with pytest.raises(ValueError, match="needs a unit"):
+        parse_duration_s(bare)
 
 
 def test_format_duration_round_trips():

@@ -1,0 +1,84 @@
+"""Hostile and careless input: each case reproduces a way fleetsim once fell short.
+
+Every refusal is exit code 2 with one ``file:line: field: message`` (or the option's name),
+no traceback, and nothing written.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+from helpers import BASE_SCENARIO, ROOT
+from typer.testing import CliRunner
+
+import sim
+from sim.cli.commands import app
+from sim.scenario.errors import ScenarioError
+from sim.scenario.loading import parse_scenario
+
+
+def invoke(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def text_with(path: tuple, raw: str) -> str:
+    """The base scenario as YAML text with the value at ``path`` written as ``raw``."""
+    data = copy.deepcopy(BASE_SCENARIO)
+    node = data
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = "@@RAW@@"
+    return yaml.safe_dump(data, sort_keys=False).replace("'@@RAW@@'", raw)
+
+
+# --- 1. every duration needs its unit; YAML 1.2 numbers are numbers ---------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "raw"),
+    [
+        (("fleet", 0, "batching", "max_wait"), '"2"'),  # a string without a unit
+        (("fleet", 0, "batching", "max_wait"), "1e-3"),  # YAML 1.1 would read text
+        (("duration",), "1e1"),
+        (("slo", "target"), "0.01"),
+    ],
+)
+def test_a_duration_without_a_unit_is_refused(path, raw):
+    """``max_wait: "2"``, ``max_wait: 1e-3``, ``duration: 1e1``: refused, naming the field
+    and asking for a unit (they were read as seconds)."""
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(text_with(path, raw), source="s.yaml")
+    message = str(info.value)
+    assert path[-1] in message and "needs a unit" in message, message
+
+
+@pytest.mark.parametrize("raw", ["1e5", "2.5e3", "1E3", "+2e2"])
+def test_yaml_1_2_numbers_are_numbers(raw):
+    """A rate written ``1e5`` is the number 100000 (PyYAML alone reads it as text)."""
+    scenario = parse_scenario(text_with(("workload", "arrivals", "rate"), raw))
+    assert scenario.workload.arrivals.rate == float(raw)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("run", ROOT / "scenarios" / "alexa.yaml", "--duration", "10"),
+        ("hardware", "compare", "--model", "bert-base", "--latency-budget", "10"),
+    ],
+)
+def test_a_duration_option_without_a_unit_is_refused(tmp_path, args):
+    """``--duration 10`` and ``--latency-budget 10`` are refused with exit 2, naming the
+    option; nothing is written."""
+    result = invoke(*args, "--out", tmp_path / "out") if args[0] == "run" else invoke(*args)
+    assert result.exit_code == 2, result.output
+    assert "needs a unit" in result.output and "--" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_api_refuses_a_duration_without_a_unit(tmp_path):
+    """``sim.run(duration="10")`` too."""
+    with pytest.raises(ScenarioError, match="needs a unit"):
+        sim.run(ROOT / "scenarios" / "alexa.yaml", tmp_path / "out", duration="10")
+    assert not (tmp_path / "out").exists()
