@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from sim.scenario.base import Config, Duration, PositiveDuration
+from sim.scenario.units import format_duration
 from sim.workload.replay import TraceArrivals
 
 CHUNK = 8192  # candidate arrivals drawn per vectorised step
@@ -213,6 +214,9 @@ class MMPPProcess:
 
 
 MAX_RATE = 1e9  # requests/s; beyond this a run could never finish, so it is surely a typo
+MIN_GAMMA_CV = 1e-3  # gap shape 1e6: below, 1/cv^2 and cv^2/rate leave double precision
+MAX_GAMMA_CV = 10.0  # gap shape 0.01: above, most gaps underflow to exactly 0
+SOJOURN_GAPS = 0.01  # an MMPP sojourn this many mean gaps long at least, or it is Poisson
 
 
 class PoissonArrivals(Config):
@@ -249,7 +253,12 @@ class GammaArrivals(Config):
 
     kind: Literal["gamma"]
     rate: float = Field(gt=0, le=MAX_RATE, description="requests per second")
-    cv: float = Field(gt=0, le=100, description="coefficient of variation of the gaps")
+    cv: float = Field(
+        ge=MIN_GAMMA_CV,
+        le=MAX_GAMMA_CV,
+        description="coefficient of variation of the gaps; the gap shape 1/cv^2 stays where "
+        "numpy's gamma sampler is exact (no overflow, gaps that do not underflow to 0)",
+    )
 
     def build(self, rng: np.random.Generator) -> GammaProcess:
         """The runtime process, drawing from ``rng``."""
@@ -269,6 +278,23 @@ class MMPPArrivals(Config):
         if max(rates) <= 0:
             raise ValueError(f"at least one state must have a rate > 0, got {list(rates)}")
         return rates
+
+    @model_validator(mode="after")
+    def _sojourns_longer_than_gaps(self) -> MMPPArrivals:
+        # States that switch many times per arrival are Poisson at the mean rate, and the
+        # generator would draw a sojourn per switch: minutes for seconds of traffic.
+        process = self.build(np.random.default_rng(0))
+        gap_s = 1.0 / process.mean_rate_per_s
+        shortest = min(self.mean_sojourn)
+        if shortest < SOJOURN_GAPS * gap_s:
+            raise ValueError(
+                f"mean_sojourn {format_duration(shortest)} is far below the mean gap between "
+                f"arrivals ({format_duration(gap_s)}): the states would switch about "
+                f"{gap_s / shortest:,.0f} times per arrival, which is Poisson at "
+                f"{process.mean_rate_per_s:,.6g} requests/s; use kind: poisson, or sojourns "
+                f"of at least {format_duration(SOJOURN_GAPS * gap_s)}"
+            )
+        return self
 
     def build(self, rng: np.random.Generator) -> MMPPProcess:
         """The runtime process, drawing from ``rng``."""

@@ -82,3 +82,26 @@ def test_the_api_refuses_a_duration_without_a_unit(tmp_path):
     with pytest.raises(ScenarioError, match="needs a unit"):
         sim.run(ROOT / "scenarios" / "alexa.yaml", tmp_path / "out", duration="10")
     assert not (tmp_path / "out").exists()
+
+
+# --- 7. distribution parameters stay where their samplers are exact ---------------------
+
+
+@pytest.mark.parametrize("cv", ["1.0e-155", "1.0e-300", "0.0001", "100"])
+def test_a_gamma_cv_outside_the_exact_range_is_refused(cv):
+    """``cv: 1e-155`` ran zero requests with exit 0 and ``1e-300`` raised ZeroDivisionError:
+    refused, naming ``cv`` and its range."""
+    arrivals = f"{{kind: gamma, rate: 500, cv: {cv}}}"
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(text_with(("workload", "arrivals"), arrivals), source="s.yaml")
+    assert "workload.arrivals.cv" in str(info.value)
+
+
+def test_mmpp_sojourns_far_below_the_mean_gap_are_refused():
+    """``mean_sojourn: [1ns, 1ns]`` ran for minutes on 2 simulated seconds: refused with the
+    reason (it is Poisson) and the shortest sensible sojourn."""
+    arrivals = "{kind: mmpp, rates: [100, 900], mean_sojourn: [1ns, 1ns]}"
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(text_with(("workload", "arrivals"), arrivals), source="s.yaml")
+    message = str(info.value)
+    assert "mean_sojourn 1ns is far below the mean gap" in message and "kind: poisson" in message
