@@ -264,19 +264,35 @@ def _describe(error: dict[str, Any], path: tuple[str | int, ...]) -> str:
 def validation_problems(
     exc: ValidationError, data: Any, lines: LineMap
 ) -> list[tuple[str, str, int | None]]:
-    """Turn a pydantic ValidationError into (path, message, line) problems, deduplicated."""
-    problems: list[tuple[str, str, int | None]] = []
-    seen = set()
+    """Turn a pydantic ValidationError into (path, message, line) problems, deduplicated.
+
+    Errors of the branches of one union at one field (``cores_per_replica``: a number >= 1
+    or ``'auto'``) become one message that names every alternative.
+    """
+    by_path: dict[tuple[str | int, ...], list[dict[str, Any]]] = {}
     for error in exc.errors():
         path = _data_path(tuple(error["loc"]), data)
         ctx = error.get("ctx") or {}
         if error["type"] == "unknown_key":
-            path = (*path, ctx["key"])
-        item = (format_path(path), _describe(error, path), line_of(lines, path))
-        if item not in seen:
-            seen.add(item)
-            problems.append(item)
+            path = (*path, str(ctx["key"]))  # a key written as a number is still a key
+        by_path.setdefault(path, []).append(error)
+    problems: list[tuple[str, str, int | None]] = []
+    for path, errors in by_path.items():
+        literals = [e for e in errors if e["type"] == "literal_error"]
+        others = [e for e in errors if e["type"] != "literal_error"]
+        messages = [_describe(e, path) for e in (others or literals)]
+        if literals and others:
+            expected = " or ".join(str((e.get("ctx") or {}).get("expected")) for e in literals)
+            messages = [_or_also(m, expected) for m in messages]
+        for message in dict.fromkeys(messages):
+            problems.append((format_path(path), message, line_of(lines, path)))
     return problems
+
+
+def _or_also(message: str, expected: str) -> str:
+    """``must be >= 1, got 0`` -> ``must be >= 1 or 'auto', got 0``."""
+    head, sep, tail = message.rpartition(", got ")
+    return f"{head} or {expected}{sep}{tail}" if sep else f"{message} (or {expected})"
 
 
 def parse_scenario(

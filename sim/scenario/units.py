@@ -41,6 +41,8 @@ def parse_duration_s(value: object) -> float:
     if isinstance(value, bool):
         raise ValueError(f"expected {DURATION_HELP}, got {value!r}")
     if isinstance(value, int | float):
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(f"a duration must be finite and non-negative, got {value!r}")
         if value == 0:
             return 0.0
         raise ValueError(needs_unit(value))

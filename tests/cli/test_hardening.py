@@ -105,3 +105,34 @@ def test_mmpp_sojourns_far_below_the_mean_gap_are_refused():
         parse_scenario(text_with(("workload", "arrivals"), arrivals), source="s.yaml")
     message = str(info.value)
     assert "mean_sojourn 1ns is far below the mean gap" in message and "kind: poisson" in message
+
+
+# --- 13. messages ------------------------------------------------------------------------
+
+
+def test_a_numeric_top_level_key_is_reported_at_its_own_line():
+    """``123: x`` at the end of the file is named ``123`` at its line (it was ``[123]`` at
+    line 1)."""
+    text = text_with(("name",), "base") + "123: x\n"
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(text, source="s.yaml")
+    assert str(info.value).startswith(f"s.yaml:{len(text.splitlines())}: 123: unknown key 123")
+
+
+def test_an_infinite_duration_gets_no_unit_suggestion():
+    """``duration: .inf`` is not finite; it used to be offered 'infs'."""
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(text_with(("duration",), ".inf"), source="s.yaml")
+    assert "must be finite" in str(info.value) and "infs" not in str(info.value)
+
+
+def test_a_union_field_names_every_alternative_once():
+    """``cores_per_replica: 0`` gets one message naming both alternatives, not 'auto' as
+    if 0 were close to it."""
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(text_with(("fleet", 0, "cores_per_replica"), "0"), source="s.yaml")
+    assert info.value.problems[0][:2] == (
+        "fleet[0].cores_per_replica",
+        "must be >= 1 or 'auto', got 0",
+    )
+    assert len(info.value.problems) == 1
