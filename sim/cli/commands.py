@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -42,6 +45,24 @@ def _stderr() -> Console:
 
 def _stdout() -> Console:
     return Console()
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived: unwind like an interrupt, so staged output is removed."""
+
+
+@contextmanager
+def terminated_as_exception() -> Iterator[None]:
+    """Within the block, SIGTERM raises ``Terminated`` (in the main thread)."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -88,13 +109,17 @@ def run(
         raise _fail(str(exc)) from None
     progress = LazyProgress(scenario.name, enabled=not quiet and sys.stderr.isatty())
     try:
-        result = sim_run(scenario_file, out_dir, engine=engine.value, seed=seed,
-                         duration=duration, force=force, progress=progress)  # fmt: skip
+        with terminated_as_exception():
+            result = sim_run(scenario_file, out_dir, engine=engine.value, seed=seed,
+                             duration=duration, force=force, progress=progress)  # fmt: skip
     except (OutputExistsError, EngineUnavailable) as exc:
         raise _fail(str(exc)) from None
     except KeyboardInterrupt:
         progress.close()
         raise _fail("interrupted; no output was written", code=130) from None
+    except Terminated:
+        progress.close()
+        raise _fail("terminated (SIGTERM); no output was written", code=143) from None
     finally:
         progress.close()
     summary = result.summary

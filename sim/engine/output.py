@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 import math
 import os
+import secrets
 import shutil
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from sim.engine.locks import FileLock, LockHeld, create_locked, is_abandoned
 
 
 class OutputExistsError(Exception):
@@ -36,16 +40,24 @@ def _check_replaceable(target: Path, force: bool) -> None:
         )
 
 
+STAGING_PREFIX = ".fleetsim-staging-"  # + token: a run's staging directory; + ".lock"
+
+
 @contextmanager
 def staged_dir(target: str | Path, force: bool = False) -> Iterator[Path]:
     """Yield a staging directory that replaces ``target`` only if the block succeeds.
 
-    Files are written into a hidden sibling directory; on success it is renamed to
-    ``target`` (an existing ``target`` is moved aside first and deleted after, when
-    ``force``). On any error, or if the process is killed, ``target`` is untouched.
+    For the block's whole life the run holds a lock on ``target`` (a second run into the
+    same directory is refused, naming the holder). Files are written into a hidden sibling
+    directory whose own lock says its run is alive; on success it is renamed to ``target``
+    (an existing ``target`` is moved aside first and deleted after, when ``force``), after
+    checking ``target`` again. On any error, or if the process is killed, ``target`` is
+    untouched, and a staging directory left by a killed run is removed by the next run in
+    the same parent directory.
 
     Raises:
-        OutputExistsError: ``target`` exists and ``force`` is false.
+        OutputExistsError: ``target`` exists and ``force`` is false, another run is writing
+            it, or the parent directory cannot be written.
 
     """
     target = Path(target).resolve()  # "." and ".." get a real name
@@ -54,37 +66,85 @@ def staged_dir(target: str | Path, force: bool = False) -> Iterator[Path]:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputExistsError(f"cannot create {target.parent}: {exc.strerror}") from None
-    _remove_stale_staging(target)
-    staging = target.with_name(f".{target.name}.partial-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
     try:
-        staging.mkdir()
+        output_lock = FileLock(
+            target.with_name(f".{target.name}.fleetsim-lock"), f"writing {target}"
+        ).acquire()
+    except LockHeld as exc:
+        raise OutputExistsError(
+            f"{target} is being written by {exc}; wait for it to finish or choose another --out"
+        ) from None
     except OSError as exc:
         raise OutputExistsError(f"cannot write in {target.parent}: {exc.strerror}") from None
     try:
-        yield staging
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        _check_replaceable(target, force)  # another run may have published meanwhile
+        remove_stale_staging(target.parent)
+        staging, staging_lock = _new_staging(target)
+        try:
+            yield staging
+            _check_replaceable(target, force)  # published since? never overwrite it
+            _publish(staging, target)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        finally:
+            staging_lock.release()
+    finally:
+        output_lock.release()
+
+
+def _new_staging(target: Path) -> tuple[Path, FileLock]:
+    """A fresh staging directory beside ``target``, with its lock held."""
+    token = f"{target.name}-{secrets.token_hex(6)}"
+    try:
+        lock = create_locked(target.with_name(f"{STAGING_PREFIX}{token}.lock"), "staging")
+        staging = target.with_name(f"{STAGING_PREFIX}{token}")
+        staging.mkdir()
+    except OSError as exc:
+        raise OutputExistsError(f"cannot write in {target.parent}: {exc.strerror}") from None
+    return staging, lock
+
+
+def _publish(staging: Path, target: Path) -> None:
+    """Rename ``staging`` to ``target``, replacing (after moving aside) an earlier run."""
     old = None
     if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+        old = target.with_name(f"{STAGING_PREFIX}{target.name}-old-{secrets.token_hex(6)}")
         os.replace(target, old)
     os.replace(staging, target)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _remove_stale_staging(target: Path) -> None:
-    """Delete staging directories left for ``target`` by runs that were killed."""
-    for leftover in target.parent.glob(f".{target.name}.partial-*"):
-        try:
-            pid = int(leftover.name.rsplit("-", 1)[1])
-            os.kill(pid, 0)  # raises if no such process: the run that owned it is gone
-        except ProcessLookupError:
-            shutil.rmtree(leftover, ignore_errors=True)
-        except (ValueError, PermissionError):
+def remove_stale_staging(directory: Path) -> list[Path]:
+    """Delete the staging directories in ``directory`` whose run is gone; return them.
+
+    A staging directory is alive while its lock file is locked (``sim.engine.locks``); one
+    whose lock file is free, or missing, was left by a run that was killed.
+    """
+    removed = []
+    for entry in sorted(directory.glob(f"{STAGING_PREFIX}*")):
+        if entry.suffix == ".lock" or entry.name.endswith(".new"):
             continue
+        lock = entry.with_name(f"{entry.name}.lock")
+        if not is_abandoned(lock):
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+        lock.unlink(missing_ok=True)
+        removed.append(entry)
+    for lock in directory.glob(f"{STAGING_PREFIX}*.lock"):  # a run killed before its mkdir
+        if not lock.with_suffix("").exists() and is_abandoned(lock):
+            lock.unlink(missing_ok=True)
+    for lock in directory.glob(".*.fleetsim-lock"):  # the run holding it was killed
+        if is_abandoned(lock):
+            lock.unlink(missing_ok=True)
+    for new in directory.glob(f"{STAGING_PREFIX}*.new"):  # killed while creating its lock
+        try:
+            if time.time() - new.stat().st_mtime > 60 and is_abandoned(new):
+                new.unlink(missing_ok=True)
+        except FileNotFoundError:
+            continue
+    return removed
 
 
 def _jsonable(value: Any) -> Any:

@@ -125,41 +125,105 @@ def test_projected_hardware_is_flagged(tmp_path):
     assert summary["pools"][0]["projected"] is True
 
 
-def test_killed_run_leaves_nothing_under_the_final_name(tmp_path):
-    """SIGKILL mid-run: no output directory; the next run cleans the leftover staging."""
-    import signal
+def start_long_run(out, *extra):
+    """A ``fleetsim run`` in a subprocess that lasts a while; returns once it is writing."""
     import subprocess
     import sys
     import time
 
-    out = tmp_path / "killed"
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "sim",
-            "run",
-            str(ROOT / "scenarios" / "amazon_search.yaml"),
-            "--out",
-            str(out),
-            "--quiet",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+        [sys.executable, "-m", "sim", "run", str(ROOT / "scenarios" / "amazon_search.yaml"),
+         "--out", str(out), "--duration", "10m", "--quiet", *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
     deadline = time.monotonic() + 60
-    while not list(tmp_path.glob(".killed.partial-*/.requests.parquet.*.tmp")):
-        assert proc.poll() is None and time.monotonic() < deadline
+    pattern = f".fleetsim-staging-{out.name}-*/.requests.parquet.*.tmp"
+    while not list(out.parent.glob(pattern)):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
         time.sleep(0.05)
+    return proc
+
+
+def test_killed_run_leaves_nothing_and_the_next_run_cleans_up(tmp_path):
+    """SIGKILL mid-run: no output directory; the next run in the same parent directory -
+    into another folder - removes the dead run's staging (its lock is free), whatever PID
+    the machine gives out next."""
+    import signal
+
+    out = tmp_path / "killed"
+    proc = start_long_run(out)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not out.exists()
-    assert list(tmp_path.glob(".killed.partial-*"))
+    assert list(tmp_path.glob(".fleetsim-staging-killed-*"))
+    result = invoke(
+        "run", ROOT / "scenarios" / "alexa.yaml", "--out", tmp_path / "other", "--duration",
+        "11s", "--quiet",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in tmp_path.iterdir()] == ["other"]
+
+
+def test_sigterm_is_handled_like_an_interrupt(tmp_path):
+    """SIGTERM: exit 143, one line, nothing written and no staging left behind."""
+    import signal
+
+    out = tmp_path / "terminated"
+    proc = start_long_run(out)
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 143, stderr
+    assert "terminated" in stderr and "Traceback" not in stderr
+    assert [p.name for p in tmp_path.iterdir() if "fleetsim-lock" not in p.name] == []
+
+
+def test_a_second_run_into_the_same_directory_is_refused(tmp_path):
+    """Two runs never write one directory: the second is refused at once, naming the
+    first (its PID); the first completes untouched. With --force too."""
+    import signal
+
+    out = tmp_path / "shared"
+    first = start_long_run(out)
+    try:
+        for extra in ([], ["--force"]):
+            result = invoke(
+                "run", ROOT / "scenarios" / "alexa.yaml", "--out", out, "--duration", "11s",
+                "--quiet", *extra,
+            )  # fmt: skip
+            assert result.exit_code == 2, result.output
+            assert "is being written by fleetsim process" in result.output
+            assert str(first.pid) in result.output
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.communicate(timeout=60)
+    assert not out.exists()
     result = invoke(
         "run", ROOT / "scenarios" / "alexa.yaml", "--out", out, "--duration", "11s", "--quiet"
     )
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["killed"]
+
+
+def test_a_run_published_meanwhile_is_never_overwritten(tmp_path, monkeypatch):
+    """The target is checked again when the run publishes: a directory that appeared during
+    the run (not through fleetsim's lock) is kept, and the run fails with exit 2."""
+    import sim.engine.api as api
+
+    out = tmp_path / "raced"
+    real = api.simulate
+
+    def simulate_then_race(*args, **kwargs):
+        stats = real(*args, **kwargs)
+        out.mkdir()
+        (out / "summary.json").write_text("{}")
+        return stats
+
+    monkeypatch.setattr(api, "simulate", simulate_then_race)
+    result = invoke("run", ROOT / "scenarios" / "alexa.yaml", "--out", out, "--duration", "11s")
+    assert result.exit_code == 2 and "already exists" in result.output
+    assert (out / "summary.json").read_text() == "{}"
+    assert [p.name for p in tmp_path.iterdir() if "fleetsim-lock" not in p.name] == ["raced"]
 
 
 def test_progress_bar_appears_only_after_the_delay(monkeypatch):
