@@ -13,7 +13,7 @@ import numpy as np
 from sim.engine.phases import MAX_INSTANCES, MAX_REPLICAS
 from sim.engine.pool import Pool, plan_pools
 from sim.policies.balancers import Balancer, make_balancer
-from sim.scenario.checks import seq_lens_by_model
+from sim.scenario.checks import model_names as scenario_model_names
 from sim.scenario.schema import Scenario
 from sim.streams import name_index, stream
 
@@ -70,7 +70,7 @@ class Fleet:
     @classmethod
     def from_scenario(cls, scenario: Scenario, replication: int = 0) -> Fleet:
         """The fleet of a validated scenario, for one replication (seeds its streams)."""
-        model_names = sorted(seq_lens_by_model(scenario))
+        model_names = scenario_model_names(scenario)
         pools = plan_pools(scenario, model_names, replication)
         counts = [sum(p.count for p in pools if p.model == m) for m in range(len(model_names))]
         balancers: list[Balancer | None] = [

@@ -14,7 +14,7 @@ import numpy as np
 
 import hardware
 from hardware import catalog
-from sim.scenario.checks import replica_cores, resolve_model, seq_lens_by_model
+from sim.scenario.checks import replica_cores, resolve_model, seq_len_bounds_by_model, seq_lens_of
 from sim.scenario.schema import PoolConfig, Scenario
 from sim.streams import name_index, stream
 
@@ -82,9 +82,9 @@ def plan_pools(scenario: Scenario, model_names: list[str], replication: int = 0)
         replication: Independent replication number (seeds synthetic service streams).
 
     """
-    lengths = seq_lens_by_model(scenario)
+    bounds = seq_len_bounds_by_model(scenario)
     return [
-        _plan(scenario, pool, lengths[pool.model], model_names, replication)
+        _plan(scenario, pool, bounds[pool.model], model_names, replication)
         for pool in scenario.fleet
     ]
 
@@ -92,17 +92,21 @@ def plan_pools(scenario: Scenario, model_names: list[str], replication: int = 0)
 def _plan(
     scenario: Scenario,
     pool: PoolConfig,
-    seq_lens: np.ndarray,
+    bounds: tuple[int, int],
     model_names: list[str],
     replication: int,
 ) -> Pool:
-    """Resolve one pool against the catalog and tabulate its batch service times."""
+    """Resolve one pool against the catalog; tabulate hardware-model service times.
+
+    A synthetic pool needs no table: its lengths may be anything.
+    """
     instance = catalog.instance_type(pool.instance)
-    cores = replica_cores(scenario, pool, seq_lens)
+    cores = replica_cores(scenario, pool, bounds[1])
     if cores is None:
         raise ValueError(f"pool {pool.name!r}: the model does not fit (validate the scenario)")
     max_batch = pool.batching.max_batch
     if pool.service is None:
+        seq_lens = seq_lens_of(scenario, pool.model)  # checked against the model's range
         table = _service_table_s(scenario, pool, instance, seq_lens, cores)
         service = _table_lookup(table, seq_lens)
         by_size = [NAN, *table[:, 0].tolist()] if table.shape[1] == 1 else None

@@ -1,7 +1,7 @@
 """Checks that need the hardware catalog: names that must exist, memory fit, consistency.
 
 ``check_references`` returns problems instead of raising so the loader can attach YAML
-line numbers. ``resolve_model``, ``default_seq_len`` and ``seq_lens_by_model`` are shared with
+line numbers. ``resolve_model``, ``default_seq_len`` and ``seq_lens_of`` are shared with
 the engine so the checks and the run agree on what a name and a length distribution mean.
 """
 
@@ -66,43 +66,95 @@ def default_seq_len(scenario: Scenario, name: str) -> int:
         return SYNTHETIC_DEFAULT_SEQ_LEN
 
 
-def seq_len_support(entry: MixEntry, default: int) -> np.ndarray:
-    """Every sequence length a mix entry can produce (int64, ascending)."""
+def seq_len_bounds(entry: MixEntry, default: int) -> tuple[int, int]:
+    """The shortest and longest sequence length a mix entry can produce (O(1): no list)."""
     dist = entry.seq_len
     if dist is None:
-        return np.array([default], dtype=np.int64)
+        return default, default
     if isinstance(dist, FixedSeqLen):
-        return np.array([dist.value], dtype=np.int64)
+        return dist.value, dist.value
     if isinstance(dist, ChoiceSeqLen):
-        return np.unique(np.asarray(dist.values, dtype=np.int64))
+        return min(dist.values), max(dist.values)
     if isinstance(dist, UniformSeqLen):
-        return np.arange(dist.low, dist.high + 1, dtype=np.int64)
+        return dist.low, dist.high
     raise TypeError(f"unknown seq_len distribution {dist!r}")
 
 
-def seq_lens_by_model(scenario: Scenario) -> dict[str, np.ndarray]:
-    """Every sequence length each model can be asked for, from the mix and a replayed trace."""
-    names = {p.model for p in scenario.fleet} | {e.model for e in scenario.workload.mix}
-    found: dict[str, list[np.ndarray]] = {name: [] for name in names}
+def seq_len_support(entry: MixEntry, default: int) -> np.ndarray:
+    """Every sequence length a mix entry can produce (int64, ascending).
+
+    Only for models with a hardware service table, whose lengths were checked against the
+    model's range (a few thousand values at most).
+    """
+    dist = entry.seq_len
+    if isinstance(dist, ChoiceSeqLen):
+        return np.unique(np.asarray(dist.values, dtype=np.int64))
+    low, high = seq_len_bounds(entry, default)
+    return np.arange(low, high + 1, dtype=np.int64)
+
+
+def model_names(scenario: Scenario) -> list[str]:
+    """The models of a run, sorted: a request's model index points into this list."""
+    return sorted({p.model for p in scenario.fleet} | {e.model for e in scenario.workload.mix})
+
+
+def seq_len_bounds_by_model(scenario: Scenario) -> dict[str, tuple[int, int]]:
+    """Per model, the shortest and longest sequence length it can be asked for (O(mix))."""
+    bounds: dict[str, tuple[int, int]] = {}
+
+    def widen(name: str, low: int, high: int) -> None:
+        old = bounds.get(name, (low, high))
+        bounds[name] = (min(old[0], low), max(old[1], high))
+
     for entry in scenario.workload.mix:
-        found[entry.model].append(seq_len_support(entry, default_seq_len(scenario, entry.model)))
+        widen(entry.model, *seq_len_bounds(entry, default_seq_len(scenario, entry.model)))
     arrivals = scenario.workload.arrivals
     if isinstance(arrivals, TraceArrivals):
-        data = arrivals.load()
-        for name in names:
-            mine = data.models == name if data.models is not None else slice(None)
-            if data.seq_lens is not None:
-                found[name].append(np.unique(data.seq_lens[mine]))
-            elif data.models is not None and not any(
-                e.model == name for e in scenario.workload.mix
-            ):
-                found[name].append(np.array([default_seq_len(scenario, name)]))
-    return {
-        name: np.unique(np.concatenate(parts)).astype(np.int64)
-        if parts
-        else np.array([default_seq_len(scenario, name)], dtype=np.int64)
-        for name, parts in found.items()
-    }
+        for name, lengths in _replayed_seq_lens(scenario, arrivals).items():
+            widen(name, int(lengths.min()), int(lengths.max()))
+    for name in model_names(scenario):
+        if name not in bounds:
+            default = default_seq_len(scenario, name)
+            bounds[name] = (default, default)
+    return bounds
+
+
+def seq_lens_of(scenario: Scenario, name: str) -> np.ndarray:
+    """Every sequence length model ``name`` can be asked for (int64, ascending).
+
+    From the mix and a replayed trace: the columns of a hardware service table.
+    """
+    parts = [
+        seq_len_support(entry, default_seq_len(scenario, name))
+        for entry in scenario.workload.mix
+        if entry.model == name
+    ]
+    arrivals = scenario.workload.arrivals
+    if isinstance(arrivals, TraceArrivals):
+        replayed = _replayed_seq_lens(scenario, arrivals).get(name)
+        if replayed is not None:
+            parts.append(replayed)
+    if not parts:
+        return np.array([default_seq_len(scenario, name)], dtype=np.int64)
+    return np.unique(np.concatenate(parts)).astype(np.int64)
+
+
+def _replayed_seq_lens(scenario: Scenario, arrivals: TraceArrivals) -> dict[str, np.ndarray]:
+    """Per model, the distinct lengths a replayed trace asks for.
+
+    A model the trace names without lengths, and no mix entry gives, gets its default.
+    """
+    data = arrivals.load()
+    out: dict[str, np.ndarray] = {}
+    for name in model_names(scenario):
+        mine = data.models == name if data.models is not None else slice(None)
+        if data.seq_lens is not None:
+            values = np.unique(data.seq_lens[mine])
+            if values.size:
+                out[name] = values.astype(np.int64)
+        elif data.models is not None and not any(e.model == name for e in scenario.workload.mix):
+            out[name] = np.array([default_seq_len(scenario, name)], dtype=np.int64)
+    return out
 
 
 def _unknown_model(scenario: Scenario, name: str) -> str:
@@ -140,13 +192,13 @@ def check_references(scenario: Scenario) -> list[Problem]:
                 f"{name!r} is the name of a built-in model; give your own model another name",
             )
         )
-    lengths = seq_lens_by_model(scenario)
+    bounds = seq_len_bounds_by_model(scenario)
     seen: set[str] = set()
     for i, pool in enumerate(scenario.fleet):
         if pool.name in seen:
             problems.append((("fleet", i, "name"), f"pool name {pool.name!r} is used twice"))
         seen.add(pool.name)
-        problems += _check_pool(scenario, pool, ("fleet", i), lengths[pool.model])
+        problems += _check_pool(scenario, pool, ("fleet", i), bounds[pool.model])
     served = {p.model for p in scenario.fleet}
     for j, entry in enumerate(scenario.workload.mix):
         problems += _check_mix_entry(scenario, entry, ("workload", "mix", j), served)
@@ -200,7 +252,7 @@ def _check_trace_seq_lens(scenario: Scenario, arrivals: TraceArrivals) -> list[P
 
 
 def _check_pool(
-    scenario: Scenario, pool: PoolConfig, where: tuple, seq_lens: np.ndarray
+    scenario: Scenario, pool: PoolConfig, where: tuple, bounds: tuple[int, int]
 ) -> list[Problem]:
     try:
         model = resolve_model(scenario, pool.model)
@@ -247,10 +299,10 @@ def _check_pool(
                 f"supported: {', '.join(allowed)}",
             )
         ]
-    longest = int(seq_lens.max())
-    if model is None or longest > model.max_seq_len or int(seq_lens.min()) < model.min_seq_len:
+    shortest, longest = bounds
+    if model is None or longest > model.max_seq_len or shortest < model.min_seq_len:
         return []  # out-of-range lengths are reported where they are set
-    cores = replica_cores(scenario, pool, seq_lens)
+    cores = replica_cores(scenario, pool, longest)
     if cores is not None:
         return []
     tried = instance.cores if requested == "auto" else requested
@@ -273,8 +325,10 @@ def _check_pool(
     ]
 
 
-def replica_cores(scenario: Scenario, pool: PoolConfig, seq_lens: np.ndarray) -> int | None:
+def replica_cores(scenario: Scenario, pool: PoolConfig, longest: int) -> int | None:
     """Cores per replica: as configured, or for ``auto`` the fewest that hold the model.
+
+    Holding it means a batch of ``max_batch`` requests of length ``longest``.
 
     Returns:
         The core count, or None if the model does not fit (for ``auto``: not even on all the
@@ -298,7 +352,7 @@ def replica_cores(scenario: Scenario, pool: PoolConfig, seq_lens: np.ndarray) ->
             pool.dtype,
             cores=cores,
             batch_size=pool.batching.max_batch,
-            seq_len=int(seq_lens.max()),
+            seq_len=longest,
         ):
             return cores
     return None
@@ -322,14 +376,14 @@ def _check_mix_entry(
             )
         )
     if model is not None:
-        support = seq_len_support(entry, model.default_seq_len)
+        shortest, longest = seq_len_bounds(entry, model.default_seq_len)
         low, high = model.min_seq_len, model.max_seq_len
-        if support.min() < low or support.max() > high:
+        if shortest < low or longest > high:
             problems.append(
                 (
                     (*where, "seq_len"),
                     f"{entry.model} takes sequence lengths {low}..{high}, got "
-                    f"{int(support.min())}..{int(support.max())}",
+                    f"{shortest}..{longest}",
                 )
             )
     return problems

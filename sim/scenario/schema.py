@@ -37,18 +37,21 @@ def _kind_shorthand(value: Any) -> Any:
 # --- workload ------------------------------------------------------------------------------
 
 
+MAX_SEQ_LEN = 2**31 - 1  # the trace stores sequence lengths as int32
+
+
 class FixedSeqLen(Config):
     """Every request has the same sequence length (tokens; image side in pixels for CNNs)."""
 
     kind: Literal["fixed"]
-    value: int = Field(ge=1)
+    value: int = Field(ge=1, le=MAX_SEQ_LEN)
 
 
 class ChoiceSeqLen(Config):
     """Sequence length drawn from a list of values with weights."""
 
     kind: Literal["choice"]
-    values: list[Annotated[int, Field(ge=1)]] = Field(min_length=1)
+    values: list[Annotated[int, Field(ge=1, le=MAX_SEQ_LEN)]] = Field(min_length=1)
     weights: list[Annotated[float, Field(ge=0)]] | None = None
 
     @model_validator(mode="after")
@@ -67,8 +70,8 @@ class UniformSeqLen(Config):
     """Sequence length drawn uniformly from the integers low..high (both included)."""
 
     kind: Literal["uniform"]
-    low: int = Field(ge=1)
-    high: int = Field(ge=1)
+    low: int = Field(ge=1, le=MAX_SEQ_LEN)
+    high: int = Field(ge=1, le=MAX_SEQ_LEN)
 
     @model_validator(mode="after")
     def _ordered(self) -> UniformSeqLen:

@@ -136,3 +136,66 @@ def test_a_union_field_names_every_alternative_once():
         "must be >= 1 or 'auto', got 0",
     )
     assert len(info.value.problems) == 1
+
+
+# --- 4. wide sequence-length ranges are checked, never tabulated -----------------------
+
+
+def run_limited(code: str, limit_bytes: int = 1_500_000_000):
+    """Run Python ``code`` in a subprocess whose address space is capped (a MemoryError
+    there means something tried to allocate what it should not have)."""
+    import subprocess
+    import sys
+
+    prelude = (
+        f"import resource; resource.setrlimit(resource.RLIMIT_AS, ({limit_bytes}, {limit_bytes}))\n"
+    )
+    return subprocess.run([sys.executable, "-c", prelude + code], capture_output=True, text=True,
+                          cwd=ROOT, timeout=120)  # fmt: skip
+
+
+def test_a_huge_seq_len_range_is_refused_without_building_it():
+    """``uniform 1..10^9`` on bert-base crashed ``validate`` with a MemoryError (it listed
+    every length before checking the range): refused at once, in bounded memory."""
+    code = f"""
+import yaml
+from sim.scenario.loading import parse_scenario
+from sim.scenario.errors import ScenarioError
+data = {BASE_SCENARIO!r}
+data["workload"]["mix"][0]["seq_len"] = {{"kind": "uniform", "low": 1, "high": 10**9}}
+try:
+    parse_scenario(yaml.safe_dump(data), source="s.yaml")
+except ScenarioError as exc:
+    print(exc)
+"""
+    result = run_limited(code)
+    assert result.returncode == 0, result.stderr
+    assert "seq_len: bert-base takes sequence lengths 1..512, got 1..1000000000" in result.stdout
+
+
+def test_a_synthetic_pool_takes_any_length_without_a_table(tmp_path):
+    """A model served only by synthetic pools is a label: lengths up to 2^31 - 1 (what the
+    trace's int32 column holds) run in bounded memory; no service table is built."""
+    code = f"""
+import yaml
+from sim.scenario.loading import parse_scenario
+from sim.engine.runner import simulate
+data = {{"name": "wide", "seed": 1, "duration": "1s",
+  "workload": {{"arrivals": {{"kind": "poisson", "rate": 1000}}, "mix": [{{"model": "ranker",
+    "seq_len": {{"kind": "uniform", "low": 1, "high": 2**31 - 1}}}}]}},
+  "fleet": [{{"name": "p", "instance": "inf2.xlarge", "count": 2, "model": "ranker",
+    "batching": {{"max_batch": 64, "max_wait": "1ms"}},
+    "service": {{"kind": "exponential", "mean": "1ms"}}}}],
+  "slo": {{"target": "10ms"}}}}
+print(simulate(parse_scenario(yaml.safe_dump(data)), {str(tmp_path / "t.parquet")!r}).requests)
+"""
+    result = run_limited(code)
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout) > 900
+
+
+def test_a_length_the_trace_cannot_hold_is_refused():
+    """Sequence lengths are int32 in the trace: 2^31 is refused, naming the field."""
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(text_with(("workload", "mix", 0, "seq_len"), str(2**31)), source="s")
+    assert "workload.mix[0].seq_len" in str(info.value)
