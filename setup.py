@@ -1,4 +1,4 @@
-"""Build the optional compiled event loop (sim/_core.pyx); everything else is in pyproject.toml.
+"""Build the optional compiled kernel (sim/engine/_kernel.pyx); the rest is in pyproject.toml.
 
 The extension is optional: where it cannot be compiled (no C compiler), the install still
 succeeds and runs the SimPy engine, which gives identical results, slower.

@@ -145,6 +145,7 @@ cdef class Core:
     cdef Py_ssize_t* table_at  # offset of the instance's service-by-size table, or -1
     cdef double* table
     cdef list service_fn
+    cdef list pool_names
     cdef int* depth
     cdef int* replica_base  # first replica slot of each instance
     cdef int* replicas
@@ -211,11 +212,13 @@ cdef class Core:
         self.timer_armed = <char*>self._alloc(n * sizeof(char))
         self.queue = <Ring*>self._alloc(n * sizeof(Ring))
         self.service_fn = []
+        self.pool_names = []
         cells = 0
         slots = 0
         for j in range(n):
             pool = fleet.pool_of(j)
             self.service_fn.append(pool.service_s)
+            self.pool_names.append(pool.name)
             self.max_batch[j] = pool.max_batch
             self.max_wait[j] = pool.max_wait_s
             self.queue_limit[j] = min(pool.queue_limit, 1 << 62)
@@ -452,6 +455,10 @@ cdef class Core:
                 if ring_at(q, i).c > longest:
                     longest = ring_at(q, i).c
             service = self.service_fn[j](size, <int64_t>longest)
+            if not service >= 0:  # as sim.engine.model.Replica.service_s
+                raise ValueError(
+                    f"pool {self.pool_names[j]!r}: a batch's service time is {service!r} s"
+                )
         r = 0
         slot = self.replica_base[j]
         while not self.free_replica[slot]:
@@ -655,7 +662,7 @@ cdef class Core:
                 self.arrive(t, nxt, seqs[i], first[i], second[i])
             self.hand_over(writer)
             flush_if_full()
-            if progress is not None and times[n - 1] < until_s:
+            if progress is not None and n and times[n - 1] < until_s:
                 progress(times[n - 1] / until_s)
         self.advance(until_s, False)
         self.hand_over(writer)

@@ -48,7 +48,7 @@ from sim.engine.phases import (
     leave_key,
 )
 from sim.engine.pool import Pool
-from sim.engine.trace_writer import RecordBuffer, Request
+from sim.engine.trace_writer import Record, RecordBuffer, Request
 from sim.workload.requests import Chunk
 
 NAN = math.nan
@@ -117,7 +117,7 @@ class Instance:
         self.arrived += 1
         if len(self.queue) >= self.pool.queue_limit:
             self.dropped += 1
-            self.trace.add((NAN, NAN, NAN, 0, self.number, -1, DROPPED, [request]))
+            self.trace.add(Record(NAN, NAN, NAN, 0, self.number, -1, DROPPED, [request]))
             return
         self.queue.append(request)
         self.group.outstanding[self.slot] += 1
@@ -156,7 +156,7 @@ class Instance:
         while self.queue and self.free_replicas:
             size = min(len(self.queue), pool.max_batch)
             if size < pool.max_batch:
-                deadline = self.queue[0][1] + pool.max_wait_s
+                deadline = self.queue[0].arrival_s + pool.max_wait_s
                 if now < deadline:
                     if not self.deadline_armed:
                         self.deadline_armed = True
@@ -186,7 +186,8 @@ class Instance:
     def finish(self, batch: list[Request], start_s: float, service_s: float, replica: int):
         """A batch leaves replica ``replica``, served: record it."""
         size = len(batch)
-        self.trace.add((start_s, self.env.now, service_s, size, self.number, replica, OK, batch))
+        self.trace.add(Record(start_s, self.env.now, service_s, size, self.number, replica, OK,
+                              batch))  # fmt: skip
         self.group.outstanding[self.slot] -= size
         self.completed += size
         self.occupancy.depart(self.env.now, size)
@@ -200,10 +201,10 @@ class Instance:
         """At the end of the run: record the batches inside replicas, then the queue."""
         for replica in self.replicas:
             for start_s, service_s, batch in replica.inside:
-                self.trace.add((start_s, NAN, service_s, len(batch), self.number, replica.number,
-                                IN_FLIGHT, batch))  # fmt: skip
+                self.trace.add(Record(start_s, NAN, service_s, len(batch), self.number,
+                                      replica.number, IN_FLIGHT, batch))  # fmt: skip
         for request in self.queue:
-            self.trace.add((NAN, NAN, NAN, 0, self.number, -1, IN_FLIGHT, [request]))
+            self.trace.add(Record(NAN, NAN, NAN, 0, self.number, -1, IN_FLIGHT, [request]))
 
 
 class Replica:
@@ -225,7 +226,11 @@ class Replica:
 
     def service_s(self, batch: list[Request]) -> float:
         """Seconds the batch takes: the pool's time for its size and longest sequence."""
-        return self.instance.pool.service_s(len(batch), max(r[2] for r in batch))
+        pool = self.instance.pool
+        service_s = pool.service_s(len(batch), max(r.seq_len for r in batch))
+        if not service_s >= 0:  # NaN too: a batch cannot take negative or no defined time
+            raise ValueError(f"pool {pool.name!r}: a batch's service time is {service_s!r} s")
+        return service_s
 
     def serve(self) -> Iterator:
         """Wait for a batch, serve it, hand its requests back; again."""
@@ -289,10 +294,10 @@ class SimPyFleet:
     def __init__(self, env: RunEnvironment, fleet: Fleet, trace: RecordBuffer) -> None:
         self.env = env
         self.trace = trace
-        self.integral = Occupancy(fleet.warmup_s)
+        self._occupancy = Occupancy(fleet.warmup_s)
         self.groups = [Group(balancer) for balancer in fleet.balancers]
         self.instances = [
-            Instance(env, j, fleet.pool_of(j), self.groups[fleet.model[j]], trace, self.integral)
+            Instance(env, j, fleet.pool_of(j), self.groups[fleet.model[j]], trace, self._occupancy)
             for j in range(fleet.size)
         ]
         if fleet.warmup_s > 0:
@@ -300,8 +305,8 @@ class SimPyFleet:
 
     def window(self) -> Iterator:
         """The measured window starts at the end of the warm-up."""
-        yield FleetTimeout(self.env, self.integral.start_s, WINDOW_START)
-        self.integral.window_starts()
+        yield FleetTimeout(self.env, self._occupancy.start_s, WINDOW_START)
+        self._occupancy.window_starts()
 
     def arrivals(
         self,
@@ -318,7 +323,7 @@ class SimPyFleet:
         for times, models, seqs in chunks:
             for t, model, seq in zip(times.tolist(), models.tolist(), seqs.tolist(), strict=True):
                 yield FleetTimeout(self.env, t - self.env.now, ARRIVAL)
-                self.groups[model].route((request_id, t, seq))
+                self.groups[model].route(Request(request_id, t, seq))
                 request_id += 1
             self.trace.flush_if_full()
             if progress is not None and times.size and times[-1] < until_s:
@@ -326,7 +331,7 @@ class SimPyFleet:
 
     def occupancy(self) -> Occupancy:
         """The requests-in-system integral."""
-        return self.integral
+        return self._occupancy
 
     def record_in_flight(self) -> None:
         """At the end of the run, record every unfinished request, instance by instance."""

@@ -89,6 +89,8 @@ class FleetTimeout(simpy.Timeout):
     """
 
     def __init__(self, env: RunEnvironment, delay: float, key: int, value: object = None):
+        if not isinstance(env, RunEnvironment):
+            raise TypeError("a FleetTimeout needs a RunEnvironment (its key is its priority)")
         self.key = key  # read by RunEnvironment.schedule, called by Timeout.__init__
         super().__init__(env, delay, value)
 

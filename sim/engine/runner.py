@@ -17,6 +17,7 @@ from pathlib import Path
 
 import simpy
 import yaml
+from simpy.events import URGENT
 
 import hardware
 from analysis.schema import (
@@ -34,7 +35,7 @@ from sim.engine.engines import Engine, choose_engine
 from sim.engine.fleet import Fleet
 from sim.engine.model import SimPyFleet
 from sim.engine.occupancy import Occupancy
-from sim.engine.phases import RunEnvironment
+from sim.engine.phases import FleetTimeout, RunEnvironment
 from sim.engine.trace_writer import RecordBuffer, TraceWriter
 from sim.engine.view import FleetState, FleetView
 from sim.policies.routing import candidates, checked
@@ -96,14 +97,17 @@ def drive(
         until_s: End of the run (s).
         engine: ``auto``, ``compiled`` or ``simpy`` (``sim.engine.engines``).
         processes: SimPy generator functions ``f(env, fleet_view)`` started in the run's
-            environment before anything else.
+            environment before the run begins.
         progress: Called with the simulated fraction done (0..1) after each chunk.
 
     """
+    if not until_s > 0:
+        raise ValueError(f"the run must end after 0 s, got until_s={until_s!r}")
     chosen, reason = choose_engine(engine, fleet)
     env = RunEnvironment()
     collecting = gc.isenabled()
-    gc.disable()  # the engines make no reference cycles; the collector's scans cost time
+    gc.disable()  # the engines make no reference cycles, and scanning their many objects costs
+    # time; cycles made by user processes are collected when the run ends
     try:
         run = _run_compiled if chosen is Engine.compiled else _run_simpy
         state = run(env, fleet, writer, iter(chunks), until_s, processes, progress)
@@ -119,27 +123,38 @@ def _run_compiled(env, fleet, writer, chunks, until_s, processes, progress) -> F
     """The compiled kernel runs the fleet; SimPy runs the added processes, in time order."""
     processes = list(processes)
     core = engines._kernel.Core(fleet, env if processes else None)
-    view = FleetView(env, fleet, core)
-    for process in processes:
-        env.process(process(env, view))
-    core.run(candidates(fleet.balancers, fleet.group_start, chunks), until_s, writer, progress)
+    end = _start(env, processes, fleet, core, until_s)
+    chunks = candidates(fleet.balancers, fleet.group_start, chunks, until_s)
+    core.run(chunks, until_s, writer, progress)
     core.record_in_flight(writer)
-    if processes and env.now + (until_s - env.now) == until_s:
-        env.run(until=until_s)  # the clock ends at until_s, as in the SimPy engine
+    env.run(until=end)  # only the end is left: the clock stops at until_s, as in SimPy
     return core
 
 
 def _run_simpy(env, fleet, writer, chunks, until_s, processes, progress) -> FleetState:
     """The SimPy model runs the fleet and the added processes in one environment."""
     model = SimPyFleet(env, fleet, writer)
-    view = FleetView(env, fleet, model)
-    for process in processes:
-        env.process(process(env, view))
-    env.process(model.arrivals(checked(chunks, fleet.balancers), until_s, progress))
-    env.run(until=until_s)
+    end = _start(env, list(processes), fleet, model, until_s)
+    env.process(model.arrivals(checked(chunks, fleet.balancers, until_s), until_s, progress))
+    env.run(until=end)
     writer.flush_if_full()
     model.record_in_flight()
     return model
+
+
+def _start(
+    env: RunEnvironment, processes: list[Process], fleet: Fleet, state: FleetState, until_s: float
+) -> FleetTimeout:
+    """Start the added processes, each with the fleet's view (built only if needed).
+
+    Returns the run's end: an URGENT event at ``until_s``, as SimPy's ``run(until)``
+    schedules, so nothing at ``until_s`` itself is processed, in either engine.
+    """
+    if processes:
+        view = FleetView(env, fleet, state)
+        for process in processes:
+            env.process(process(env, view))
+    return FleetTimeout(env, until_s, URGENT)
 
 
 def run_metadata(

@@ -16,6 +16,7 @@ from array import array
 from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import chain
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -26,13 +27,30 @@ from analysis.schema import CATEGORIES, COLUMNS, SCHEMA, STATUSES
 NAN = math.nan
 _CATEGORIES = list(CATEGORIES)
 
-Request = tuple[int, float, int]
-"""(request_id, arrival_s, seq_len) as held in queues."""
 
-Record = tuple[float, float, float, int, int, int, int, list[Request]]
-"""One fate shared by some requests: (start_s, finish_s, service_s, batch_size, instance,
-replica_id, status, requests), where ``instance`` is the fleet-wide instance number. A batch,
-a drop (batch_size 0, NaN times, replica -1, one request) or requests left in flight."""
+class Request(NamedTuple):
+    """A request as it waits in a queue."""
+
+    request_id: int
+    arrival_s: float
+    seq_len: int
+
+
+class Record(NamedTuple):
+    """One fate shared by some requests: a batch, a drop or requests left in flight.
+
+    A drop has batch size 0, NaN times and replica -1; ``instance`` is the fleet-wide
+    instance number; ``status`` a code of ``analysis.schema.STATUSES``.
+    """
+
+    start_s: float
+    finish_s: float
+    service_s: float
+    batch_size: int
+    instance: int
+    replica_id: int
+    status: int
+    requests: list[Request]
 
 
 FIELDS = 8  # numbers per record in RecordBuffer.numbers: a Record's, then its request count
@@ -76,18 +94,18 @@ class RecordBuffer:
         return numbers, requests
 
     def records(self) -> list[Record]:
-        """Empty the buffer and return its records as tuples (for tests and tools)."""
+        """Empty the buffer and return its records (for tests and tools)."""
         numbers, requests = self.take()
         out: list[Record] = []
         row = 0
         for start, finish, service, size, instance, replica, status, count in numbers.tolist():
             batch = [
-                (int(rid), arrival, int(seq))
+                Request(int(rid), arrival, int(seq))
                 for rid, arrival, seq in requests[row : row + int(count)].tolist()
             ]
             row += int(count)
-            out.append((start, finish, service, int(size), int(instance), int(replica),
-                        int(status), batch))  # fmt: skip
+            out.append(Record(start, finish, service, int(size), int(instance), int(replica),
+                              int(status), batch))  # fmt: skip
         return out
 
 

@@ -49,6 +49,16 @@ class Balancer:
 
     compiled: ClassVar[CompiledPick | None] = None  # the kernel's form, if it has one
 
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        """A subclass that changes ``pick`` or ``draw`` states its own compiled form.
+
+        Otherwise it would inherit its parent's, and the kernel would run the parent's
+        policy: a silent difference between the engines.
+        """
+        super().__init_subclass__(**kwargs)
+        if "compiled" not in cls.__dict__ and {"pick", "draw"} & cls.__dict__.keys():
+            cls.compiled = None
+
     def __init__(self, size: int, rng: np.random.Generator) -> None:
         self.size = size
         self.rng = rng

@@ -22,7 +22,10 @@ Candidates = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 def candidates(
-    balancers: list[Balancer | None], group_start: list[int], chunks: Iterator[Chunk]
+    balancers: list[Balancer | None],
+    group_start: list[int],
+    chunks: Iterator[Chunk],
+    until_s: float,
 ) -> Iterator[Candidates]:
     """Per chunk, (arrival times s, sequence lengths, first candidates, second candidates).
 
@@ -30,7 +33,7 @@ def candidates(
     arrival, both are ``-1 - model``. The arrays are contiguous float64 and int64.
     """
     starts = group_start
-    for times, models, seqs in checked(chunks, balancers):
+    for times, models, seqs in checked(chunks, balancers, until_s):
         n = times.size
         first = np.empty(n, dtype=np.int64)
         second = np.empty(n, dtype=np.int64)
@@ -53,15 +56,28 @@ def candidates(
         )
 
 
-def checked(chunks: Iterator[Chunk], balancers: list[Balancer | None]) -> Iterator[Chunk]:
+def checked(
+    chunks: Iterator[Chunk], balancers: list[Balancer | None], until_s: float
+) -> Iterator[Chunk]:
     """The non-empty chunks, each checked before any of its requests is applied.
 
-    Both engines trust these: a model index picks a balancer and an instance range, and a
-    sequence length is held as a float64 in the kernel (exact below 2**53).
+    Both engines trust these: arrival times ascend from 0, stay before ``until_s`` (s) and
+    are each reached exactly by a SimPy wait from the one before
+    (``sim.workload.requests.reachable``); a model index picks a balancer and an instance
+    range; a sequence length is held as a float64 in the kernel (exact below 2**53).
     """
+    previous = 0.0
     for times, models, seqs in chunks:
         if times.size == 0:
             continue
+        before = np.concatenate(([previous], times[:-1]))
+        if not ((times >= before) & (before + (times - before) == times)).all():
+            raise ValueError(
+                "arrival times must ascend from 0, each reached exactly from the one before"
+            )
+        if not times[-1] < until_s:
+            raise ValueError(f"arrival times must be before the end of the run ({until_s} s)")
+        previous = float(times[-1])
         if models.min() < 0 or models.max() >= len(balancers):
             raise ValueError(f"model indexes outside 0..{len(balancers) - 1} in a chunk")
         if seqs.min() < 0 or seqs.max() >= 2**53:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 
-from helpers import ENGINES, instance_log
+from helpers import ENGINES, chunk, instance_log, one_pool_fleet, records_of
 
 from analysis.schema import DROPPED, IN_FLIGHT, OK
 
@@ -139,3 +139,21 @@ def test_an_arrival_does_not_decide_while_the_deadline_timer_is_armed(engine):
     timer = 1.792632152096497
     assert timer == math.nextafter(deadline, math.inf)
     assert rows[4][2] == rows[5][2] == timer and rows[4][4] == 2
+
+
+def test_a_pipelined_batch_waiting_behind_another_records_its_time_to_the_exit(engine):
+    """A batch that would overtake the one before it in a pipeline waits to leave after it:
+    its ``service_s`` is the time from its start to that exit, also while in flight at the
+    end, and it leaves when SimPy can first reach that exit from its start (here a ulp
+    after it)."""
+    exit_s, start_s = 1.7926321520964967, 0.714515441605336
+    assert start_s + (exit_s - start_s) != exit_s  # the exit is not reachable from the start
+    for until, status in [(1.0, IN_FLIGHT), (5.0, OK)]:
+        intervals = iter([exit_s / 4, 0.01])  # batch 1 leaves at exit_s; batch 2 would at 0.75
+        fleet = one_pool_fleet(depth=4, service=lambda b, s, it=intervals: next(it))
+        records = records_of(fleet, [chunk([0.0, start_s])], until, engine)
+        second = next(r for r in records if r.start_s == start_s)
+        assert second.status == status
+        assert second.service_s == exit_s - start_s
+        if status == OK:
+            assert second.finish_s == math.nextafter(exit_s, math.inf)
