@@ -24,10 +24,11 @@ from sim.cli.tables import summary_table
 from sim.engine.api import prepare
 from sim.engine.api import run as sim_run
 from sim.engine.engines import EngineUnavailable, kernel_built
+from sim.engine.estimate import LONG_RUN_S, RunEstimate, RunRefused, check_fits, estimate_run
 from sim.engine.output import OutputExistsError
 from sim.scenario.errors import ScenarioError
 from sim.scenario.loading import load_scenario
-from sim.scenario.units import DURATION_HELP
+from sim.scenario.units import DURATION_HELP, parse_bytes
 
 app = typer.Typer(
     name="fleetsim",
@@ -45,6 +46,30 @@ def _stderr() -> Console:
 
 def _stdout() -> Console:
     return Console()
+
+
+MaxMemoryOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Memory the run may use (e.g. 64GB); by default what the machine has available. "
+        "A run estimated to need more is refused."
+    ),
+]
+
+
+def _as_options(exc: ScenarioError) -> ScenarioError:
+    """An error about a ``sim.run`` argument, named as its command-line option."""
+    if exc.source != "run":
+        return exc
+    problems = [(f"--{p.replace('_', '-')}", m, line) for p, m, line in exc.problems]
+    return ScenarioError(problems, "command line")
+
+
+def _announce(estimate: RunEstimate) -> None:
+    """Say what a long run will take before it starts."""
+    if estimate.wall_s > LONG_RUN_S:
+        _stderr().print(escape(f"estimate: {estimate.describe()}"), highlight=False,
+                        soft_wrap=True)  # fmt: skip
 
 
 class Terminated(BaseException):
@@ -98,21 +123,23 @@ def run(
     ] = EngineChoice.auto,
     force: Annotated[bool, typer.Option(help="Overwrite an existing output directory.")] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bar and no summary table.")] = False,
+    max_memory: MaxMemoryOption = None,
 ) -> None:
     """Run a scenario; write DIR/requests.parquet and DIR/summary.json; print the summary."""
     try:
         scenario, _ = prepare(scenario_file, seed=seed, duration=duration)
     except ScenarioError as exc:
-        if exc.source == "run":  # an override: name the option
-            exc = ScenarioError([(f"--{p}", m, line) for p, m, line in exc.problems],
-                                "command line")  # fmt: skip
-        raise _fail(str(exc)) from None
+        raise _fail(str(_as_options(exc))) from None
     progress = LazyProgress(scenario.name, enabled=not quiet and sys.stderr.isatty())
     try:
         with terminated_as_exception():
             result = sim_run(scenario_file, out_dir, engine=engine.value, seed=seed,
-                             duration=duration, force=force, progress=progress)  # fmt: skip
-    except (OutputExistsError, EngineUnavailable) as exc:
+                             duration=duration, force=force, progress=progress,
+                             max_memory=max_memory,
+                             on_estimate=None if quiet else _announce)  # fmt: skip
+    except ScenarioError as exc:  # --max-memory
+        raise _fail(str(_as_options(exc))) from None
+    except (OutputExistsError, EngineUnavailable, RunRefused) as exc:
         raise _fail(str(exc)) from None
     except KeyboardInterrupt:
         progress.close()
@@ -147,11 +174,22 @@ def run(
 @app.command()
 def validate(
     scenario_file: Annotated[Path, typer.Argument(help="Scenario YAML file.", metavar="FILE")],
+    max_memory: MaxMemoryOption = None,
 ) -> None:
-    """Check a scenario file without running it (exit code 2 if it is invalid)."""
+    """Check a scenario without running it: valid, and fits this machine (else exit 2)."""
     try:
         scenario = load_scenario(scenario_file)
-    except ScenarioError as exc:
+        limit = None
+        if max_memory is not None:
+            try:
+                limit = parse_bytes(max_memory)
+            except ValueError as exc:
+                raise ScenarioError.single(
+                    "--max-memory", str(exc), source="command line"
+                ) from None
+        estimate = estimate_run(scenario)
+        check_fits(estimate, max_memory_bytes=limit)
+    except (ScenarioError, RunRefused) as exc:
         raise _fail(str(exc)) from None
     pools = ", ".join(
         f"{p.name} ({p.count} x {p.instance}"
@@ -159,7 +197,10 @@ def validate(
         for p in scenario.fleet
     )
     _stdout().print(
-        escape(f"{scenario_file}: ok - scenario {scenario.name!r}, pools: {pools}"),
+        escape(
+            f"{scenario_file}: ok - scenario {scenario.name!r}, pools: {pools}; "
+            f"estimate: {estimate.describe()}"
+        ),
         highlight=False,
         soft_wrap=True,
     )

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.engine.engines import Engine, EngineUnavailable, why_not_compiled
+from sim.engine.estimate import RunEstimate, check_fits, estimate_run
 from sim.engine.output import staged_dir, write_json
 from sim.engine.runner import Process, simulate
 from sim.engine.summary import run_summary
@@ -23,7 +24,7 @@ from sim.policies.balancers import BALANCERS
 from sim.scenario.errors import ScenarioError
 from sim.scenario.loading import load_scenario, with_overrides
 from sim.scenario.schema import Scenario
-from sim.scenario.units import parse_duration_s
+from sim.scenario.units import parse_bytes, parse_duration_s
 
 TRACE_FILE = "requests.parquet"
 SUMMARY_FILE = "summary.json"
@@ -102,6 +103,8 @@ def run(
     force: bool = False,
     processes: Iterable[Process] = (),
     progress: Callable[[float], None] | None = None,
+    max_memory: str | None = None,
+    on_estimate: Callable[[RunEstimate], None] | None = None,
 ) -> RunResult:
     """Simulate a scenario; publish ``out/requests.parquet`` and ``out/summary.json``.
 
@@ -120,10 +123,15 @@ def run(
         processes: SimPy generator functions ``f(env, fleet)`` started in the run's
             environment (``fleet``: a read-only ``sim.engine.view.FleetView``).
         progress: Called with the simulated fraction done (0..1) as the run goes.
+        max_memory: The memory the run may use, with its unit (``"64GB"``); by default what
+            the machine has available.
+        on_estimate: Called with the run's estimate (``sim.engine.estimate``) before it
+            starts.
 
     Raises:
         ScenarioError: the scenario or an override is not valid.
         sim.engine.engines.EngineUnavailable: ``engine="compiled"`` cannot run it.
+        sim.engine.estimate.RunRefused: the run would not fit the memory or the disk.
         sim.engine.output.OutputExistsError: ``out`` exists (and not ``force``).
 
     """
@@ -133,6 +141,17 @@ def run(
         if reason is not None:
             raise EngineUnavailable(f"the compiled engine cannot run this scenario: {reason}")
     target = Path(out) if out is not None else default_out_dir(scenario)
+    limit = None
+    if max_memory is not None:
+        try:
+            limit = parse_bytes(max_memory)
+        except ValueError as exc:
+            raise ScenarioError.single("max_memory", str(exc), source="run") from None
+    processes = list(processes)
+    estimate = estimate_run(scenario, engine, processes=bool(processes))
+    check_fits(estimate, out_dir=target.parent, max_memory_bytes=limit)
+    if on_estimate is not None:
+        on_estimate(estimate)
     with staged_dir(target, force=force) as staging:
         stats = simulate(
             scenario,

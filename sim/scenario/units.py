@@ -80,3 +80,42 @@ def format_duration(seconds: float) -> str:
         if seconds >= scale:
             return f"{seconds / scale:g}{unit}"
     return f"{seconds * 1e9:g}ns"
+
+
+_BYTE_UNITS = {
+    "B": 1,
+    "kB": 1e3,
+    "KB": 1e3,
+    "MB": 1e6,
+    "GB": 1e9,
+    "TB": 1e12,
+    "KiB": 2**10,
+    "MiB": 2**20,
+    "GiB": 2**30,
+    "TiB": 2**40,
+}
+_BYTES_RE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([A-Za-z]+)?\s*$")
+BYTES_HELP = "an amount of memory such as 512MB, 16GB or 2GiB (units: B, kB, MB, GB, TB, KiB...)"
+
+
+def parse_bytes(value: str) -> float:
+    """Convert an amount of memory written with its unit (``"16GB"``) to bytes.
+
+    Raises:
+        ValueError: not a positive finite amount with a known unit.
+
+    """
+    match = _BYTES_RE.match(str(value))
+    if not match:
+        raise ValueError(f"expected {BYTES_HELP}, got {value!r}")
+    number, unit = match.groups()
+    if unit is None:
+        raise ValueError(
+            f"an amount of memory needs a unit: write e.g. '{number}GB' (got {value!r})"
+        )
+    if unit not in _BYTE_UNITS:
+        raise ValueError(f"unknown unit {unit!r} in {value!r}; expected {BYTES_HELP}")
+    amount = float(number) * _BYTE_UNITS[unit]
+    if not math.isfinite(amount) or amount <= 0:
+        raise ValueError(f"expected a positive amount, got {value!r}")
+    return amount

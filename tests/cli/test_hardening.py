@@ -199,3 +199,78 @@ def test_a_length_the_trace_cannot_hold_is_refused():
     with pytest.raises(ScenarioError) as info:
         parse_scenario(text_with(("workload", "mix", 0, "seq_len"), str(2**31)), source="s")
     assert "workload.mix[0].seq_len" in str(info.value)
+
+
+# --- 5, 6. estimates: refuse what cannot fit, announce what takes long -------------------
+
+BIG_FLEET = """name: big
+seed: 1
+duration: 10s
+workload:
+  arrivals: {kind: poisson, rate: 1000}
+  mix: [{model: bert-base}]
+fleet:
+  - {name: a, instance: inf2.48xlarge, count: 1000000, model: bert-base}
+slo: {target: 10ms}
+"""
+
+
+@pytest.mark.parametrize("command", ["validate", "run"])
+def test_a_fleet_that_cannot_fit_in_memory_is_refused_with_the_estimate(tmp_path, command):
+    """``count: 1000000`` of inf2.48xlarge validated, then died with a MemoryError: both
+    commands refuse it (exit 2, the estimate and what drives it), and nothing is written."""
+    path = tmp_path / "big.yaml"
+    path.write_text(BIG_FLEET)
+    extra = ["--out", tmp_path / "out"] if command == "run" else []
+    result = invoke(command, path, "--max-memory", "4GB", *extra)
+    assert result.exit_code == 2, result.output
+    assert "needs about 13" in result.output and "GB of memory" in result.output
+    assert "for the instances and replicas" in result.output and "--max-memory" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.yaml"]
+
+
+def test_validate_prints_the_estimate():
+    """``fleetsim validate`` says what the run will take."""
+    result = invoke("validate", ROOT / "scenarios" / "alexa.yaml")
+    assert result.exit_code == 0
+    assert "estimate: about 540,000 requests" in result.output and "MB trace" in result.output
+
+
+def test_estimates_match_what_runs_take(tmp_path):
+    """Requests within 1% (the case studies are long enough), trace size within a factor
+    of two of the real file."""
+    import os
+
+    from sim.engine.api import prepare
+    from sim.engine.estimate import estimate_run
+
+    for name in ("alexa", "amazon_search", "snap"):
+        scenario, _ = prepare(ROOT / "scenarios" / f"{name}.yaml")
+        estimate = estimate_run(scenario)
+        result = sim.run(scenario, tmp_path / name)
+        rows = result.trace_rows
+        assert abs(estimate.requests - rows) <= 0.01 * rows, (name, estimate.requests, rows)
+        size = os.path.getsize(result.trace_path)
+        assert size / 2 <= estimate.trace_bytes <= 2 * size, (name, estimate.trace_bytes, size)
+
+
+def test_a_trace_that_would_not_fit_the_disk_is_refused(tmp_path, monkeypatch):
+    """The trace's estimated size is checked against the free space where it goes."""
+    import sim.engine.estimate as estimate
+
+    monkeypatch.setattr(estimate, "free_disk_bytes", lambda directory: 1e6)
+    result = invoke("run", ROOT / "scenarios" / "alexa.yaml", "--out", tmp_path / "out")
+    assert result.exit_code == 2
+    assert "the trace would take about 16.2 MB" in result.output and "--trace" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_long_run_is_announced(tmp_path, monkeypatch):
+    """A run estimated to take long says so before it starts (not with --quiet)."""
+    import sim.cli.commands as commands
+
+    monkeypatch.setattr(commands, "LONG_RUN_S", 0.0)
+    args = ("run", ROOT / "scenarios" / "alexa.yaml", "--duration", "11s")
+    result = invoke(*args, "--out", tmp_path / "a")
+    assert "estimate: about 49,500 requests" in result.output
+    assert "estimate:" not in invoke(*args, "--out", tmp_path / "b", "--quiet").output

@@ -1,0 +1,229 @@
+"""What a run will cost before it starts: requests, memory, wall time, trace size.
+
+The figures come from the scenario alone (rates x duration, instances x replicas, queue
+limits) and from per-unit costs measured on this project's benchmarks (``bench/``; the
+constants below say where each comes from). They are estimates, rounded up: a run is refused
+when the estimate does not fit the machine (memory) or the disk (trace), and announced when
+it will take a while. ``docs/limits.md`` lists every refusal and why.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from hardware import catalog
+from sim.engine.engines import Engine, why_not_compiled
+from sim.policies.balancers import BALANCERS
+from sim.scenario.checks import replica_cores, seq_len_bounds_by_model, seq_lens_of
+from sim.scenario.schema import Scenario
+from sim.streams import stream
+from sim.workload.replay import TraceArrivals
+
+GB = 1e9
+# Measured with tracemalloc and peak RSS on 20,000-instance fleets (2026-12-01): Python
+# objects and C arrays per instance and per replica, and per request waiting or in service.
+BASE_BYTES = 300e6  # interpreter, numpy/pandas/pyarrow, one row group and a chunk of records
+PER_INSTANCE_BYTES = {Engine.compiled: 1_000, Engine.simpy: 4_500}
+PER_REPLICA_BYTES = {Engine.compiled: 500, Engine.simpy: 2_000}
+PER_WAITING_BYTES = {Engine.compiled: 50, Engine.simpy: 250}
+VIEW_BYTES_PER_INSTANCE = 700  # the FleetView, built when processes are added
+TABLE_BYTES_PER_CELL = 40  # a hardware service table, held as Python floats
+# Requests per second of wall time (bench/engine_speed.py, case (b) and (g), rounded down),
+# and of the summary pass over the trace.
+SIMULATED_PER_S = {Engine.compiled: 1.5e6, Engine.simpy: 6e4}
+SUMMARISED_PER_S = 1.2e6
+# Setting up the fleet (s per instance, per replica): 100,000 inf2.48xlarge take 0.3 s on the
+# kernel, 10,000 take 1.7 s on the SimPy engine (a process per replica).
+SETUP_S = {Engine.compiled: (3e-6, 2e-7), Engine.simpy: (2e-5, 6e-6)}
+# Trace bytes per request (zstd parquet): about 24 with hardware-model service (few distinct
+# service times), about 46 with synthetic service (random floats compress less).
+TRACE_BYTES_PER_REQUEST = {"hardware": 30, "synthetic": 50}
+LONG_RUN_S = 30.0  # a run estimated longer than this is announced before it starts
+
+
+class RunRefused(Exception):
+    """The run cannot fit the machine or its disk; the message gives the estimate."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunEstimate:
+    """What a run is expected to need.
+
+    Attributes:
+        requests: Expected arrivals over the run.
+        engine: The engine expected to run it.
+        memory_bytes: Peak memory of the run (bytes).
+        engine_state_bytes: The part of it that grows with instances and replicas (bytes).
+        waiting_bytes: The part for requests waiting or in service at most (bytes).
+        trace_bytes: Size of ``requests.parquet`` (bytes; 0 without a per-request file).
+        wall_s: Wall time of the simulation and the summary (s).
+
+    """
+
+    requests: int
+    engine: Engine
+    memory_bytes: float
+    engine_state_bytes: float
+    waiting_bytes: float
+    trace_bytes: float
+    wall_s: float
+
+    def describe(self) -> str:
+        """One line: ``~N requests, ~T on the E engine, ~M of memory, a ~S trace``."""
+        trace = f"a {_bytes(self.trace_bytes)} trace" if self.trace_bytes else "no trace file"
+        return (
+            f"about {self.requests:,} requests, {_duration(self.wall_s)} on the {self.engine} "
+            f"engine, {_bytes(self.memory_bytes)} of memory, {trace}"
+        )
+
+
+def expected_requests(scenario: Scenario) -> int:
+    """Arrivals expected over the run: mean rate x duration, or the trace's rows before it."""
+    arrivals = scenario.workload.arrivals
+    if isinstance(arrivals, TraceArrivals):
+        data = arrivals.load()
+        return int((data.times_s < scenario.duration).sum())
+    process = arrivals.build(stream(scenario.seed, "arrivals"))
+    if hasattr(process, "expected_count"):  # a rate that varies in time: its integral
+        return math.ceil(process.expected_count(0.0, scenario.duration))
+    return math.ceil(process.mean_rate_per_s * scenario.duration)
+
+
+def estimate_run(
+    scenario: Scenario,
+    engine: Engine | str = Engine.auto,
+    *,
+    processes: bool = False,
+    trace_file: bool = True,
+) -> RunEstimate:
+    """Estimate the requests, memory, wall time and trace size of a run of ``scenario``.
+
+    Args:
+        scenario: A validated scenario.
+        engine: The engine asked for (``auto``: the compiled kernel when it can run it).
+        processes: Whether SimPy processes are added (they build the fleet's view).
+        trace_file: Whether a per-request trace is written.
+
+    """
+    engine = Engine(engine)
+    if engine is Engine.auto:
+        kernel = why_not_compiled([BALANCERS[scenario.balancer.kind]]) is None
+        engine = Engine.compiled if kernel else Engine.simpy
+    requests = expected_requests(scenario)
+    instances = replicas = waiting = table_cells = 0
+    bounds = seq_len_bounds_by_model(scenario)
+    for pool in scenario.fleet:
+        cores = replica_cores(scenario, pool, bounds[pool.model][1]) or 1
+        per_instance = max(catalog.instance_type(pool.instance).cores // cores, 1)
+        depth = cores if pool.service is None else 1
+        instances += pool.count
+        replicas += pool.count * per_instance
+        most_inside = pool.queue_limit + per_instance * pool.batching.max_batch * depth
+        waiting += pool.count * most_inside
+        if pool.service is None:
+            table_cells += pool.batching.max_batch * len(seq_lens_of(scenario, pool.model))
+    waiting = min(waiting, requests)
+    state = instances * PER_INSTANCE_BYTES[engine] + replicas * PER_REPLICA_BYTES[engine]
+    state += instances * VIEW_BYTES_PER_INSTANCE if processes else 0
+    waiting_bytes = waiting * PER_WAITING_BYTES[engine]
+    memory = BASE_BYTES + state + waiting_bytes + table_cells * TABLE_BYTES_PER_CELL
+    synthetic = any(pool.service is not None for pool in scenario.fleet)
+    per_row = TRACE_BYTES_PER_REQUEST["synthetic" if synthetic else "hardware"]
+    per_instance_s, per_replica_s = SETUP_S[engine]
+    wall = instances * per_instance_s + replicas * per_replica_s
+    wall += requests / SIMULATED_PER_S[engine] + requests / SUMMARISED_PER_S
+    return RunEstimate(
+        requests=requests,
+        engine=engine,
+        memory_bytes=memory,
+        engine_state_bytes=state,
+        waiting_bytes=waiting_bytes,
+        trace_bytes=requests * per_row if trace_file else 0.0,
+        wall_s=wall,
+    )
+
+
+def available_memory_bytes() -> float:
+    """Memory the machine can give a new process now (``MemAvailable``), in bytes."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return float(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+
+
+def free_disk_bytes(directory: Path) -> float:
+    """Free bytes on the file system that holds ``directory`` (or its nearest ancestor)."""
+    directory = Path(directory).resolve()
+    while not directory.exists() and directory != directory.parent:
+        directory = directory.parent
+    return float(shutil.disk_usage(directory).free)
+
+
+def check_fits(
+    estimate: RunEstimate,
+    *,
+    out_dir: Path | None = None,
+    max_memory_bytes: float | None = None,
+) -> None:
+    """Refuse a run whose estimate does not fit the memory limit or the output's disk.
+
+    Args:
+        estimate: From ``estimate_run``.
+        out_dir: Where the trace goes (its disk is checked); None to skip the disk check.
+        max_memory_bytes: The memory limit; by default what the machine has available.
+
+    Raises:
+        RunRefused: with the estimate and what to change.
+
+    """
+    limit = max_memory_bytes if max_memory_bytes is not None else available_memory_bytes()
+    if estimate.memory_bytes > limit:
+        where = (
+            "allowed by --max-memory"
+            if max_memory_bytes is not None
+            else "available on this machine"
+        )
+        raise RunRefused(
+            f"this run needs about {_bytes(estimate.memory_bytes)} of memory on the "
+            f"{estimate.engine} engine ({_bytes(estimate.engine_state_bytes)} for the "
+            f"instances and replicas, {_bytes(estimate.waiting_bytes)} for the requests that "
+            f"can wait or be in service at once), more than the {_bytes(limit)} {where}; "
+            "simulate fewer instances (a fleet's behaviour per instance scales), or pass "
+            "--max-memory (e.g. 64GB) if you know the machine has more"
+        )
+    if out_dir is not None and estimate.trace_bytes:
+        free = free_disk_bytes(out_dir)
+        if estimate.trace_bytes > 0.95 * free:
+            raise RunRefused(
+                f"the trace would take about {_bytes(estimate.trace_bytes)} "
+                f"({estimate.requests:,} requests); only {_bytes(free)} is free for {out_dir}; "
+                "use --trace summary (no per-request file) or --trace sample, or a shorter "
+                "--duration"
+            )
+
+
+def _bytes(value: float) -> str:
+    """1234567 -> '1.2 MB' (decimal units)."""
+    for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if value >= size:
+            return f"{value / size:.1f} {unit}"
+    return f"{value:.0f} B"
+
+
+def _duration(seconds: float) -> str:
+    """A wall time, roughly: '3 s', '4 min', '2.5 h'."""
+    if seconds < 1:
+        return "under a second"
+    if seconds < 120:
+        return f"~{seconds:.0f} s"
+    if seconds < 7200:
+        return f"~{seconds / 60:.0f} min"
+    return f"~{seconds / 3600:.1f} h"
