@@ -9,6 +9,7 @@ Typical use::
 
 from analysis.metrics import (
     SUMMARY_KEYS,
+    MetricsAccumulator,
     busy_time_s,
     cost_usd,
     latency_percentiles_s,
@@ -16,10 +17,12 @@ from analysis.metrics import (
     summarize,
     summarize_trace,
 )
-from analysis.reader import load_trace, run_info
+from analysis.reader import info_from_metadata, load_trace, run_info
 
 __all__ = [
     "SUMMARY_KEYS",
+    "MetricsAccumulator",
+    "info_from_metadata",
     "busy_time_s",
     "cost_usd",
     "latency_percentiles_s",

@@ -55,8 +55,9 @@ SUMMARY_KEYS = (
     "cost_usd",
     "cost_per_million_usd",
 )
-_NEEDED = ["arrival_s", "start_s", "latency_s", "service_s", "batch_size", "pool", "status",
-           "warmup"]  # fmt: skip
+NEEDED_COLUMNS = ["arrival_s", "start_s", "latency_s", "service_s", "batch_size", "pool",
+                  "status", "warmup"]  # fmt: skip
+"""The trace columns the summary metrics read."""
 
 
 def latency_percentiles_s(latency_s: np.ndarray, q: tuple[float, ...] = PERCENTILES) -> list[float]:
@@ -121,8 +122,14 @@ def cost_usd(pools: list[dict[str, Any]], window_s: float) -> float:
 
 
 @dataclass
-class _Accumulator:
-    """Sums over trace chunks; ``result`` turns them into the summary."""
+class MetricsAccumulator:
+    """The summary metrics of a trace, from its rows chunk by chunk, in bounded memory.
+
+    ``add`` every chunk (a DataFrame with the trace's columns); then, if
+    ``needs_second_pass()``, ``keep`` the completed latencies of every chunk again
+    (``completed_latencies``); then ``result()``. The engine feeds one as it runs when no
+    full trace is written (``fleetsim run --trace summary``).
+    """
 
     info: dict[str, Any]
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
@@ -131,6 +138,7 @@ class _Accumulator:
     busy_s: dict[str, float] = field(default_factory=dict)
 
     def add(self, chunk: pd.DataFrame) -> None:
+        """First pass: count a chunk of rows (``NEEDED_COLUMNS`` at least)."""
         info = self.info
         status_code, status_names = _labels(chunk["status"])
         status = status_names[status_code]
@@ -161,7 +169,16 @@ class _Accumulator:
                 busy = float(per_pool[code]) / depth.get(str(name), 1)
                 self.busy_s[str(name)] = self.busy_s.get(str(name), 0.0) + busy
 
+    def needs_second_pass(self) -> bool:
+        """Whether the exact percentiles need the completed latencies a second time."""
+        return self.latencies.plan_second_pass(PERCENTILES)
+
+    def keep(self, completed_latencies_s: np.ndarray) -> None:
+        """Second pass: the latencies (s) of completed, measured requests, chunk by chunk."""
+        self.latencies.keep(completed_latencies_s)
+
     def result(self) -> dict[str, Any]:
+        """The summary metrics (keys ``SUMMARY_KEYS``; times in s, money in USD)."""
         info = self.info
         window = info["duration_s"] - info["warmup_s"]
         c = self.counts
@@ -220,14 +237,15 @@ def summarize(df: pd.DataFrame, info: dict[str, Any] | None = None) -> dict[str,
 
     """
     info = info if info is not None else df.attrs["fleetsim"]
-    acc = _Accumulator(info)
+    acc = MetricsAccumulator(info)
     acc.add(df)
-    if acc.latencies.plan_second_pass(PERCENTILES):
-        acc.latencies.keep(_completed_latencies(df))
+    if acc.needs_second_pass():
+        acc.keep(completed_latencies(df))
     return acc.result()
 
 
-def _completed_latencies(chunk: pd.DataFrame) -> np.ndarray:
+def completed_latencies(chunk: pd.DataFrame) -> np.ndarray:
+    """Latencies (s) of the completed requests of a chunk that arrived after the warm-up."""
     keep = (~chunk["warmup"].to_numpy(dtype=bool)) & (chunk["status"].astype(str) == "ok")
     return chunk["latency_s"].to_numpy(dtype=float)[np.asarray(keep)]
 
@@ -239,12 +257,12 @@ def summarize_trace(path: str | Path) -> dict[str, Any]:
     latency column only where the first pass could not pin them down
     (``analysis.quantiles``).
     """
-    acc = _Accumulator(run_info(path))
+    acc = MetricsAccumulator(run_info(path))
     parquet = pq.ParquetFile(path)
     for i in range(parquet.num_row_groups):
-        acc.add(parquet.read_row_group(i, columns=_NEEDED).to_pandas())
-    if acc.latencies.plan_second_pass(PERCENTILES):
+        acc.add(parquet.read_row_group(i, columns=NEEDED_COLUMNS).to_pandas())
+    if acc.needs_second_pass():
         for i in range(parquet.num_row_groups):
             chunk = parquet.read_row_group(i, columns=["latency_s", "status", "warmup"])
-            acc.latencies.keep(_completed_latencies(chunk.to_pandas()))
+            acc.keep(completed_latencies(chunk.to_pandas()))
     return acc.result()

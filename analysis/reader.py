@@ -9,7 +9,13 @@ from typing import Any
 import pandas as pd
 import pyarrow.parquet as pq
 
-from analysis.schema import META_HARDWARE_VERSION, META_RUN, META_SCENARIO_YAML, META_VERSION
+from analysis.schema import (
+    META_HARDWARE_VERSION,
+    META_RUN,
+    META_SCENARIO_YAML,
+    META_TRACE,
+    META_VERSION,
+)
 
 
 def run_info(path: str | Path) -> dict[str, Any]:
@@ -25,10 +31,16 @@ def run_info(path: str | Path) -> dict[str, Any]:
     meta = pq.read_schema(path).metadata or {}
     if META_RUN.encode() not in meta:
         raise ValueError(f"{path} is not a fleetsim trace (no fleetsim.run metadata)")
-    info = json.loads(meta[META_RUN.encode()])
-    info["scenario_yaml"] = meta.get(META_SCENARIO_YAML.encode(), b"").decode()
-    info["fleetsim_version"] = meta.get(META_VERSION.encode(), b"").decode()
-    info["hardware_model_version"] = meta.get(META_HARDWARE_VERSION.encode(), b"").decode()
+    return info_from_metadata({k.decode(): v.decode() for k, v in meta.items()})
+
+
+def info_from_metadata(meta: dict[str, str]) -> dict[str, Any]:
+    """The run facts of ``run_info`` from a trace's metadata as strings (key -> value)."""
+    info = json.loads(meta[META_RUN])
+    info["scenario_yaml"] = meta.get(META_SCENARIO_YAML, "")
+    info["fleetsim_version"] = meta.get(META_VERSION, "")
+    info["hardware_model_version"] = meta.get(META_HARDWARE_VERSION, "")
+    info["trace"] = json.loads(meta.get(META_TRACE, '{"mode": "full", "fraction": 1.0}'))
     return info
 
 

@@ -62,3 +62,4 @@ META_VERSION = "fleetsim.version"
 META_HARDWARE_VERSION = "fleetsim.hardware_model_version"
 META_RUN = "fleetsim.run"  # JSON: durations, SLO, balancer, pools with prices
 META_ENGINE = "fleetsim.engine"  # JSON: engine, why, time-average in system, window (s)
+META_TRACE = "fleetsim.trace"  # JSON: which rows the file keeps, if not all (mode, fraction)

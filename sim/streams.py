@@ -18,6 +18,7 @@ STREAM_ID: dict[str, int] = {
     "seq_len": 2,
     "balancer": 3,
     "pool": 4,
+    "trace_sample": 5,
 }
 
 

@@ -95,6 +95,14 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
+class TraceChoice(StrEnum):
+    """What ``fleetsim run --trace`` writes (``sim.engine.trace_writer.TraceMode``)."""
+
+    full = "full"
+    sample = "sample"
+    summary = "summary"
+
+
 class EngineChoice(StrEnum):
     """Engines ``fleetsim run --engine`` accepts (``sim.engine.engines``)."""
 
@@ -124,6 +132,16 @@ def run(
     force: Annotated[bool, typer.Option(help="Overwrite an existing output directory.")] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bar and no summary table.")] = False,
     max_memory: MaxMemoryOption = None,
+    trace: Annotated[
+        TraceChoice,
+        typer.Option(
+            help="full: a row per request; sample: a row for a seeded fraction of them "
+            "(--sample-fraction); summary: no trace file. summary.json is exact in every mode."
+        ),
+    ] = TraceChoice.full,
+    sample_fraction: Annotated[
+        float, typer.Option(help="The fraction of requests --trace sample keeps, in (0, 1].")
+    ] = 0.01,
 ) -> None:
     """Run a scenario; write DIR/requests.parquet and DIR/summary.json; print the summary."""
     try:
@@ -135,7 +153,8 @@ def run(
         with terminated_as_exception():
             result = sim_run(scenario_file, out_dir, engine=engine.value, seed=seed,
                              duration=duration, force=force, progress=progress,
-                             max_memory=max_memory,
+                             max_memory=max_memory, trace=trace.value,
+                             sample_fraction=sample_fraction,
                              on_estimate=None if quiet else _announce)  # fmt: skip
     except ScenarioError as exc:  # --max-memory
         raise _fail(str(_as_options(exc))) from None
@@ -161,10 +180,15 @@ def run(
     if result.engine_reason:
         engine_line += f" ({result.engine_reason})"
     _stdout().print(escape(engine_line), highlight=False, soft_wrap=True)
+    written = {
+        "full": f"{result.trace_path} ({result.trace_rows:,} requests) and ",
+        "sample": f"{result.trace_path} (a {sample_fraction:g} sample of {result.trace_rows:,} "
+        "requests) and ",
+        "summary": "",
+    }[trace.value]
     _stdout().print(
         escape(
-            f"wrote {result.trace_path} ({result.trace_rows:,} requests) and "
-            f"{result.out_dir / 'summary.json'} in {summary['wall_s']:.1f} s"
+            f"wrote {written}{result.out_dir / 'summary.json'} in {summary['wall_s']:.1f} s"
         ),
         highlight=False,
         soft_wrap=True,

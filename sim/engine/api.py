@@ -20,11 +20,13 @@ from sim.engine.estimate import RunEstimate, check_fits, estimate_run
 from sim.engine.output import staged_dir, write_json
 from sim.engine.runner import Process, simulate
 from sim.engine.summary import run_summary
+from sim.engine.trace_writer import TraceMode
 from sim.policies.balancers import BALANCERS
 from sim.scenario.errors import ScenarioError
 from sim.scenario.loading import load_scenario, with_overrides
 from sim.scenario.schema import Scenario
 from sim.scenario.units import parse_bytes, parse_duration_s
+from sim.streams import stream
 
 TRACE_FILE = "requests.parquet"
 SUMMARY_FILE = "summary.json"
@@ -36,7 +38,7 @@ class RunResult:
 
     Attributes:
         summary: The dict written to ``summary.json`` (``sim.engine.summary.run_summary``).
-        trace_path: The published ``requests.parquet``.
+        trace_path: The published ``requests.parquet`` (None with ``trace="summary"``).
         out_dir: The published run directory.
         engine: The engine that ran: ``Engine.compiled`` or ``Engine.simpy``.
         engine_reason: Why ``auto`` did not pick the compiled engine (None if it did, or if
@@ -46,7 +48,7 @@ class RunResult:
     """
 
     summary: dict[str, Any]
-    trace_path: Path
+    trace_path: Path | None
     out_dir: Path
     engine: Engine
     engine_reason: str | None
@@ -105,6 +107,8 @@ def run(
     progress: Callable[[float], None] | None = None,
     max_memory: str | None = None,
     on_estimate: Callable[[RunEstimate], None] | None = None,
+    trace: str = "full",
+    sample_fraction: float = 0.01,
 ) -> RunResult:
     """Simulate a scenario; publish ``out/requests.parquet`` and ``out/summary.json``.
 
@@ -127,6 +131,10 @@ def run(
             the machine has available.
         on_estimate: Called with the run's estimate (``sim.engine.estimate``) before it
             starts.
+        trace: ``"full"`` (a row per request), ``"sample"`` (a row for a seeded
+            ``sample_fraction`` of the requests) or ``"summary"`` (no trace file); the
+            summary's metrics are exact in every mode.
+        sample_fraction: The fraction of requests ``"sample"`` keeps, in (0, 1].
 
     Raises:
         ScenarioError: the scenario or an override is not valid.
@@ -147,8 +155,9 @@ def run(
             limit = parse_bytes(max_memory)
         except ValueError as exc:
             raise ScenarioError.single("max_memory", str(exc), source="run") from None
+    mode = trace_mode(scenario, trace, sample_fraction, replication)
     processes = list(processes)
-    estimate = estimate_run(scenario, engine, processes=bool(processes))
+    estimate = estimate_run(scenario, engine, processes=bool(processes), trace=mode)
     check_fits(estimate, out_dir=target.parent, max_memory_bytes=limit)
     if on_estimate is not None:
         on_estimate(estimate)
@@ -161,10 +170,35 @@ def run(
             progress=progress,
             source_text=source_text,
             processes=processes,
+            trace=mode,
         )
-        summary = run_summary(scenario, staging / TRACE_FILE, stats)
+        summary = run_summary(scenario, stats)
         write_json(staging / SUMMARY_FILE, summary)
     out_dir = target.resolve()
+    trace_path = out_dir / TRACE_FILE if stats.trace_path is not None else None
     return RunResult(
-        summary, out_dir / TRACE_FILE, out_dir, stats.engine, stats.engine_reason, stats.requests
+        summary, trace_path, out_dir, stats.engine, stats.engine_reason, stats.requests
     )
+
+
+def trace_mode(
+    scenario: Scenario, kind: str, sample_fraction: float = 0.01, replication: int = 0
+) -> TraceMode:
+    """The ``TraceMode`` for ``kind`` (full, sample, summary), its sample keyed by the seed.
+
+    Raises:
+        ScenarioError: an unknown kind, or a fraction outside (0, 1].
+
+    """
+    if kind not in ("full", "sample", "summary"):
+        raise ScenarioError.single(
+            "trace", f"expected full, sample or summary, got {kind!r}", source="run"
+        )
+    if kind != "sample":
+        return TraceMode(kind, 1.0 if kind == "full" else 0.0)  # type: ignore[arg-type]
+    if not 0 < sample_fraction <= 1:
+        raise ScenarioError.single(
+            "sample_fraction", f"must be in (0, 1], got {sample_fraction!r}", source="run"
+        )
+    key = int(stream(scenario.seed, "trace_sample", replication=replication).integers(2**63))
+    return TraceMode("sample", float(sample_fraction), key)

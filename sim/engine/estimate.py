@@ -17,6 +17,7 @@ from pathlib import Path
 
 from hardware import catalog
 from sim.engine.engines import Engine, why_not_compiled
+from sim.engine.trace_writer import FULL_TRACE, TraceMode
 from sim.policies.balancers import BALANCERS
 from sim.scenario.checks import replica_cores, seq_len_bounds_by_model, seq_lens_of
 from sim.scenario.schema import Scenario
@@ -74,7 +75,7 @@ class RunEstimate:
 
     def describe(self) -> str:
         """One line: ``~N requests, ~T on the E engine, ~M of memory, a ~S trace``."""
-        trace = f"a {_bytes(self.trace_bytes)} trace" if self.trace_bytes else "no trace file"
+        trace = f"{_bytes(self.trace_bytes)} of trace on disk" if self.trace_bytes else "no trace"
         return (
             f"about {self.requests:,} requests, {_duration(self.wall_s)} on the {self.engine} "
             f"engine, {_bytes(self.memory_bytes)} of memory, {trace}"
@@ -98,7 +99,7 @@ def estimate_run(
     engine: Engine | str = Engine.auto,
     *,
     processes: bool = False,
-    trace_file: bool = True,
+    trace: TraceMode = FULL_TRACE,
 ) -> RunEstimate:
     """Estimate the requests, memory, wall time and trace size of a run of ``scenario``.
 
@@ -106,7 +107,8 @@ def estimate_run(
         scenario: A validated scenario.
         engine: The engine asked for (``auto``: the compiled kernel when it can run it).
         processes: Whether SimPy processes are added (they build the fleet's view).
-        trace_file: Whether a per-request trace is written.
+        trace: Which rows the trace keeps; without all of them the run spills 8 bytes per
+            request for its exact percentiles (counted as trace bytes: they need the disk).
 
     """
     engine = Engine(engine)
@@ -142,9 +144,14 @@ def estimate_run(
         memory_bytes=memory,
         engine_state_bytes=state,
         waiting_bytes=waiting_bytes,
-        trace_bytes=requests * per_row if trace_file else 0.0,
+        trace_bytes=requests * (per_row * _kept(trace) + (8 if trace.kind != "full" else 0)),
         wall_s=wall,
     )
+
+
+def _kept(trace: TraceMode) -> float:
+    """The fraction of requests the trace file keeps."""
+    return {"full": 1.0, "sample": trace.fraction, "summary": 0.0}[trace.kind]
 
 
 def available_memory_bytes() -> float:

@@ -20,6 +20,7 @@ import yaml
 from simpy.events import URGENT
 
 import hardware
+from analysis.reader import info_from_metadata
 from analysis.schema import (
     META_ENGINE,
     META_HARDWARE_VERSION,
@@ -27,6 +28,7 @@ from analysis.schema import (
     META_SCENARIO_SOURCE,
     META_SCENARIO_YAML,
     META_SEED,
+    META_TRACE,
     META_VERSION,
 )
 from sim import __version__
@@ -36,7 +38,7 @@ from sim.engine.fleet import Fleet
 from sim.engine.model import SimPyFleet
 from sim.engine.occupancy import Occupancy
 from sim.engine.phases import FleetTimeout, RunEnvironment
-from sim.engine.trace_writer import RecordBuffer, TraceWriter
+from sim.engine.trace_writer import FULL_TRACE, RecordBuffer, TraceMode, TraceWriter
 from sim.engine.view import FleetState, FleetView
 from sim.policies.routing import candidates, checked
 from sim.scenario.schema import Scenario
@@ -63,14 +65,21 @@ class Driven:
 
 @dataclass(frozen=True, slots=True)
 class RunStats:
-    """What ``simulate`` produced: the trace, the work it took, the engine that ran."""
+    """What ``simulate`` produced: the trace, the work it took, the engine that ran.
 
-    trace_path: Path
+    ``trace_path`` is None when no trace file was written (``TraceMode("summary")``);
+    ``metrics`` holds the exact summary metrics when the file does not hold every request,
+    ``info`` the run facts (``analysis.run_info``).
+    """
+
+    trace_path: Path | None
     requests: int
     wall_s: float
     time_avg_in_system: float  # requests waiting or in service, averaged over [warmup, end]
     engine: Engine
     engine_reason: str | None  # why ``auto`` did not pick the compiled engine
+    metrics: dict | None = None
+    info: dict | None = None
 
 
 def drive(
@@ -193,6 +202,7 @@ def simulate(
     progress: Callable[[float], None] | None = None,
     source_text: str | None = None,
     processes: Iterable[Process] = (),
+    trace: TraceMode = FULL_TRACE,
 ) -> RunStats:
     """Simulate ``scenario`` and write its per-request trace to ``trace_path`` (parquet).
 
@@ -204,6 +214,7 @@ def simulate(
         progress: Called with the simulated fraction done (0..1) as the run goes.
         source_text: The scenario file as written (comments included), kept in the trace.
         processes: SimPy generator functions ``f(env, fleet_view)`` added to the run.
+        trace: Which rows the file keeps (``sim.engine.trace_writer.TraceMode``).
 
     Raises:
         sim.engine.engines.EngineUnavailable: ``compiled`` was asked for and cannot run it.
@@ -212,13 +223,19 @@ def simulate(
     wall_start = time.perf_counter()
     fleet = Fleet.from_scenario(scenario, replication)
     choose_engine(engine, fleet)  # refuse before writing anything
+    metadata = run_metadata(scenario, fleet, replication, source_text)
+    if trace.kind != "full":
+        metadata[META_TRACE] = json.dumps({"mode": trace.kind, "fraction": trace.fraction})
+    info = info_from_metadata(metadata)
     writer = TraceWriter(
         trace_path,
         pools=[p.name for p in fleet.pools],
         models=fleet.model_names,
         instances=fleet.instance_columns(),
         warmup_s=scenario.warmup,
-        metadata=run_metadata(scenario, fleet, replication, source_text),
+        metadata=metadata,
+        mode=trace,
+        info=info,
     )
     try:
         chunks = request_stream(scenario, fleet.model_names, replication)
@@ -237,9 +254,11 @@ def simulate(
         raise
     return RunStats(
         path,
-        writer.rows_written,
+        writer.rows_recorded,
         time.perf_counter() - wall_start,
         time_avg,
         driven.engine,
         driven.reason,
+        writer.metrics.result() if writer.metrics is not None else None,
+        info,
     )

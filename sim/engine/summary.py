@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import analysis
@@ -11,19 +10,23 @@ from sim.engine.runner import RunStats
 from sim.scenario.schema import Scenario
 
 
-def run_summary(scenario: Scenario, trace_path: str | Path, stats: RunStats) -> dict[str, Any]:
+def run_summary(scenario: Scenario, stats: RunStats) -> dict[str, Any]:
     """The run's facts and metrics: the dict ``fleetsim run`` writes to ``summary.json``.
 
-    Metrics come from the trace (``analysis.summarize_trace``), so they are the numbers any
-    user recomputes from it; the run facts say what ran and how.
+    Metrics come from the full trace (``analysis.summarize_trace``), so they are the numbers
+    any user recomputes from it; without one (``--trace summary`` or ``sample``) they are
+    the exact metrics the run computed from every request as it went.
 
     Args:
         scenario: The scenario that ran (after overrides).
-        trace_path: Its trace.
         stats: What ``sim.engine.runner.simulate`` returned.
 
     """
-    info = analysis.run_info(trace_path)
+    if stats.metrics is None:
+        info = analysis.run_info(stats.trace_path)
+        metrics = analysis.summarize_trace(stats.trace_path)
+    else:
+        info, metrics = stats.info, stats.metrics
     return {
         "scenario": scenario.name,
         "seed": scenario.seed,
@@ -34,6 +37,7 @@ def run_summary(scenario: Scenario, trace_path: str | Path, stats: RunStats) -> 
         "engine": str(stats.engine),
         "engine_reason": stats.engine_reason,
         "pools": info["pools"],
-        **analysis.summarize_trace(trace_path),
+        "trace": info["trace"],
+        **metrics,
         "wall_s": stats.wall_s,
     }

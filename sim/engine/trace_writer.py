@@ -14,15 +14,17 @@ import math
 import os
 from array import array
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from analysis.schema import CATEGORIES, COLUMNS, SCHEMA, STATUSES
+from analysis.metrics import NEEDED_COLUMNS, MetricsAccumulator
+from analysis.schema import CATEGORIES, COLUMNS, OK, SCHEMA, STATUSES
 
 NAN = math.nan
 _CATEGORIES = list(CATEGORIES)
@@ -109,6 +111,34 @@ class RecordBuffer:
         return out
 
 
+@dataclass(frozen=True, slots=True)
+class TraceMode:
+    """Which rows go to ``requests.parquet``.
+
+    ``full``: every request. ``sample``: a seeded fraction of the requests, chosen by a hash
+    of their id (the same requests in every engine and rerun). ``summary``: none - no file.
+    Without the full trace the summary metrics are computed as the run goes, exactly
+    (``analysis.MetricsAccumulator``).
+    """
+
+    kind: Literal["full", "sample", "summary"] = "full"
+    fraction: float = 1.0
+    key: int = 0  # sample: the hash key, from the scenario's ``trace_sample`` stream
+
+    def sampled(self, request_ids: np.ndarray) -> np.ndarray:
+        """Which of these requests (int64 ids) the sample keeps."""
+        z = request_ids.astype(np.uint64) ^ np.uint64(self.key)
+        with np.errstate(over="ignore"):  # splitmix64: wrapping uint64 arithmetic
+            z = z + np.uint64(0x9E3779B97F4A7C15)
+            z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+            z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+            z = z ^ (z >> np.uint64(31))
+        return (z >> np.uint64(11)).astype(np.float64) * 2.0**-53 < self.fraction
+
+
+FULL_TRACE = TraceMode()
+
+
 class TraceWriter(RecordBuffer):
     """Writes one row per request to a parquet file, a row group at a time.
 
@@ -125,6 +155,11 @@ class TraceWriter(RecordBuffer):
         warmup_s: Requests arriving before this time (s) are flagged ``warmup``.
         metadata: Key/value strings stored in the file's schema metadata.
         rows_per_group: Rows buffered before they are written; also the largest row group.
+        mode: Which rows the file keeps (``TraceMode``); with ``sample`` or ``summary`` the
+            summary metrics are computed from every row as they come (``metrics``), and the
+            completed latencies spilled to a raw file beside ``path`` for the exact
+            percentiles' second pass (8 bytes each, removed on close).
+        info: The run facts for those metrics (``analysis.info_from_metadata``).
 
     """
 
@@ -137,8 +172,11 @@ class TraceWriter(RecordBuffer):
         warmup_s: float,
         metadata: dict[str, str],
         rows_per_group: int = 131_072,
+        mode: TraceMode = FULL_TRACE,
+        info: dict | None = None,
     ) -> None:
         super().__init__()
+        self.mode = mode
         self.path = Path(path)
         self._tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         self._pools = pa.array(pools, type=pa.string())
@@ -150,9 +188,20 @@ class TraceWriter(RecordBuffer):
         self._warmup_s = warmup_s
         self._schema = SCHEMA.with_metadata({k.encode(): v.encode() for k, v in metadata.items()})
         self.rows_per_group = rows_per_group
-        self.rows_written = 0
-        self._writer = pq.ParquetWriter(
-            self._tmp, self._schema, compression="zstd", use_dictionary=_CATEGORIES
+        self.rows_written = 0  # rows in the file
+        self.rows_recorded = 0  # every request's row, written or not
+        self.metrics: MetricsAccumulator | None = None
+        self._spill: Path | None = None
+        if mode.kind != "full":
+            self.metrics = MetricsAccumulator(info or {})
+            self._spill = self.path.with_name(f".{self.path.name}.{os.getpid()}.latencies")
+            self._spill.write_bytes(b"")
+        self._writer = (
+            None
+            if mode.kind == "summary"
+            else pq.ParquetWriter(
+                self._tmp, self._schema, compression="zstd", use_dictionary=_CATEGORIES
+            )
         )
         self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trace")
         self._writing: Future | None = None
@@ -195,11 +244,23 @@ class TraceWriter(RecordBuffer):
             "warmup": pa.array(arrival < self._warmup_s),
         }
         table = pa.Table.from_arrays([arrays[name] for name in COLUMNS], schema=self._schema)
+        self.rows_recorded += rows
+        if self.metrics is not None:  # in the pieces the file's row groups would be
+            for offset in range(0, rows, self.rows_per_group):
+                piece = table.slice(offset, self.rows_per_group).select(NEEDED_COLUMNS)
+                self.metrics.add(piece.to_pandas())
+            completed = (status == OK) & (arrival >= self._warmup_s)
+            with self._spill.open("ab") as spill:
+                (finish - arrival)[completed].tofile(spill)
+        if self.mode.kind == "sample":
+            table = table.filter(pa.array(self.mode.sampled(requests[:, 0].astype(np.int64))))
+        if self._writer is None:
+            return
         self._wait()
         self._writing = self._background.submit(
             self._writer.write_table, table, row_group_size=self.rows_per_group
         )
-        self.rows_written += rows
+        self.rows_written += table.num_rows
 
     def _wait(self) -> None:
         """Wait for the row group being written; raise what writing it raised."""
@@ -207,8 +268,11 @@ class TraceWriter(RecordBuffer):
             writing, self._writing = self._writing, None
             writing.result()
 
-    def close(self, extra_metadata: dict[str, str] | None = None) -> Path:
+    def close(self, extra_metadata: dict[str, str] | None = None) -> Path | None:
         """Flush, finish the file and move it to its final name; returns that name.
+
+        Without a file (``summary``) returns None. With ``metrics``, their second pass runs
+        here, over the spilled latencies.
 
         Args:
             extra_metadata: Key/value strings known only at the end of the run.
@@ -217,6 +281,14 @@ class TraceWriter(RecordBuffer):
         self.flush()
         self._wait()
         self._background.shutdown()
+        if self.metrics is not None:
+            if self.metrics.needs_second_pass():
+                with self._spill.open("rb") as spill:
+                    while (part := np.fromfile(spill, dtype=np.float64, count=1 << 20)).size:
+                        self.metrics.keep(part)
+            self._spill.unlink()
+        if self._writer is None:
+            return None
         if extra_metadata:
             self._writer.add_key_value_metadata(extra_metadata)
         self._writer.close()
@@ -227,6 +299,9 @@ class TraceWriter(RecordBuffer):
         """Discard the partial file (after an error)."""
         try:
             self._background.shutdown(wait=True, cancel_futures=True)
-            self._writer.close()
+            if self._writer is not None:
+                self._writer.close()
         finally:
             self._tmp.unlink(missing_ok=True)
+            if self._spill is not None:
+                self._spill.unlink(missing_ok=True)
