@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from collections.abc import Iterator
@@ -44,8 +45,18 @@ def _stderr() -> Console:
     return Console(stderr=True)
 
 
+class _Stdout(Console):
+    """Rich's console, exiting 141 (128 + SIGPIPE) when its reader closes the pipe."""
+
+    def on_broken_pipe(self) -> None:
+        """Quietly end the command, as a shell pipeline expects."""
+        self.quiet = True
+        _silence_stdout()
+        raise SystemExit(EXIT_BROKEN_PIPE)
+
+
 def _stdout() -> Console:
-    return Console()
+    return _Stdout()
 
 
 MaxMemoryOption = Annotated[
@@ -299,6 +310,42 @@ def version() -> None:
     )
 
 
+EXIT_IO_ERROR = 74  # sysexits.h EX_IOERR: the output could not be written
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for `fleetsim ... | head -1`
+
+
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point.
+
+    Standard output that cannot be written (a full disk, a closed pipe) ends the command
+    with one line and a documented exit code, not a traceback: 74, or 141 for a pipe closed
+    early (``| head``). Files a run had published by then are complete.
+    """
+    try:
+        app()
+    except BrokenPipeError:
+        _silence_stdout()
+        sys.exit(EXIT_BROKEN_PIPE)
+    except OSError as exc:
+        if exc.errno is None or not _is_stdout_error(exc):
+            raise
+        _silence_stdout()
+        sys.stderr.write(
+            f"error: cannot write to standard output ({exc.strerror}); any run directory "
+            "was already written completely\n"
+        )
+        sys.exit(EXIT_IO_ERROR)
+
+
+def _is_stdout_error(exc: OSError) -> bool:
+    """Whether an OSError came from writing standard output (its last frame writes to it)."""
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    return bool(frames) and "write" in (frames[-1].line or "")
+
+
+def _silence_stdout() -> None:
+    """Point standard output at /dev/null, so the interpreter's final flush cannot fail."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())

@@ -340,3 +340,60 @@ def test_bad_trace_options_are_refused(tmp_path, args, fragment):
     result = invoke("run", SEARCH, "--out", tmp_path / "out", *args)
     assert result.exit_code == 2 and fragment in result.output
     assert not (tmp_path / "out").exists()
+
+
+# --- 8. no traceback on hostile input or a failing output ------------------------------
+
+
+def fleetsim(*args, **popen):
+    """Run the ``fleetsim`` command in a subprocess (as a user would)."""
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "sim", *map(str, args)], text=True,
+                          timeout=120, **popen)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [("[" * 50_000, "nesting"), (None, "a scenario is a few kilobytes")],
+    ids=["50000 nested brackets", "/dev/zero"],
+)
+def test_hostile_files_are_one_line_errors(tmp_path, content, fragment):
+    """50,000 nested ``[`` (a RecursionError) and ``/dev/zero`` (a MemoryError) are exit 2
+    with one line."""
+    path = "/dev/zero" if content is None else tmp_path / "bad.yaml"
+    if content is not None:
+        path.write_text(content)
+    result = fleetsim("validate", path, capture_output=True)
+    assert result.returncode == 2, result.stderr
+    assert fragment in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_full_disk_on_standard_output_is_exit_74_after_a_complete_run(tmp_path):
+    """``fleetsim run ... > /dev/full``: exit 74 and one line; the run directory, published
+    before the summary was printed, is complete."""
+    import json
+
+    with open("/dev/full", "w") as full:
+        result = fleetsim("run", ROOT / "scenarios" / "alexa.yaml", "--out", tmp_path / "out",
+                          "--duration", "11s", stdout=full, stderr=-1)  # fmt: skip
+    assert result.returncode == 74, result.stderr
+    assert "cannot write to standard output" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["requests"] > 0
+
+
+def test_a_pipe_closed_early_ends_quietly_with_141(tmp_path):
+    """``fleetsim validate ... | head -c0``: exit 141 (128 + SIGPIPE), nothing on stderr."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "sim", "validate",
+                             str(ROOT / "scenarios" / "alexa.yaml")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    proc.stdout.close()  # the reader is gone before anything is printed
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141, stderr
+    assert stderr == ""
