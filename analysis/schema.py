@@ -30,6 +30,9 @@ COLUMNS = (
     "warmup",
 )
 
+MAX_SEQ_LEN = 2**31 - 1  # seq_len is int32 in the trace
+"""The longest sequence length a trace can hold."""
+
 CATEGORIES = ("pool", "model", "status")
 """Dictionary-encoded columns (categoricals in pandas); the others would not shrink."""
 

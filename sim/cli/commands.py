@@ -198,9 +198,7 @@ def run(
         "summary": "",
     }[trace.value]
     _stdout().print(
-        escape(
-            f"wrote {written}{result.out_dir / 'summary.json'} in {summary['wall_s']:.1f} s"
-        ),
+        escape(f"wrote {written}{result.out_dir / 'summary.json'} in {summary['wall_s']:.1f} s"),
         highlight=False,
         soft_wrap=True,
     )

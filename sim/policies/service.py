@@ -17,7 +17,7 @@ import numpy as np
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from sim.scenario.base import Config, Duration, PositiveDuration
-from sim.scenario.datafiles import read_table, resolve_path
+from sim.scenario.datafiles import numbers, read_table, resolve_path
 
 ServiceFn = Callable[[int, int], float]
 """``service_s(batch_size, max_seq_len) -> seconds`` for one batch."""
@@ -136,20 +136,9 @@ class EmpiricalService(Config):
 
     def samples_s(self) -> np.ndarray:
         """The measured service times (s), validated finite and positive."""
-        values = read_table(self.path, [self.column])[self.column]
-        numeric = np.asarray(values, dtype=float) if values.dtype.kind in "fiu" else None
-        if numeric is None:
-            raise ValueError(f"{self.path}: column {self.column!r} must be numbers (seconds)")
-        bad = ~np.isfinite(numeric) | (numeric <= 0)
-        if bad.any():
-            row = int(bad.argmax()) + 1
-            raise ValueError(
-                f"{self.path}: row {row}: {self.column} = {numeric[row - 1]!r}; service times "
-                "must be finite and > 0 seconds"
-            )
-        if numeric.size == 0:
-            raise ValueError(f"{self.path}: no service times in column {self.column!r}")
-        return numeric
+        df = read_table(self.path, [self.column])
+        return numbers(df, self.path, self.column, what="a service time in seconds > 0",
+                       low=0.0, low_inclusive=False)  # fmt: skip
 
     def mean_s(self, batch_size: int = 1) -> float:
         """Mean of the samples (s)."""

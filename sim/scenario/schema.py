@@ -16,6 +16,7 @@ from pydantic import (
     model_validator,
 )
 
+from analysis.schema import MAX_SEQ_LEN
 from sim.policies.balancers import BALANCERS
 from sim.policies.service import ServiceConfig
 from sim.scenario.base import (
@@ -35,9 +36,6 @@ def _kind_shorthand(value: Any) -> Any:
 
 
 # --- workload ------------------------------------------------------------------------------
-
-
-MAX_SEQ_LEN = 2**31 - 1  # the trace stores sequence lengths as int32
 
 
 class FixedSeqLen(Config):

@@ -16,8 +16,9 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
+from analysis.schema import MAX_SEQ_LEN
 from sim.scenario.base import Config
-from sim.scenario.datafiles import read_table, resolve_path
+from sim.scenario.datafiles import numbers, read_table, resolve_path
 
 CHUNK = 8192
 
@@ -74,41 +75,26 @@ class TraceArrivals(Config):
 
     def _read(self) -> TraceData:
         df = read_table(self.path, ["arrival_s"])
-        raw = df["arrival_s"]
-        if raw.dtype.kind not in "fiu":
-            numeric = np.asarray(
-                [_to_float(v) for v in raw.tolist()], dtype=float
-            )  # strings become NaN and are reported below
-        else:
-            numeric = raw.to_numpy(dtype=float)
-        _require(~np.isfinite(numeric), self.path, "arrival_s", numeric, "is not a number")
-        _require(numeric < 0, self.path, "arrival_s", numeric, "is negative")
-        if numeric.size > 1:
-            decreasing = np.concatenate(([False], np.diff(numeric) < 0))
-            _require(decreasing, self.path, "arrival_s", numeric, "is earlier than the row before")
+        times = numbers(df, self.path, "arrival_s", what="a time in seconds >= 0", low=0.0)
+        if times.size > 1:
+            decreasing = np.flatnonzero(np.diff(times) < 0)
+            if decreasing.size:
+                row = int(decreasing[0]) + 1
+                raise ValueError(
+                    f"{self.path}: data row {row + 1}: arrival_s = {times[row]!r} is earlier "
+                    f"than the row before ({times[row - 1]!r}); sort the file by arrival_s"
+                )
         models = None
         if "model" in df.columns:
             models = df["model"].astype(object).to_numpy()
-            empty = np.array([not isinstance(m, str) or not m.strip() for m in models])
-            _require(empty, self.path, "model", models, "is not a model name")
+            empty = [i for i, m in enumerate(models) if not isinstance(m, str) or not m.strip()]
+            if empty:
+                raise ValueError(
+                    f"{self.path}: data row {empty[0] + 1}: model = {models[empty[0]]!r}; "
+                    "expected a model name"
+                )
         seq_lens = None
         if "seq_len" in df.columns:
-            seq = df["seq_len"].to_numpy(dtype=float, na_value=np.nan)
-            bad = ~np.isfinite(seq) | (seq < 1) | (seq != np.round(seq))
-            _require(bad, self.path, "seq_len", seq, "is not a positive integer")
-            seq_lens = seq.astype(np.int64)
-        return TraceData(numeric * self.time_scale, models, seq_lens)
-
-
-def _to_float(value: object) -> float:
-    try:
-        return float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return float("nan")
-
-
-def _require(bad: np.ndarray, path: str, column: str, values: np.ndarray, what: str) -> None:
-    if bad.any():
-        row = int(np.argmax(bad))
-        value = values[row].item() if hasattr(values[row], "item") else values[row]
-        raise ValueError(f"{path}: data row {row + 1}: {column} = {value!r} {what}")
+            seq_lens = numbers(df, self.path, "seq_len", integer=True, low=1, high=MAX_SEQ_LEN,
+                               what=f"a whole number of tokens 1..{MAX_SEQ_LEN}")  # fmt: skip
+        return TraceData(times * self.time_scale, models, seq_lens)

@@ -397,3 +397,61 @@ def test_a_pipe_closed_early_ends_quietly_with_141(tmp_path):
     stderr = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 141, stderr
     assert stderr == ""
+
+
+# --- 9. data files: every bad value named with file, row, column, value as written -------
+
+
+def scenario_with_trace(tmp_path, frame, suffix=".csv") -> str:
+    """A scenario file replaying ``frame`` (written as csv or parquet); its path."""
+    data_path = tmp_path / f"arrivals{suffix}"
+    if suffix == ".csv":
+        frame.to_csv(data_path, index=False)
+    else:
+        frame.to_parquet(data_path)
+    data = copy.deepcopy(BASE_SCENARIO)
+    data["workload"]["arrivals"] = {"kind": "trace", "path": data_path.name}
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("columns", "suffix", "fragment"),
+    [
+        ({"arrival_s": [0.0, 1.0], "seq_len": [64, "long"]}, ".csv", "seq_len = 'long'"),
+        ({"arrival_s": [0.0, 1.0], "seq_len": [64, 1e30]}, ".csv", "seq_len = '1e+30'"),
+        ({"arrival_s": [0.0, "soon"]}, ".csv", "arrival_s = 'soon'"),
+        ({"arrival_s": [True, False]}, ".parquet", "data row 1: arrival_s = True"),
+    ],
+    ids=["text seq_len", "huge seq_len", "text arrival", "boolean arrival"],
+)
+def test_bad_trace_values_name_file_row_column_and_value(tmp_path, columns, suffix, fragment):
+    """Text in ``seq_len`` named nothing, ``1e30`` showed as -9223372036854775808, text in
+    ``arrival_s`` showed as nan, booleans were 0 s and 1 s: each is now refused with the
+    file, the data row, the column and the value as written."""
+    import pandas as pd
+
+    path = scenario_with_trace(tmp_path, pd.DataFrame(columns), suffix)
+    result = invoke("validate", path)
+    assert result.exit_code == 2, result.output
+    assert f"arrivals{suffix}" in result.output and fragment in result.output, result.output
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [("service_s\n", "has no values"), ("service_s\n0.002\n-0.001\n", "service_s = '-0.001'")],
+    ids=["header only", "negative"],
+)
+def test_bad_measured_service_files_are_named(tmp_path, content, fragment):
+    """A header-only file said "must be numbers"; a negative value printed as
+    np.float64(-0.001)."""
+    (tmp_path / "measured.csv").write_text(content)
+    data = copy.deepcopy(BASE_SCENARIO)
+    data["fleet"][0]["service"] = {"kind": "empirical", "path": "measured.csv"}
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(data))
+    result = invoke("validate", path)
+    assert result.exit_code == 2
+    assert "measured.csv" in result.output and fragment in result.output, result.output
+    assert "np.float64" not in result.output
