@@ -187,6 +187,13 @@ def run(
                 "[yellow]note:[/] PROJECTED hardware in this fleet (inf3): its performance "
                 "and price are projections, not published figures."
             )
+    if summary["requests"] == 0:
+        _stderr().print(
+            "[yellow]warning:[/] no request arrived after the warm-up, so every metric is "
+            "empty; check the arrival rate, the duration and the warm-up",
+            highlight=False,
+            soft_wrap=True,
+        )
     engine_line = f"engine: {result.engine}"
     if result.engine_reason:
         engine_line += f" ({result.engine_reason})"

@@ -206,7 +206,23 @@ def check_references(scenario: Scenario) -> list[Problem]:
     if isinstance(arrivals, TraceArrivals):
         problems += _check_trace_models(arrivals, served)
         problems += _check_trace_seq_lens(scenario, arrivals)
+        problems += _check_trace_in_run(scenario, arrivals)
     return problems
+
+
+def _check_trace_in_run(scenario: Scenario, arrivals: TraceArrivals) -> list[Problem]:
+    """A replayed trace must put some arrivals inside the run (else it runs no request)."""
+    times = arrivals.load().times_s
+    if times.size and times[0] >= scenario.duration:
+        return [
+            (
+                ("workload", "arrivals", "path"),
+                f"{arrivals.path}: every arrival is at or after the end of the run (the first "
+                f"at {times[0]:g} s, after time_scale; duration {scenario.duration:g} s): the "
+                "run would have no request; lengthen duration or lower time_scale",
+            )
+        ]
+    return []
 
 
 def _check_trace_models(arrivals: TraceArrivals, served: set[str]) -> list[Problem]:

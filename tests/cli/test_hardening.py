@@ -455,3 +455,38 @@ def test_bad_measured_service_files_are_named(tmp_path, content, fragment):
     assert result.exit_code == 2
     assert "measured.csv" in result.output and fragment in result.output, result.output
     assert "np.float64" not in result.output
+
+
+# --- 10. no silent empty runs ---------------------------------------------------------------
+
+
+def test_a_trace_with_no_rows_is_refused(tmp_path):
+    """A replayed trace with a header and no rows ran 0 requests with exit 0."""
+    import pandas as pd
+
+    path = scenario_with_trace(tmp_path, pd.DataFrame({"arrival_s": []}))
+    result = invoke("validate", path)
+    assert result.exit_code == 2 and "has no values" in result.output
+
+
+def test_a_trace_entirely_after_the_run_is_refused(tmp_path):
+    """Arrivals all after ``duration`` ran 0 requests with exit 0: refused, saying when the
+    first arrival is and what to change."""
+    import pandas as pd
+
+    path = scenario_with_trace(tmp_path, pd.DataFrame({"arrival_s": [5.0, 6.0]}))
+    result = invoke("validate", path)
+    assert result.exit_code == 2
+    assert "every arrival is at or after the end of the run" in result.output
+    assert "the first at 5 s" in result.output
+
+
+def test_a_run_with_no_measured_request_warns(tmp_path):
+    """A run whose window saw no request says so (its metrics are all empty)."""
+    data = copy.deepcopy(BASE_SCENARIO)
+    data["workload"]["arrivals"] = {"kind": "poisson", "rate": 0.001}
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(data))
+    result = invoke("run", path, "--out", tmp_path / "out", "--quiet")
+    assert result.exit_code == 0
+    assert "warning: no request arrived after the warm-up" in result.output
