@@ -19,7 +19,8 @@ from hardware import catalog
 from sim.engine.engines import Engine, why_not_compiled
 from sim.engine.trace_writer import FULL_TRACE, TraceMode
 from sim.policies.balancers import BALANCERS
-from sim.scenario.checks import replica_cores, seq_len_bounds_by_model, seq_lens_of
+from sim.scenario.checks import replica_cores
+from sim.scenario.models import seq_len_bounds_by_model, seq_lens_of
 from sim.scenario.schema import Scenario
 from sim.streams import stream
 from sim.workload.replay import TraceArrivals

@@ -13,7 +13,7 @@ import numpy as np
 from sim.engine.phases import MAX_INSTANCES, MAX_REPLICAS
 from sim.engine.pool import Pool, plan_pools
 from sim.policies.balancers import Balancer, make_balancer
-from sim.scenario.checks import model_names as scenario_model_names
+from sim.scenario.models import model_names as scenario_model_names
 from sim.scenario.schema import Scenario
 from sim.streams import name_index, stream
 

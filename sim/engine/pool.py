@@ -14,7 +14,8 @@ import numpy as np
 
 import hardware
 from hardware import catalog
-from sim.scenario.checks import replica_cores, resolve_model, seq_len_bounds_by_model, seq_lens_of
+from sim.scenario.checks import replica_cores
+from sim.scenario.models import resolve_model, seq_len_bounds_by_model, seq_lens_of
 from sim.scenario.schema import PoolConfig, Scenario
 from sim.streams import name_index, stream
 

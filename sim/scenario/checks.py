@@ -1,8 +1,9 @@
 """Checks that need the hardware catalog: names that must exist, memory fit, consistency.
 
 ``check_references`` returns problems instead of raising so the loader can attach YAML
-line numbers. ``resolve_model``, ``default_seq_len`` and ``seq_lens_of`` are shared with
-the engine so the checks and the run agree on what a name and a length distribution mean.
+line numbers. The checks and the run read models and lengths through the same functions
+(``sim.scenario.models``, and ``replica_cores`` here), so they agree on what a name and a
+length distribution mean.
 """
 
 from __future__ import annotations
@@ -13,148 +14,20 @@ import hardware
 from hardware import catalog, zoo
 from hardware.catalog import sparsity
 from sim.scenario.base import DTYPES, did_you_mean
+from sim.scenario.models import (
+    resolve_model,
+    seq_len_bounds,
+    seq_len_bounds_by_model,
+    synthetic_only,
+)
 from sim.scenario.schema import (
-    ChoiceSeqLen,
-    FixedSeqLen,
     MixEntry,
     PoolConfig,
     Scenario,
-    UniformSeqLen,
 )
 from sim.workload.replay import TraceArrivals
 
 Problem = tuple[tuple[str | int, ...], str]
-
-SYNTHETIC_DEFAULT_SEQ_LEN = 1  # length recorded for a model known only to synthetic pools
-
-
-def resolve_model(scenario: Scenario, name: str) -> zoo.ModelSpec:
-    """The model a scenario means by ``name``: its own ``models:`` entry, else the zoo.
-
-    Raises:
-        KeyError: no such model.
-
-    """
-    custom = scenario.models.get(name)
-    if custom is not None:
-        return zoo.TransformerEncoder(
-            name=name,
-            layers=custom.layers,
-            hidden=custom.hidden,
-            heads=custom.heads,
-            ffn=custom.ffn,
-            vocab=custom.vocab,
-            max_positions=custom.max_positions,
-        )
-    return zoo.model(name)
-
-
-def synthetic_only(scenario: Scenario, name: str) -> bool:
-    """True if every pool serving ``name`` uses a synthetic service model.
-
-    Such a model needs no architecture: its name is just a label.
-    """
-    pools = [p for p in scenario.fleet if p.model == name]
-    return bool(pools) and all(p.service is not None for p in pools)
-
-
-def default_seq_len(scenario: Scenario, name: str) -> int:
-    """Sequence length used when none is given: the model's default, or 1 for a label."""
-    try:
-        return resolve_model(scenario, name).default_seq_len
-    except KeyError:
-        return SYNTHETIC_DEFAULT_SEQ_LEN
-
-
-def seq_len_bounds(entry: MixEntry, default: int) -> tuple[int, int]:
-    """The shortest and longest sequence length a mix entry can produce (O(1): no list)."""
-    dist = entry.seq_len
-    if dist is None:
-        return default, default
-    if isinstance(dist, FixedSeqLen):
-        return dist.value, dist.value
-    if isinstance(dist, ChoiceSeqLen):
-        return min(dist.values), max(dist.values)
-    if isinstance(dist, UniformSeqLen):
-        return dist.low, dist.high
-    raise TypeError(f"unknown seq_len distribution {dist!r}")
-
-
-def seq_len_support(entry: MixEntry, default: int) -> np.ndarray:
-    """Every sequence length a mix entry can produce (int64, ascending).
-
-    Only for models with a hardware service table, whose lengths were checked against the
-    model's range (a few thousand values at most).
-    """
-    dist = entry.seq_len
-    if isinstance(dist, ChoiceSeqLen):
-        return np.unique(np.asarray(dist.values, dtype=np.int64))
-    low, high = seq_len_bounds(entry, default)
-    return np.arange(low, high + 1, dtype=np.int64)
-
-
-def model_names(scenario: Scenario) -> list[str]:
-    """The models of a run, sorted: a request's model index points into this list."""
-    return sorted({p.model for p in scenario.fleet} | {e.model for e in scenario.workload.mix})
-
-
-def seq_len_bounds_by_model(scenario: Scenario) -> dict[str, tuple[int, int]]:
-    """Per model, the shortest and longest sequence length it can be asked for (O(mix))."""
-    bounds: dict[str, tuple[int, int]] = {}
-
-    def widen(name: str, low: int, high: int) -> None:
-        old = bounds.get(name, (low, high))
-        bounds[name] = (min(old[0], low), max(old[1], high))
-
-    for entry in scenario.workload.mix:
-        widen(entry.model, *seq_len_bounds(entry, default_seq_len(scenario, entry.model)))
-    arrivals = scenario.workload.arrivals
-    if isinstance(arrivals, TraceArrivals):
-        for name, lengths in _replayed_seq_lens(scenario, arrivals).items():
-            widen(name, int(lengths.min()), int(lengths.max()))
-    for name in model_names(scenario):
-        if name not in bounds:
-            default = default_seq_len(scenario, name)
-            bounds[name] = (default, default)
-    return bounds
-
-
-def seq_lens_of(scenario: Scenario, name: str) -> np.ndarray:
-    """Every sequence length model ``name`` can be asked for (int64, ascending).
-
-    From the mix and a replayed trace: the columns of a hardware service table.
-    """
-    parts = [
-        seq_len_support(entry, default_seq_len(scenario, name))
-        for entry in scenario.workload.mix
-        if entry.model == name
-    ]
-    arrivals = scenario.workload.arrivals
-    if isinstance(arrivals, TraceArrivals):
-        replayed = _replayed_seq_lens(scenario, arrivals).get(name)
-        if replayed is not None:
-            parts.append(replayed)
-    if not parts:
-        return np.array([default_seq_len(scenario, name)], dtype=np.int64)
-    return np.unique(np.concatenate(parts)).astype(np.int64)
-
-
-def _replayed_seq_lens(scenario: Scenario, arrivals: TraceArrivals) -> dict[str, np.ndarray]:
-    """Per model, the distinct lengths a replayed trace asks for.
-
-    A model the trace names without lengths, and no mix entry gives, gets its default.
-    """
-    data = arrivals.load()
-    out: dict[str, np.ndarray] = {}
-    for name in model_names(scenario):
-        mine = data.models == name if data.models is not None else slice(None)
-        if data.seq_lens is not None:
-            values = np.unique(data.seq_lens[mine])
-            if values.size:
-                out[name] = values.astype(np.int64)
-        elif data.models is not None and not any(e.model == name for e in scenario.workload.mix):
-            out[name] = np.array([default_seq_len(scenario, name)], dtype=np.int64)
-    return out
 
 
 def _unknown_model(scenario: Scenario, name: str) -> str:

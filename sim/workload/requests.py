@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from sim.scenario.checks import default_seq_len
+from sim.scenario.models import default_seq_len
 from sim.scenario.schema import Scenario
 from sim.streams import name_index, stream
 from sim.workload.mix import RequestMix

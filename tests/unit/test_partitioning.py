@@ -55,7 +55,7 @@ def test_auto_cores_partitions_a_model_too_big_for_one_core(tmp_path):
     pool = info["pools"][0]
     depth = pool["cores_per_replica"]
     giant = sc.models["giant"]
-    from sim.scenario.checks import resolve_model
+    from sim.scenario.models import resolve_model
 
     model = resolve_model(sc, "giant")
     assert depth > 1 and pool["pipeline_depth"] == depth
