@@ -24,6 +24,7 @@ Definitions (all over the measured window [warmup, duration), by arrival time):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -235,7 +236,21 @@ def summarize(df: pd.DataFrame, info: dict[str, Any] | None = None) -> dict[str,
         df: A trace from ``load_trace`` (or any frame with its columns).
         info: Run facts; by default ``df.attrs["fleetsim"]`` as set by ``load_trace``.
 
+    Raises:
+        ValueError: ``df`` lacks columns the metrics need (it was loaded with ``columns=``).
+
     """
+    missing = [c for c in NEEDED_COLUMNS if c not in df.columns]
+    if missing:
+        raise ValueError(
+            f"summarize needs the trace columns {', '.join(missing)}, which this frame lacks; "
+            "load them too (analysis.load_trace(path) loads every column)"
+        )
+    if info is None and "fleetsim" not in df.attrs:
+        raise ValueError(
+            "summarize needs the run facts: load the trace with analysis.load_trace, or pass "
+            "info=analysis.run_info(path)"
+        )
     info = info if info is not None else df.attrs["fleetsim"]
     acc = MetricsAccumulator(info)
     acc.add(df)
@@ -250,19 +265,31 @@ def completed_latencies(chunk: pd.DataFrame) -> np.ndarray:
     return chunk["latency_s"].to_numpy(dtype=float)[np.asarray(keep)]
 
 
-def summarize_trace(path: str | Path) -> dict[str, Any]:
+def summarize_trace(
+    path: str | Path, progress: Callable[[float], None] | None = None
+) -> dict[str, Any]:
     """Summary metrics of a trace file, read one row group at a time.
 
     Memory does not grow with the trace: exact percentiles take a second pass over the
     latency column only where the first pass could not pin them down
     (``analysis.quantiles``).
+
+    Args:
+        path: A trace written by ``fleetsim run``.
+        progress: Called with the fraction of the work done (0..1) after each row group.
+
     """
     acc = MetricsAccumulator(run_info(path))
     parquet = pq.ParquetFile(path)
-    for i in range(parquet.num_row_groups):
+    groups = parquet.num_row_groups
+    for i in range(groups):
         acc.add(parquet.read_row_group(i, columns=NEEDED_COLUMNS).to_pandas())
+        if progress is not None:
+            progress((i + 1) / groups * 0.8)  # the latency pass, if any, is lighter
     if acc.needs_second_pass():
-        for i in range(parquet.num_row_groups):
+        for i in range(groups):
             chunk = parquet.read_row_group(i, columns=["latency_s", "status", "warmup"])
             acc.keep(completed_latencies(chunk.to_pandas()))
+            if progress is not None:
+                progress(0.8 + 0.2 * (i + 1) / groups)
     return acc.result()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
@@ -35,10 +36,28 @@ app = typer.Typer(
     name="fleetsim",
     help="Simulate ML-inference fleets on AWS Inferentia: latency, capacity and cost.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(hardware_app, name="hardware")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        version()
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the versions."
+        ),
+    ] = False,
+) -> None:
+    """Simulate ML-inference fleets on AWS Inferentia: latency, capacity and cost."""
 
 
 def _stderr() -> Console:
@@ -155,11 +174,12 @@ def run(
     ] = 0.01,
 ) -> None:
     """Run a scenario; write DIR/requests.parquet and DIR/summary.json; print the summary."""
+    started = time.perf_counter()
     try:
         scenario, _ = prepare(scenario_file, seed=seed, duration=duration)
     except ScenarioError as exc:
         raise _fail(str(_as_options(exc))) from None
-    progress = LazyProgress(scenario.name, enabled=not quiet and sys.stderr.isatty())
+    progress = LazyProgress(scenario.name, enabled=not quiet)
     try:
         with terminated_as_exception():
             result = sim_run(scenario_file, out_dir, engine=engine.value, seed=seed,
@@ -205,7 +225,10 @@ def run(
         "summary": "",
     }[trace.value]
     _stdout().print(
-        escape(f"wrote {written}{result.out_dir / 'summary.json'} in {summary['wall_s']:.1f} s"),
+        escape(
+            f"wrote {written}{result.out_dir / 'summary.json'} in "
+            f"{time.perf_counter() - started:.1f} s"
+        ),
         highlight=False,
         soft_wrap=True,
     )

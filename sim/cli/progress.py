@@ -1,8 +1,15 @@
-"""A progress bar for long runs, on standard error."""
+"""Progress of a long run on standard error: a bar on a terminal, plain lines elsewhere.
+
+A run reports its progress as a fraction of its whole work - the simulation, then the
+summary pass over the trace (``sim.run`` weighs the two by their estimates). Nothing shows
+for the first couple of seconds, so short runs stay quiet.
+"""
 
 from __future__ import annotations
 
+import sys
 import time
+from typing import TextIO
 
 from rich.console import Console
 from rich.progress import (
@@ -13,41 +20,64 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-PROGRESS_AFTER_S = 2.0
+PROGRESS_AFTER_S = 2.0  # nothing shows before this (s of wall time)
+LINE_EVERY_S = 10.0  # without a terminal: one line this often (s of wall time)
 
 
 class LazyProgress:
-    """A progress bar that appears only once a run has taken more than a couple of seconds."""
+    """Shows a run's progress once it has taken more than ``PROGRESS_AFTER_S``.
 
-    def __init__(self, label: str, enabled: bool) -> None:
+    Args:
+        label: What runs (the scenario's name).
+        enabled: False for ``--quiet``.
+        stream: Where to show it (standard error); a bar if it is a terminal, else a line
+            every ``LINE_EVERY_S``.
+
+    """
+
+    def __init__(self, label: str, enabled: bool, stream: TextIO | None = None) -> None:
         self.label = label
         self.enabled = enabled
+        self.stream = stream if stream is not None else sys.stderr
+        self.terminal = self.stream.isatty()
         self.started = time.perf_counter()
         self.bar: Progress | None = None
         self.task = None
+        self.last_line_s = -float("inf")
 
-    def __call__(self, fraction: float) -> None:
-        """Show ``fraction`` (0..1) of simulated time done, once the delay has passed."""
+    def __call__(self, fraction: float, phase: str = "simulating") -> None:
+        """Show ``fraction`` (0..1) of the run's work done, in ``phase``."""
         if not self.enabled:
             return
+        elapsed = time.perf_counter() - self.started
+        if elapsed < PROGRESS_AFTER_S:
+            return
+        if not self.terminal:
+            if elapsed - self.last_line_s >= LINE_EVERY_S or fraction >= 1.0:
+                self.last_line_s = elapsed
+                self.stream.write(
+                    f"fleetsim: {self.label}: {fraction:6.1%} ({phase}), {elapsed:.0f} s\n"
+                )
+                self.stream.flush()
+            return
         if self.bar is None:
-            if time.perf_counter() - self.started < PROGRESS_AFTER_S:
-                return
             self.bar = Progress(
                 TextColumn("{task.description}"),
                 BarColumn(),
-                TextColumn("{task.percentage:>5.1f}% of simulated time"),
+                TextColumn("{task.percentage:>5.1f}%"),
+                TextColumn("{task.fields[phase]}"),
                 TimeElapsedColumn(),
                 TextColumn("eta"),
                 TimeRemainingColumn(),
-                console=Console(stderr=True),
+                console=Console(file=self.stream),
                 transient=True,
             )
             self.bar.start()
-            self.task = self.bar.add_task(self.label, total=1.0)
-        self.bar.update(self.task, completed=fraction)
+            self.task = self.bar.add_task(self.label, total=1.0, phase=phase)
+        self.bar.update(self.task, completed=fraction, phase=phase)
 
     def close(self) -> None:
         """Remove the bar (it is transient)."""
         if self.bar is not None:
             self.bar.stop()
+            self.bar = None

@@ -104,7 +104,7 @@ def run(
     replication: int = 0,
     force: bool = False,
     processes: Iterable[Process] = (),
-    progress: Callable[[float], None] | None = None,
+    progress: Callable[[float, str], None] | None = None,
     max_memory: str | None = None,
     on_estimate: Callable[[RunEstimate], None] | None = None,
     trace: str = "full",
@@ -126,7 +126,9 @@ def run(
         force: Replace an existing run directory.
         processes: SimPy generator functions ``f(env, fleet)`` started in the run's
             environment (``fleet``: a read-only ``sim.engine.view.FleetView``).
-        progress: Called with the simulated fraction done (0..1) as the run goes.
+        progress: Called as the run goes with the fraction of its work done (0..1) and the
+            phase (``"simulating"``, then ``"summarising"`` the trace), weighed by the
+            estimate.
         max_memory: The memory the run may use, with its unit (``"64GB"``); by default what
             the machine has available.
         on_estimate: Called with the run's estimate (``sim.engine.estimate``) before it
@@ -161,24 +163,42 @@ def run(
     check_fits(estimate, out_dir=target.parent, max_memory_bytes=limit)
     if on_estimate is not None:
         on_estimate(estimate)
+    simulating, summarising = _phases(progress, estimate)
     with staged_dir(target, force=force) as staging:
         stats = simulate(
             scenario,
             staging / TRACE_FILE,
             engine=engine,
             replication=replication,
-            progress=progress,
+            progress=simulating,
             source_text=source_text,
             processes=processes,
             trace=mode,
         )
-        summary = run_summary(scenario, stats)
+        summary = run_summary(scenario, stats, summarising)
         write_json(staging / SUMMARY_FILE, summary)
     out_dir = target.resolve()
     trace_path = out_dir / TRACE_FILE if stats.trace_path is not None else None
     return RunResult(
         summary, trace_path, out_dir, stats.engine, stats.engine_reason, stats.requests
     )
+
+
+def _phases(
+    progress: Callable[[float, str], None] | None, estimate: RunEstimate
+) -> tuple[Callable[[float], None] | None, Callable[[float], None] | None]:
+    """The simulation's and the summary's progress callbacks, as shares of the whole run."""
+    if progress is None:
+        return None, None
+    share = estimate.simulation_s / max(estimate.wall_s, 1e-9)
+
+    def simulating(fraction: float) -> None:
+        progress(share * fraction, "simulating")
+
+    def summarising(fraction: float) -> None:
+        progress(share + (1.0 - share) * fraction, "summarising")
+
+    return simulating, summarising
 
 
 def trace_mode(

@@ -63,6 +63,7 @@ class RunEstimate:
         waiting_bytes: The part for requests waiting or in service at most (bytes).
         trace_bytes: Size of ``requests.parquet`` (bytes; 0 without a per-request file).
         wall_s: Wall time of the simulation and the summary (s).
+        simulation_s: The simulation's part of it (s), set-up included.
 
     """
 
@@ -73,6 +74,7 @@ class RunEstimate:
     waiting_bytes: float
     trace_bytes: float
     wall_s: float
+    simulation_s: float
 
     def describe(self) -> str:
         """One line: ``~N requests, ~T on the E engine, ~M of memory, a ~S trace``."""
@@ -137,8 +139,9 @@ def estimate_run(
     synthetic = any(pool.service is not None for pool in scenario.fleet)
     per_row = TRACE_BYTES_PER_REQUEST["synthetic" if synthetic else "hardware"]
     per_instance_s, per_replica_s = SETUP_S[engine]
-    wall = instances * per_instance_s + replicas * per_replica_s
-    wall += requests / SIMULATED_PER_S[engine] + requests / SUMMARISED_PER_S
+    simulation = instances * per_instance_s + replicas * per_replica_s
+    simulation += requests / SIMULATED_PER_S[engine]
+    wall = simulation + requests / SUMMARISED_PER_S
     return RunEstimate(
         requests=requests,
         engine=engine,
@@ -147,6 +150,7 @@ def estimate_run(
         waiting_bytes=waiting_bytes,
         trace_bytes=requests * (per_row * _kept(trace) + (8 if trace.kind != "full" else 0)),
         wall_s=wall,
+        simulation_s=simulation,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import analysis
@@ -10,7 +11,9 @@ from sim.engine.runner import RunStats
 from sim.scenario.schema import Scenario
 
 
-def run_summary(scenario: Scenario, stats: RunStats) -> dict[str, Any]:
+def run_summary(
+    scenario: Scenario, stats: RunStats, progress: Callable[[float], None] | None = None
+) -> dict[str, Any]:
     """The run's facts and metrics: the dict ``fleetsim run`` writes to ``summary.json``.
 
     Metrics come from the full trace (``analysis.summarize_trace``), so they are the numbers
@@ -20,11 +23,12 @@ def run_summary(scenario: Scenario, stats: RunStats) -> dict[str, Any]:
     Args:
         scenario: The scenario that ran (after overrides).
         stats: What ``sim.engine.runner.simulate`` returned.
+        progress: Called with the fraction of the summary pass done (0..1).
 
     """
     if stats.metrics is None:
         info = analysis.run_info(stats.trace_path)
-        metrics = analysis.summarize_trace(stats.trace_path)
+        metrics = analysis.summarize_trace(stats.trace_path, progress)
     else:
         info, metrics = stats.info, stats.metrics
     return {

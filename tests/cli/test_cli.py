@@ -226,21 +226,48 @@ def test_a_run_published_meanwhile_is_never_overwritten(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir() if "fleetsim-lock" not in p.name] == ["raced"]
 
 
-def test_progress_bar_appears_only_after_the_delay(monkeypatch):
-    """The bar stays hidden for short runs and tracks the simulated fraction after that."""
+class Terminal:
+    """A stderr stand-in that says whether it is a terminal and keeps what is written."""
+
+    def __init__(self, tty: bool) -> None:
+        self.tty = tty
+        self.text = ""
+
+    def isatty(self) -> bool:
+        return self.tty
+
+    def write(self, text: str) -> int:
+        self.text += text
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def test_progress_shows_only_after_the_delay_as_a_bar_or_lines(monkeypatch):
+    """Nothing shows for short runs; then a bar on a terminal that tracks the whole run's
+    fraction and its phase, or plain lines elsewhere (every LINE_EVERY_S, and at the end)."""
     import sim.cli.progress as cli
 
-    quick = cli.LazyProgress("x", enabled=True)
+    quick = cli.LazyProgress("x", enabled=True, stream=Terminal(True))
     quick(0.5)
     assert quick.bar is None  # under PROGRESS_AFTER_S: nothing shown
     monkeypatch.setattr(cli, "PROGRESS_AFTER_S", 0.0)
-    slow = cli.LazyProgress("x", enabled=True)
+    slow = cli.LazyProgress("x", enabled=True, stream=Terminal(True))
     slow(0.25)
-    slow(0.75)
+    slow(0.75, "summarising")
     assert slow.bar is not None
     assert slow.bar.tasks[0].completed == 0.75
+    assert slow.bar.tasks[0].fields["phase"] == "summarising"
     slow.close()
-    disabled = cli.LazyProgress("x", enabled=False)
+    piped = Terminal(False)
+    lines = cli.LazyProgress("alexa", enabled=True, stream=piped)
+    lines(0.25)
+    lines(0.5)  # within LINE_EVERY_S of the last line: not shown
+    lines(1.0, "summarising")
+    assert piped.text.splitlines()[0].startswith("fleetsim: alexa:  25.0% (simulating)")
+    assert len(piped.text.splitlines()) == 2 and "100.0% (summarising)" in piped.text
+    disabled = cli.LazyProgress("x", enabled=False, stream=Terminal(True))
     disabled(0.5)
     assert disabled.bar is None
 

@@ -490,3 +490,47 @@ def test_a_run_with_no_measured_request_warns(tmp_path):
     result = invoke("run", path, "--out", tmp_path / "out", "--quiet")
     assert result.exit_code == 0
     assert "warning: no request arrived after the warm-up" in result.output
+
+
+# --- 12. command-line conventions -------------------------------------------------------
+
+
+def test_version_and_short_help():
+    """``fleetsim --version`` and ``-h`` work like ``version`` and ``--help``."""
+    assert "fleetsim 0." in invoke("--version").output
+    for args in (("-h",), ("run", "-h"), ("hardware", "-h")):
+        result = invoke(*args)
+        assert result.exit_code == 0 and "Usage: fleetsim" in result.output
+
+
+def test_shell_completion_is_offered():
+    """typer's completion install is offered (and documented in the README)."""
+    assert "--install-completion" in invoke("--help").output
+    assert "--install-completion" in (ROOT / "README.md").read_text()
+
+
+def test_the_run_reports_its_whole_wall_time_and_its_summary_progress(tmp_path, monkeypatch):
+    """The progress covers the summary pass (a phase of its own, ending at 100%), and
+    "wrote ... in N s" counts the whole command."""
+    seen = []
+
+    def progress(fraction, phase):
+        seen.append((round(fraction, 6), phase))
+
+    sim.run(ROOT / "scenarios" / "alexa.yaml", tmp_path / "out", duration="11s",
+            progress=progress)  # fmt: skip
+    phases = [phase for _, phase in seen]
+    assert phases.index("summarising") > phases.index("simulating")
+    assert seen[-1] == (1.0, "summarising")
+    assert [f for f, _ in seen] == sorted(f for f, _ in seen)
+
+
+def test_summarize_names_the_columns_a_partial_frame_lacks(tmp_path):
+    """``analysis.summarize`` on a trace loaded with only some columns names what is
+    missing (it raised a KeyError)."""
+    import analysis
+
+    result = sim.run(ROOT / "scenarios" / "alexa.yaml", tmp_path / "out", duration="11s")
+    df = analysis.load_trace(result.trace_path, columns=["latency_s", "status"])
+    with pytest.raises(ValueError, match="arrival_s, start_s, service_s, batch_size, pool"):
+        analysis.summarize(df)
