@@ -96,3 +96,37 @@ def test_busy_time_window_clipping():
         np.array([1.5, nan]), np.array([1.0, nan]), np.array([2, 0]), 2.0, 10.0
     )
     assert share.tolist() == [0.25, 0.0]
+
+
+def test_a_latency_equal_to_the_target_meets_the_slo():
+    """``<=``, not ``<``: deterministic service makes a latency exactly at the target
+    common, and it meets the objective."""
+    met, known = analysis.slo_attainment(
+        np.array(["ok", "ok", "ok"]), np.array([0.5, 0.25, 0.75]), np.zeros(3), 0.5, 10.0
+    )
+    assert (met, known) == (2, 3)
+
+
+def test_exact_percentiles_leave_out_the_warm_up_in_both_passes(tmp_path):
+    """The exact percentiles' second pass keeps only measured requests, as the first pass
+    counts them: warm-up latencies placed in the very bins the percentiles need would shift
+    every order statistic if they slipped in."""
+    rng = np.random.default_rng(5)
+    n = 4000
+    latency = rng.uniform(0.010, 0.011, n)  # one narrow range: pass 2 is needed
+    warm = np.arange(n) < n // 2
+    df = pd.DataFrame({
+        "request_id": np.arange(n), "arrival_s": np.where(warm, 1.0, 5.0),
+        "start_s": np.where(warm, 1.0, 5.0), "service_s": 0.001, "batch_size": 1,
+    })  # fmt: skip
+    df["finish_s"] = df.arrival_s + np.where(warm, rng.uniform(0.010, 0.011, n), latency)
+    df["latency_s"] = df.finish_s - df.arrival_s
+    df["queue_s"] = 0.0
+    df["status"] = pd.Categorical(["ok"] * n)
+    df["pool"] = pd.Categorical(["p"] * n)
+    df["warmup"] = warm
+    measured = df.latency_s[~warm].to_numpy()
+    want = np.percentile(measured, [50, 90, 99, 99.9])
+    s = analysis.summarize(df, INFO)
+    got = [s["latency_p50_s"], s["latency_p90_s"], s["latency_p99_s"], s["latency_p999_s"]]
+    assert got == pytest.approx(want, rel=1e-12)
