@@ -275,6 +275,8 @@ def validation_problems(
         ctx = error.get("ctx") or {}
         if error["type"] == "unknown_key":
             path = (*path, str(ctx["key"]))  # a key written as a number is still a key
+        elif error["type"] == "union_tag_invalid":
+            path = (*path, "kind")  # the key the user wrote wrong
         by_path.setdefault(path, []).append(error)
     problems: list[tuple[str, str, int | None]] = []
     for path, errors in by_path.items():
