@@ -248,6 +248,8 @@ def _describe(error: dict[str, Any], path: tuple[str | int, ...]) -> str:
         )
     if kind == "too_short":
         return f"must not be empty, got {value}"
+    if kind == "string_too_long":
+        return f"must have at most {ctx.get('max_length')} characters, got {value}"
     if kind in ("int_type", "int_parsing", "int_from_float"):
         return f"expected a whole number, got {value}"
     if kind in ("float_type", "float_parsing"):

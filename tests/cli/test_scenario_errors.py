@@ -207,3 +207,67 @@ def test_base_scenario_is_valid():
     scenario = parse_scenario(yaml.safe_dump(BASE))
     assert scenario.fleet[0].batching.max_wait == pytest.approx(0.001)
     assert scenario.duration == 2.0 and scenario.warmup == pytest.approx(0.2)
+
+
+def broken(path, value=None, delete=False) -> str:
+    """The base scenario with one value replaced (or deleted), as YAML."""
+    return mutate(list(path), value, delete)
+
+
+# Each kind of problem pydantic reports, with the exact sentence the user reads.
+MESSAGES = [
+    (broken(("seed",), delete=True), "seed", "required key is missing"),
+    (broken(("duration",), "5"), "duration",
+     "a duration needs a unit: write e.g. '5s' or '5ms' (got '5'; only 0 may be written "
+     "without one)"),
+    (broken(("workload", "mix", 0, "seq_len"), {"kind": "uniform", "low": 9, "high": 3}),
+     "workload.mix[0].seq_len", "low (9) must not exceed high (3)"),
+    (broken(("workload", "arrivals"), {"kind": "burst"}), "workload.arrivals.kind",
+     "unknown kind 'burst'; allowed kinds: 'poisson', 'diurnal', 'gamma', 'mmpp', 'trace'"),
+    (broken(("workload", "arrivals"), {"rate": 5}), "workload.arrivals",
+     "'kind' is required here; allowed kinds: poisson, diurnal, gamma, mmpp, trace"),
+    (broken(("fleet", 0, "service"), {"mean": "1ms"}), "fleet[0].service",
+     "'kind' is required here; allowed kinds: exponential, deterministic, lognormal, "
+     "empirical"),
+    (broken(("workload", "arrivals"), [1]), "workload.arrivals",
+     "expected a mapping with a 'kind' (poisson, diurnal, gamma, mmpp, trace), got [1]"),
+    (broken(("workload", "mix", 0, "seq_len"), [1]), "workload.mix[0].seq_len",
+     "expected a mapping with a 'kind' (fixed, choice, uniform), got [1]"),
+    (broken(("slo",), [1]), "slo", "expected a mapping of keys, got [1]"),
+    (broken(("workload", "arrivals", "rate"), -1), "workload.arrivals.rate",
+     "must be > 0.0, got -1"),
+    (broken(("fleet", 0, "count"), 0), "fleet[0].count", "must be >= 1, got 0"),
+    (broken(("slo", "percentile"), 100), "slo.percentile", "must be < 100.0, got 100"),
+    (broken(("fleet", 0, "count"), 2_000_000), "fleet[0].count",
+     "must be <= 1000000, got 2000000"),
+    (broken(("fleet", 0, "dtype"), "fp3"), "fleet[0].dtype",
+     "got 'fp3'; allowed: 'fp32', 'bf16', 'fp16', 'int8', 'fp8' or 'fp4'"),
+    (broken(("name",), "a b"), "name",
+     "got 'a b'; use letters, digits, '_', '-' and '.', starting with a letter or digit"),
+    (broken(("fleet",), []), "fleet", "must not be empty, got []"),
+    (broken(("seed",), "x"), "seed", "expected a whole number, got 'x'"),
+    (broken(("seed",), 1.5), "seed", "expected a whole number, got 1.5"),
+    (broken(("workload", "arrivals", "rate"), "fast"), "workload.arrivals.rate",
+     "expected a number, got 'fast'"),
+    (broken(("workload", "arrivals", "rate"), True), "workload.arrivals.rate",
+     "expected a number, got True"),
+    (broken(("name",), 5), "name", "expected text, got 5"),
+    (broken(("fleet",), {"a": 1}), "fleet",
+     "expected a list (- item lines or [a, b]), got {'a': 1}"),
+    (broken(("name",), "x" * 200), "name",
+     "must have at most 100 characters, got '" + "x" * 76 + "..."),
+    (broken(("fleet", 0, "cores_per_replica"), 0), "fleet[0].cores_per_replica",
+     "must be >= 1 or 'auto', got 0"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "field", "message"), MESSAGES)
+def test_each_kind_of_problem_reads_as_one_exact_sentence(text, field, message):
+    """Every kind of problem pydantic reports becomes one sentence with the value as the
+    user wrote it, at the field's line."""
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(text, source="bad.yaml")
+    ((path, got, line),) = info.value.problems
+    assert (path, got) == (field, message)
+    key = str(field.rsplit(".", 1)[-1]).split("[")[0]
+    assert line is not None and (key in text.splitlines()[line - 1] or field == "seed")

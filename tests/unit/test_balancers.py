@@ -87,3 +87,28 @@ def test_state_dependent_balancers_have_no_draw():
     """Least outstanding and JSQ must see the state at each arrival: no vectorised form."""
     assert LeastOutstanding(3, rng()).draw(5) is None
     assert JoinShortestQueue(3, rng()).draw(5) is None
+
+
+def test_a_subclass_keeps_its_compiled_form_only_if_its_policy_is_unchanged():
+    """A subclass that changes neither ``pick`` nor ``draw`` is still its parent's policy:
+    it keeps the compiled form; changing either one drops it (the kernel would run the
+    parent's); stating ``compiled`` again keeps it."""
+    from sim.policies.balancers import CompiledPick
+
+    class Tuned(PowerOfTwo):
+        def __init__(self, size, rng):
+            super().__init__(size, rng)
+
+    class NewDraw(RoundRobin):
+        def draw(self, n):
+            return super().draw(n)
+
+    class Declared(RoundRobin):
+        compiled = CompiledPick.DRAWN
+
+        def pick(self, outstanding, queued):
+            return super().pick(outstanding, queued)
+
+    assert Tuned.compiled is CompiledPick.DRAWN
+    assert NewDraw.compiled is None
+    assert Declared.compiled is CompiledPick.DRAWN

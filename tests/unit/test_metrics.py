@@ -130,3 +130,13 @@ def test_exact_percentiles_leave_out_the_warm_up_in_both_passes(tmp_path):
     s = analysis.summarize(df, INFO)
     got = [s["latency_p50_s"], s["latency_p90_s"], s["latency_p99_s"], s["latency_p999_s"]]
     assert got == pytest.approx(want, rel=1e-12)
+
+
+def test_summarize_needs_the_run_facts():
+    """A frame without ``attrs["fleetsim"]`` (not from ``load_trace``) and no ``info`` is a
+    clear error, not a KeyError."""
+    with pytest.raises(ValueError, match="needs the run facts: load the trace with"):
+        analysis.summarize(frame())
+    df = frame()
+    df.attrs["fleetsim"] = INFO
+    assert analysis.summarize(df)["requests"] == 6
