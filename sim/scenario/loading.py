@@ -105,8 +105,8 @@ def _alias_problem(root: yaml.Node) -> tuple[str, int] | None:
         return "the YAML document is nested too deeply", None
     if total > MAX_EXPANDED_NODES:
         return (
-            f"YAML aliases expand this document to more than {MAX_EXPANDED_NODES:,} values; a "
-            "scenario is a few hundred",
+            f"this document holds more than {MAX_EXPANDED_NODES:,} values, counting what YAML "
+            "aliases repeat; a scenario holds a few hundred",
             None,
         )
     return None

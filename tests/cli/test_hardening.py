@@ -534,3 +534,33 @@ def test_summarize_names_the_columns_a_partial_frame_lacks(tmp_path):
     df = analysis.load_trace(result.trace_path, columns=["latency_s", "status"])
     with pytest.raises(ValueError, match="arrival_s, start_s, service_s, batch_size, pool"):
         analysis.summarize(df)
+
+
+# --- 11. large documents: parsed once, by libyaml where installed, capped ---------------
+
+
+def test_a_large_document_is_parsed_once_and_capped(monkeypatch):
+    """A 4 MB scenario (x- anchors) is parsed once, with the C parser when installed, and
+    keeps its line numbers; one byte over the cap is refused with the reason."""
+    import yaml as pyyaml
+
+    import sim.scenario.loading as loading
+
+    data = copy.deepcopy(BASE_SCENARIO)
+    data["x-notes"] = [{f"k{i}": "v" * 100} for i in range(30_000)]
+    text = pyyaml.safe_dump(data)
+    assert 3e6 < len(text) < loading.MAX_DOCUMENT_BYTES
+    parses = []
+    real = loading.ScenarioLoader.get_single_node
+    monkeypatch.setattr(loading.ScenarioLoader, "get_single_node",
+                        lambda self: parses.append(1) or real(self))  # fmt: skip
+    parse_scenario(text)
+    assert parses == [1]
+    if pyyaml.__with_libyaml__:
+        assert issubclass(loading.ScenarioLoader, pyyaml.CSafeLoader)
+    bad = text.replace("duration: 2s", "duration: 2")
+    with pytest.raises(ScenarioError, match=r"s\.yaml:\d+: duration"):
+        parse_scenario(bad, source="s.yaml")
+    padded = text + "#" * (loading.MAX_DOCUMENT_BYTES - len(text) + 1)
+    with pytest.raises(ScenarioError, match="a scenario is a few kilobytes"):
+        parse_scenario(padded, source="s.yaml")
