@@ -292,4 +292,6 @@ def summarize_trace(
             acc.keep(completed_latencies(chunk.to_pandas()))
             if progress is not None:
                 progress(0.8 + 0.2 * (i + 1) / groups)
+    if progress is not None:
+        progress(1.0)
     return acc.result()

@@ -140,3 +140,63 @@ def test_summarize_needs_the_run_facts():
     df = frame()
     df.attrs["fleetsim"] = INFO
     assert analysis.summarize(df)["requests"] == 6
+
+
+def test_counts_slo_and_busy_time_add_up_over_row_groups(tmp_path, monkeypatch):
+    """A trace streamed in many row groups gives the summary of the whole frame: counts,
+    SLO hits and busy time accumulate over the groups; progress ends at 1."""
+    import sim.engine.runner as runner
+    from sim.engine.api import prepare
+    from sim.engine.trace_writer import TraceWriter
+
+    def small_groups(*args, **kwargs):
+        return TraceWriter(*args, **{**kwargs, "rows_per_group": 5000})
+
+    monkeypatch.setattr(runner, "TraceWriter", small_groups)
+    scenario, _ = prepare("scenarios/amazon_search.yaml", duration="8s")
+    path = runner.simulate(scenario, tmp_path / "t.parquet").trace_path
+    fractions = []
+    streamed = analysis.summarize_trace(path, fractions.append)
+    whole = analysis.summarize(analysis.load_trace(path))
+    assert streamed["requests"] == whole["requests"] > 5 * 5000
+    for key in ("completed", "dropped", "in_flight", "slo_attainment", "latency_p99_s"):
+        assert streamed[key] == pytest.approx(whole[key], rel=1e-12), key
+    assert streamed["utilisation"] == pytest.approx(whole["utilisation"], rel=1e-12)
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+
+
+def test_a_pipelined_pool_counts_its_busy_time_once_per_stage():
+    """A pipelined replica holds ``pipeline_depth`` batches at once: each occupies it for
+    its time inside divided by the depth."""
+    info = {**INFO, "pools": [{**INFO["pools"][0], "pipeline_depth": 2}]}
+    s = analysis.summarize(frame(), info)
+    assert s["utilisation"]["p"] == pytest.approx((0.4 + 1.0 + 0.2) / 2 / (2 * 2 * 8.0))
+
+
+def test_slo_edges():
+    """A request still in flight that waited exactly the target is not yet a miss; young
+    in-flight requests are unknown, drops are misses; an attainment exactly at the
+    percentile meets the objective."""
+    status = np.array(["ok", "ok", "dropped", "in_flight", "in_flight", "in_flight"])
+    latency = np.array([0.5, 0.9, nan, nan, nan, nan])
+    arrival = np.array([0.0, 0.0, 0.0, 9.5, 9.0, 9.9])  # in flight for 0.5, 1.0, 0.1 s
+    met, known = analysis.slo_attainment(status, latency, arrival, 0.5, 10.0)
+    assert (met, known) == (1, 4)  # ok, ok, dropped, the one in flight for 1.0 s
+    half = frame().iloc[[1, 3]]  # latencies 0.4 (met) and 1.5 (missed): attainment 1/2
+    s = analysis.summarize(half, INFO)
+    assert s["slo_attainment"] == 0.5 and s["slo_met"] is True
+    assert (s["slo_percentile"], s["slo_target_s"]) == (50.0, 0.5)
+    assert set(s) == set(analysis.SUMMARY_KEYS)
+
+
+def test_labels_need_not_be_categorical_and_may_be_missing():
+    """Plain-string pool and status columns give the categorical result; a row with no pool
+    adds busy time to no pool."""
+    plain = frame()
+    plain["pool"] = plain["pool"].astype(str)
+    plain["status"] = plain["status"].astype(str)
+    assert analysis.summarize(plain, INFO) == analysis.summarize(frame(), INFO)
+    orphan = frame()
+    orphan["pool"] = pd.Categorical(["p", None, "p", "p", "p", "p", "p"])
+    s = analysis.summarize(orphan, INFO)
+    assert s["utilisation"]["p"] == pytest.approx((0.4 - 0.2 + 1.0 + 0.2) / (2 * 2 * 8.0))
