@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 import time
@@ -13,13 +12,22 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from typer._click.exceptions import NoArgsIsHelpError, UsageError
+from typer.exceptions import Abort
 
 import hardware
 from hardware import catalog
 from sim import __version__
+from sim.cli.consoles import (
+    EXIT_IO_ERROR,
+    StdoutFailed,
+    fail,
+    silence_stdout,
+    stderr,
+    stdout,
+)
 from sim.cli.hardware import app as hardware_app
 from sim.cli.progress import LazyProgress
 from sim.cli.tables import summary_table
@@ -60,24 +68,6 @@ def _options(
     """Simulate ML-inference fleets on AWS Inferentia: latency, capacity and cost."""
 
 
-def _stderr() -> Console:
-    return Console(stderr=True)
-
-
-class _Stdout(Console):
-    """Rich's console, exiting 141 (128 + SIGPIPE) when its reader closes the pipe."""
-
-    def on_broken_pipe(self) -> None:
-        """Quietly end the command, as a shell pipeline expects."""
-        self.quiet = True
-        _silence_stdout()
-        raise SystemExit(EXIT_BROKEN_PIPE)
-
-
-def _stdout() -> Console:
-    return _Stdout()
-
-
 MaxMemoryOption = Annotated[
     str | None,
     typer.Option(
@@ -91,38 +81,41 @@ def _as_options(exc: ScenarioError) -> ScenarioError:
     """An error about a ``sim.run`` argument, named as its command-line option."""
     if exc.source != "run":
         return exc
-    problems = [(f"--{p.replace('_', '-')}", m, line) for p, m, line in exc.problems]
+    options = {"seed", "duration", "max_memory", "engine", "trace", "sample_fraction"}
+    problems = [
+        (f"--{p.replace('_', '-')}" if p in options else p, m, line) for p, m, line in exc.problems
+    ]
     return ScenarioError(problems, "command line")
 
 
 def _announce(estimate: RunEstimate) -> None:
     """Say what a long run will take before it starts."""
     if estimate.wall_s > LONG_RUN_S:
-        _stderr().print(escape(f"estimate: {estimate.describe()}"), highlight=False,
+        stderr().print(escape(f"estimate: {estimate.describe()}"), highlight=False,
                         soft_wrap=True)  # fmt: skip
 
 
 class Terminated(BaseException):
-    """SIGTERM arrived: unwind like an interrupt, so staged output is removed."""
+    """SIGTERM or SIGHUP arrived: unwind like an interrupt, so staged output is removed."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"terminated ({signal.Signals(signum).name})")
+        self.signum = signum
 
 
 @contextmanager
 def terminated_as_exception() -> Iterator[None]:
-    """Within the block, SIGTERM raises ``Terminated`` (in the main thread)."""
+    """Within the block, SIGTERM and SIGHUP raise ``Terminated`` (in the main thread)."""
 
     def handler(signum: int, frame: object) -> None:
-        raise Terminated()
+        raise Terminated(signum)
 
-    previous = signal.signal(signal.SIGTERM, handler)
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGHUP)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    _stderr().print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    return typer.Exit(code)
+        for signum, old in previous.items():
+            signal.signal(signum, old)
 
 
 class TraceChoice(StrEnum):
@@ -176,39 +169,47 @@ def run(
     """Run a scenario; write DIR/requests.parquet and DIR/summary.json; print the summary."""
     started = time.perf_counter()
     try:
-        scenario, _ = prepare(scenario_file, seed=seed, duration=duration)
+        scenario, source_text = prepare(scenario_file, seed=seed, duration=duration)
     except ScenarioError as exc:
-        raise _fail(str(_as_options(exc))) from None
+        raise fail(str(_as_options(exc))) from None
     progress = LazyProgress(scenario.name, enabled=not quiet)
     try:
         with terminated_as_exception():
-            result = sim_run(scenario_file, out_dir, engine=engine.value, seed=seed,
-                             duration=duration, force=force, progress=progress,
+            result = sim_run(scenario, out_dir, engine=engine.value, source_text=source_text,
+                             force=force, progress=progress,
                              max_memory=max_memory, trace=trace.value,
                              sample_fraction=sample_fraction,
                              on_estimate=None if quiet else _announce)  # fmt: skip
     except ScenarioError as exc:  # --max-memory
-        raise _fail(str(_as_options(exc))) from None
+        raise fail(str(_as_options(exc))) from None
     except (OutputExistsError, EngineUnavailable, RunRefused) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
+    except OSError as exc:  # the output's disk filled up, a file grew past a limit, ...
+        progress.close()
+        where = out_dir if out_dir is not None else f"runs/{scenario.name}"
+        raise fail(
+            f"could not write the run's output for {where}: {exc.strerror or exc}; nothing "
+            "was written",
+            code=EXIT_IO_ERROR,
+        ) from None
     except KeyboardInterrupt:
         progress.close()
-        raise _fail("interrupted; no output was written", code=130) from None
-    except Terminated:
+        raise fail("interrupted; no output was written", code=130) from None
+    except Terminated as exc:
         progress.close()
-        raise _fail("terminated (SIGTERM); no output was written", code=143) from None
+        raise fail(f"{exc}; no output was written", code=128 + exc.signum) from None
     finally:
         progress.close()
     summary = result.summary
     if not quiet:
-        _stdout().print(summary_table(f"fleetsim: {scenario.name}", summary, summary["pools"]))
+        stdout().print(summary_table(f"fleetsim: {scenario.name}", summary, summary["pools"]))
         if any(p["projected"] for p in summary["pools"]):
-            _stdout().print(
+            stdout().print(
                 "[yellow]note:[/] PROJECTED hardware in this fleet (inf3): its performance "
                 "and price are projections, not published figures."
             )
     if summary["requests"] == 0:
-        _stderr().print(
+        stderr().print(
             "[yellow]warning:[/] no request arrived after the warm-up, so every metric is "
             "empty; check the arrival rate, the duration and the warm-up",
             highlight=False,
@@ -217,14 +218,14 @@ def run(
     engine_line = f"engine: {result.engine}"
     if result.engine_reason:
         engine_line += f" ({result.engine_reason})"
-    _stdout().print(escape(engine_line), highlight=False, soft_wrap=True)
+    stdout().print(escape(engine_line), highlight=False, soft_wrap=True)
     written = {
         "full": f"{result.trace_path} ({result.trace_rows:,} requests) and ",
         "sample": f"{result.trace_path} (a {sample_fraction:g} sample of {result.trace_rows:,} "
         "requests) and ",
         "summary": "",
     }[trace.value]
-    _stdout().print(
+    stdout().print(
         escape(
             f"wrote {written}{result.out_dir / 'summary.json'} in "
             f"{time.perf_counter() - started:.1f} s"
@@ -253,13 +254,13 @@ def validate(
         estimate = estimate_run(scenario)
         check_fits(estimate, max_memory_bytes=limit)
     except (ScenarioError, RunRefused) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     pools = ", ".join(
         f"{p.name} ({p.count} x {p.instance}"
         f"{', PROJECTED hardware' if catalog.instance_type(p.instance).projected else ''})"
         for p in scenario.fleet
     )
-    _stdout().print(
+    stdout().print(
         escape(
             f"{scenario_file}: ok - scenario {scenario.name!r}, pools: {pools}; "
             f"estimate: {estimate.describe()}"
@@ -305,12 +306,12 @@ def selfcheck(
             str(result.replications),
             "pass" if result.passed else ("FAIL (wide)" if result.inside else "FAIL"),
         )
-        _stderr().print(result.describe(), highlight=False, soft_wrap=True)
+        stderr().print(result.describe(), highlight=False, soft_wrap=True)
 
     chosen = [c for c in sc.checks(profile.value) if only is None or only in c.name]
     policy = only is None or only in "policy order"
     if not chosen and not policy:
-        raise _fail(f"--only {only!r} matches no check")
+        raise fail(f"--only {only!r} matches no check")
     sc.run_checks(chosen, workers=workers, on_result=show)
     if policy:
         waits = sc.policy_waits()
@@ -323,57 +324,48 @@ def selfcheck(
             "4",
             "pass" if ordered else "FAIL",
         )
-    _stdout().print(table)
+    stdout().print(table)
     if failed:
-        raise _fail(f"{failed} check(s) failed", code=1)
+        raise fail(f"{failed} check(s) failed", code=1)
 
 
 @app.command()
 def version() -> None:
     """Print the fleetsim and hardware-model versions, and whether the kernel is built."""
     kernel = "built" if kernel_built() else "not built (runs use the SimPy engine)"
-    _stdout().print(
+    stdout().print(
         f"fleetsim {__version__}, hardware model {hardware.HARDWARE_MODEL_VERSION}, "
         f"compiled kernel: {kernel}"
     )
 
 
-EXIT_IO_ERROR = 74  # sysexits.h EX_IOERR: the output could not be written
-EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for `fleetsim ... | head -1`
-
-
 def main() -> None:
     """Console-script entry point.
 
-    Standard output that cannot be written (a full disk, a closed pipe) ends the command
-    with one line and a documented exit code, not a traceback: 74, or 141 for a pipe closed
-    early (``| head``). Files a run had published by then are complete.
+    Standard output that cannot be written ends the command with one line and exit 74
+    (141 for a pipe closed early: ``sim.cli.consoles``); a command-line usage error is one
+    line and exit 2.
     """
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # a closed pipe ends us: exit 141, quietly
     try:
-        app()
-    except BrokenPipeError:
-        _silence_stdout()
-        sys.exit(EXIT_BROKEN_PIPE)
-    except OSError as exc:
-        if exc.errno is None or not _is_stdout_error(exc):
-            raise
-        _silence_stdout()
-        sys.stderr.write(
-            f"error: cannot write to standard output ({exc.strerror}); any run directory "
-            "was already written completely\n"
+        result = app(standalone_mode=False)
+    except StdoutFailed as exc:
+        silence_stdout()
+        stderr().print(
+            f"[bold red]error:[/] cannot write to standard output ({escape(str(exc))})",
+            highlight=False,
+            soft_wrap=True,
         )
         sys.exit(EXIT_IO_ERROR)
-
-
-def _is_stdout_error(exc: OSError) -> bool:
-    """Whether an OSError came from writing standard output (its last frame writes to it)."""
-    import traceback
-
-    frames = traceback.extract_tb(exc.__traceback__)
-    return bool(frames) and "write" in (frames[-1].line or "")
-
-
-def _silence_stdout() -> None:
-    """Point standard output at /dev/null, so the interpreter's final flush cannot fail."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
+    except NoArgsIsHelpError as exc:  # ``fleetsim`` alone: the help, as typer shows it
+        stdout().print(exc.ctx.get_help() if exc.ctx is not None else "", highlight=False)
+        sys.exit(0)
+    except UsageError as exc:  # typer's own box takes many lines: one
+        command = exc.ctx.command_path if exc.ctx is not None else "fleetsim"
+        stderr().print(f"[bold red]error:[/] {escape(exc.format_message())} (see '{command} -h')",
+                       highlight=False, soft_wrap=True)  # fmt: skip
+        sys.exit(2)
+    except Abort:
+        stderr().print("[bold red]error:[/] interrupted", highlight=False)
+        sys.exit(130)
+    sys.exit(result if isinstance(result, int) else 0)

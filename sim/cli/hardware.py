@@ -22,6 +22,7 @@ from hardware.catalog.dtypes import DTYPES
 from hardware.catalog.power import chip_power
 from hardware.models.workload import ModelSpec
 from hardware.planning import cost_tables
+from sim.cli import consoles
 from sim.scenario.base import did_you_mean
 from sim.scenario.units import DURATION_HELP, parse_duration_s
 
@@ -45,14 +46,15 @@ DtypeOption = Annotated[str, typer.Option("--dtype", help=f"One of {', '.join(DT
 CsvOption = Annotated[bool, typer.Option("--csv", help="Print the full table as CSV.")]
 
 
-def _console(stderr: bool = False) -> Console:
-    stream = sys.stderr if stderr else sys.stdout
-    return Console(stderr=stderr, width=None if stream.isatty() else 200, highlight=False)
+MAX_BATCH = 4096  # as a scenario's batching.max_batch
+
+
+def _console() -> Console:
+    return consoles.stdout(width=None if sys.stdout.isatty() else 200, highlight=False)
 
 
 def _fail(option: str, message: str) -> typer.Exit:
-    _console(stderr=True).print(f"[bold red]error:[/] {option}: {message}", soft_wrap=True)
-    return typer.Exit(2)
+    return consoles.fail(f"{option}: {message}")
 
 
 def _model(name: str) -> ModelSpec:
@@ -108,8 +110,10 @@ def _batch_sizes(text: str) -> list[int]:
         sizes = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
         sizes = []
-    if not sizes or min(sizes) < 1:
-        raise _fail("--batch-sizes", f"expected whole numbers >= 1 such as 1,2,4,8; got {text!r}")
+    if not sizes or min(sizes) < 1 or max(sizes) > MAX_BATCH:
+        raise _fail(
+            "--batch-sizes", f"expected whole numbers 1..{MAX_BATCH} such as 1,2,4,8; got {text!r}"
+        )
     return sizes
 
 
@@ -193,7 +197,7 @@ def compare_command(
     seq_len: SeqLenOption = None,
     dtype: DtypeOption = "bf16",
     max_batch: Annotated[
-        int, typer.Option("--max-batch", min=1, help="Largest batch size tried.")
+        int, typer.Option("--max-batch", min=1, max=MAX_BATCH, help="Largest batch size tried.")
     ] = 32,
     latency_budget: Annotated[
         str | None,

@@ -23,7 +23,7 @@ from sim.engine.summary import run_summary
 from sim.engine.trace_writer import TraceMode
 from sim.policies.balancers import BALANCERS
 from sim.scenario.errors import ScenarioError
-from sim.scenario.loading import load_scenario, with_overrides
+from sim.scenario.loading import parse_scenario, read_scenario_text, with_overrides
 from sim.scenario.schema import Scenario
 from sim.scenario.units import parse_bytes, parse_duration_s
 from sim.streams import stream
@@ -73,10 +73,16 @@ def prepare(
 
     """
     source_text = None
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise ScenarioError.single("seed", f"expected a whole number, got {seed!r}", source="run")
     if not isinstance(scenario, Scenario):
+        if not isinstance(scenario, str | Path):
+            raise ScenarioError.single(
+                "scenario", f"expected a file path or a Scenario, got {scenario!r}", source="run"
+            )
         path = Path(scenario)
-        scenario = load_scenario(path)
-        source_text = path.read_text(encoding="utf-8")
+        source_text = read_scenario_text(path)  # once: /dev/stdin can be read only once
+        scenario = parse_scenario(source_text, source=str(path), base_dir=path.parent)
     duration_s = None
     if duration is not None:
         if not isinstance(duration, str):
@@ -109,6 +115,7 @@ def run(
     on_estimate: Callable[[RunEstimate], None] | None = None,
     trace: str = "full",
     sample_fraction: float = 0.01,
+    source_text: str | None = None,
 ) -> RunResult:
     """Simulate a scenario; publish ``out/requests.parquet`` and ``out/summary.json``.
 
@@ -137,6 +144,8 @@ def run(
             ``sample_fraction`` of the requests) or ``"summary"`` (no trace file); the
             summary's metrics are exact in every mode.
         sample_fraction: The fraction of requests ``"sample"`` keeps, in (0, 1].
+        source_text: The scenario file as written, kept in the trace, when ``scenario`` is
+            already loaded (a path is read for it).
 
     Raises:
         ScenarioError: the scenario or an override is not valid.
@@ -145,7 +154,10 @@ def run(
         sim.engine.output.OutputExistsError: ``out`` exists (and not ``force``).
 
     """
-    scenario, source_text = prepare(scenario, seed=seed, duration=duration)
+    processes = list(processes) if hasattr(processes, "__iter__") else processes
+    _check_arguments(engine, replication, force, trace, sample_fraction, processes)
+    scenario, read_text = prepare(scenario, seed=seed, duration=duration)
+    source_text = read_text if read_text is not None else source_text
     if Engine(engine) is Engine.compiled:  # refuse before anything is written
         reason = why_not_compiled([BALANCERS[scenario.balancer.kind]])
         if reason is not None:
@@ -182,6 +194,44 @@ def run(
     return RunResult(
         summary, trace_path, out_dir, stats.engine, stats.engine_reason, stats.requests
     )
+
+
+def _check_arguments(
+    engine: object,
+    replication: object,
+    force: object,
+    trace: object,
+    sample_fraction: object,
+    processes: object,
+) -> None:
+    """Refuse arguments of the wrong type or range, naming the argument.
+
+    Raises:
+        ScenarioError: the first bad argument (source ``run``).
+
+    """
+
+    def refuse(name: str, message: str) -> None:
+        raise ScenarioError.single(name, message, source="run")
+
+    if str(engine) not in {e.value for e in Engine}:
+        refuse("engine", f"expected auto, compiled or simpy, got {engine!r}")
+    if isinstance(replication, bool) or not isinstance(replication, int) or replication < 0:
+        refuse("replication", f"expected a whole number >= 0, got {replication!r}")
+    if not isinstance(force, bool):
+        refuse("force", f"expected True or False, got {force!r}")
+    if trace not in ("full", "sample", "summary"):
+        refuse("trace", f"expected full, sample or summary, got {trace!r}")
+    if (
+        isinstance(sample_fraction, bool)
+        or not isinstance(sample_fraction, int | float)
+        or not 0 < sample_fraction <= 1
+    ):
+        refuse("sample_fraction", f"expected a number in (0, 1], got {sample_fraction!r}")
+    if isinstance(processes, str | bytes) or not hasattr(processes, "__iter__"):
+        refuse("processes", f"expected a list of generator functions, got {processes!r}")
+    if not all(callable(p) for p in processes):  # type: ignore[union-attr]
+        refuse("processes", f"expected a list of generator functions, got {processes!r}")
 
 
 def _phases(

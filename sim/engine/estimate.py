@@ -10,14 +10,13 @@ it will take a while. ``docs/limits.md`` lists every refusal and why.
 from __future__ import annotations
 
 import math
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from hardware import catalog
 from sim.engine.engines import Engine, why_not_compiled
 from sim.engine.trace_writer import FULL_TRACE, TraceMode
+from sim.machine import available_memory_bytes, free_disk_bytes
 from sim.policies.balancers import BALANCERS
 from sim.scenario.checks import replica_cores
 from sim.scenario.models import seq_len_bounds_by_model, seq_lens_of
@@ -157,26 +156,6 @@ def estimate_run(
 def _kept(trace: TraceMode) -> float:
     """The fraction of requests the trace file keeps."""
     return {"full": 1.0, "sample": trace.fraction, "summary": 0.0}[trace.kind]
-
-
-def available_memory_bytes() -> float:
-    """Memory the machine can give a new process now (``MemAvailable``), in bytes."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
-                    return float(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return float(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
-
-
-def free_disk_bytes(directory: Path) -> float:
-    """Free bytes on the file system that holds ``directory`` (or its nearest ancestor)."""
-    directory = Path(directory).resolve()
-    while not directory.exists() and directory != directory.parent:
-        directory = directory.parent
-    return float(shutil.disk_usage(directory).free)
 
 
 def check_fits(

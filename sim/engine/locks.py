@@ -104,6 +104,32 @@ def is_abandoned(path: Path) -> bool:
     return True
 
 
+def remove_if_abandoned(path: Path) -> bool:
+    """Delete the lock file at ``path`` if nobody holds it; whether it was deleted.
+
+    It is unlinked while locked, so a process that opened it meanwhile finds, once it gets
+    the lock, that the file it holds is no longer the one under the name, and tries again.
+    """
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return False
+    try:
+        same = os.fstat(fd).st_ino == os.stat(path).st_ino
+        if same:
+            path.unlink()
+        return same
+    except FileNotFoundError:
+        return False
+    finally:
+        os.close(fd)
+
+
 def holder(path: Path) -> str:
     """Who holds the lock at ``path``, as written by the holder."""
     try:

@@ -13,7 +13,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sim.engine.locks import FileLock, LockHeld, create_locked, is_abandoned
+from sim.engine.locks import (
+    FileLock,
+    LockHeld,
+    create_locked,
+    is_abandoned,
+    remove_if_abandoned,
+)
 
 
 class OutputExistsError(Exception):
@@ -60,12 +66,45 @@ def staged_dir(target: str | Path, force: bool = False) -> Iterator[Path]:
             it, or the parent directory cannot be written.
 
     """
-    target = Path(target).resolve()  # "." and ".." get a real name
-    _check_replaceable(target, force)
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        target = Path(target).resolve()  # "." and ".." get a real name
+    except (OSError, RuntimeError) as exc:  # a symlink loop
+        raise OutputExistsError(f"cannot use {target} as the output: {exc}") from None
+    _check_replaceable(target, force)
+    with _removing_on_error(_make_parents(target.parent)):
+        yield from _staged_in(target, force)
+
+
+def _make_parents(directory: Path) -> list[Path]:
+    """Create ``directory`` and missing parents; return those created, deepest first."""
+    missing = []
+    for parent in [directory, *directory.parents]:
+        if parent.exists():
+            break
+        missing.append(parent)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OutputExistsError(f"cannot create {target.parent}: {exc.strerror}") from None
+        raise OutputExistsError(f"cannot create {directory}: {exc.strerror}") from None
+    return missing
+
+
+@contextmanager
+def _removing_on_error(created: list[Path]) -> Iterator[None]:
+    """Remove the directories a failed run created for its output (if still empty)."""
+    try:
+        yield
+    except BaseException:
+        for directory in created:  # deepest first
+            try:
+                directory.rmdir()
+            except OSError:
+                break
+        raise
+
+
+def _staged_in(target: Path, force: bool) -> Iterator[Path]:
+    """``staged_dir`` once the parent exists: lock, stage, publish."""
     try:
         output_lock = FileLock(
             target.with_name(f".{target.name}.fleetsim-lock"), f"writing {target}"
@@ -127,17 +166,16 @@ def remove_stale_staging(directory: Path) -> list[Path]:
         if entry.suffix == ".lock" or entry.name.endswith(".new"):
             continue
         lock = entry.with_name(f"{entry.name}.lock")
-        if not is_abandoned(lock):
+        if lock.exists() and not is_abandoned(lock):
             continue
         shutil.rmtree(entry, ignore_errors=True)
-        lock.unlink(missing_ok=True)
+        remove_if_abandoned(lock)
         removed.append(entry)
     for lock in directory.glob(f"{STAGING_PREFIX}*.lock"):  # a run killed before its mkdir
-        if not lock.with_suffix("").exists() and is_abandoned(lock):
-            lock.unlink(missing_ok=True)
+        if not lock.with_suffix("").exists():
+            remove_if_abandoned(lock)
     for lock in directory.glob(".*.fleetsim-lock"):  # the run holding it was killed
-        if is_abandoned(lock):
-            lock.unlink(missing_ok=True)
+        remove_if_abandoned(lock)
     for new in directory.glob(f"{STAGING_PREFIX}*.new"):  # killed while creating its lock
         try:
             if time.time() - new.stat().st_mtime > 60 and is_abandoned(new):

@@ -9,6 +9,7 @@ between for a fleet built by hand: it runs request chunks through either engine.
 from __future__ import annotations
 
 import gc
+import inspect
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -162,7 +163,14 @@ def _start(
     if processes:
         view = FleetView(env, fleet, state)
         for process in processes:
-            env.process(process(env, view))
+            started = process(env, view)
+            if not inspect.isgenerator(started):
+                name = getattr(process, "__name__", repr(process))
+                raise TypeError(
+                    f"process {name} must be a SimPy generator function f(env, fleet) that "
+                    f"yields events; calling it returned {type(started).__name__}"
+                )
+            env.process(started)
     return FleetTimeout(env, until_s, URGENT)
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from sim.scenario.base import Config, Duration, PositiveDuration
 from sim.scenario.datafiles import numbers, read_table, resolve_path
@@ -123,6 +123,7 @@ class EmpiricalService(Config):
     kind: Literal["empirical"]
     path: str
     column: str = "service_s"
+    _samples: np.ndarray | None = PrivateAttr(default=None)  # read once per config value
 
     @field_validator("path")
     @classmethod
@@ -135,10 +136,12 @@ class EmpiricalService(Config):
         return self
 
     def samples_s(self) -> np.ndarray:
-        """The measured service times (s), validated finite and positive."""
-        df = read_table(self.path, [self.column])
-        return numbers(df, self.path, self.column, what="a service time in seconds > 0",
-                       low=0.0, low_inclusive=False)  # fmt: skip
+        """The measured service times (s), validated finite and positive; read once."""
+        if self._samples is None:
+            df = read_table(self.path, [self.column])
+            self._samples = numbers(df, self.path, self.column, low=0.0, low_inclusive=False,
+                                    what="a service time in seconds > 0")  # fmt: skip
+        return self._samples
 
     def mean_s(self, batch_size: int = 1) -> float:
         """Mean of the samples (s)."""

@@ -25,9 +25,7 @@ def _duration(value: object) -> float:
     try:
         return parse_duration_s(value)
     except ValueError as exc:
-        raise PydanticCustomError(
-            "duration", str(exc).replace("{", "{{").replace("}", "}}")
-        ) from None
+        raise PydanticCustomError("duration", "{message}", {"message": str(exc)}) from None
 
 
 def _seconds(value: float) -> str:
@@ -64,7 +62,8 @@ class Config(BaseModel):
                         f"unknown key {key!r}{did_you_mean(key, allowed)}; "
                         f"allowed keys: {', '.join(allowed)}"
                     )
-                    # braces in user text must not be read as a template by pydantic
-                    message = message.replace("{", "{{").replace("}", "}}")
-                    raise PydanticCustomError("unknown_key", message, {"key": key})
+                    # the text goes in as a value, so braces in it are not a template
+                    raise PydanticCustomError(
+                        "unknown_key", "{message}", {"key": key, "message": message}
+                    )
         return data

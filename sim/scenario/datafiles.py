@@ -7,6 +7,8 @@ context (``{"base_dir": ...}``). Files are csv or parquet, chosen by suffix.
 from __future__ import annotations
 
 import math
+import re
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -14,14 +16,25 @@ import pandas as pd
 import pyarrow.parquet as pq
 from pydantic import ValidationInfo
 
+from sim.machine import available_memory_bytes
+
 
 def resolve_path(value: str, info: ValidationInfo) -> str:
-    """Absolute path of ``value``, relative paths taken from the scenario's directory."""
-    path = Path(value).expanduser()
-    if not path.is_absolute():
-        base = (info.context or {}).get("base_dir")
-        path = Path(base) / path if base else path
-    return str(path.resolve())
+    """Absolute path of ``value``, relative paths taken from the scenario's directory.
+
+    Raises:
+        ValueError: a path that cannot be resolved (an unknown ``~user``, a symlink loop, a
+            NUL character), naming it.
+
+    """
+    try:
+        path = Path(value).expanduser()
+        if not path.is_absolute():
+            base = (info.context or {}).get("base_dir")
+            path = Path(base) / path if base else path
+        return str(path.resolve())
+    except (RuntimeError, ValueError, OSError) as exc:
+        raise ValueError(f"cannot resolve the path {value!r}: {exc}") from None
 
 
 def read_table(path: str, columns: list[str] | None = None) -> pd.DataFrame:
@@ -34,9 +47,12 @@ def read_table(path: str, columns: list[str] | None = None) -> pd.DataFrame:
     """
     p = Path(path)
     suffix = p.suffix.lower()
+    _check_readable(p, path)
     try:
-        if suffix == ".csv":  # as text: values are checked, and quoted, as written
-            df = pd.read_csv(p, dtype=str, keep_default_na=False, na_filter=False)
+        if suffix == ".csv":  # as text when not all numbers: bad values are quoted as written
+            df = pd.read_csv(p)
+            if any(df[c].dtype.kind not in "fiub" for c in columns or () if c in df.columns):
+                df = pd.read_csv(p, dtype=str, keep_default_na=False, na_filter=False)
         elif suffix in (".parquet", ".pq"):
             df = pq.read_table(p).to_pandas()
         else:
@@ -44,11 +60,13 @@ def read_table(path: str, columns: list[str] | None = None) -> pd.DataFrame:
     except FileNotFoundError:
         raise ValueError(f"{path}: no such file") from None
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise ValueError(f"{path}: cannot read it ({exc})") from None
+        reason = " ".join(str(exc).split())  # one line
+        raise ValueError(f"{path}: cannot read it ({reason})") from None
     except Exception as exc:  # pyarrow raises its own error types for corrupt files
         if isinstance(exc, ValueError) and str(exc).startswith(path):
             raise
-        raise ValueError(f"{path}: cannot read it ({type(exc).__name__}: {exc})") from None
+        reason = " ".join(str(exc).split())
+        raise ValueError(f"{path}: cannot read it ({type(exc).__name__}: {reason})") from None
     if columns:
         missing = [c for c in columns if c not in df.columns]
         if missing:
@@ -57,6 +75,36 @@ def read_table(path: str, columns: list[str] | None = None) -> pd.DataFrame:
                 f"{', '.join(map(str, df.columns)) or 'none'}"
             )
     return df
+
+
+DATA_MEMORY_FACTOR = 12  # memory a file takes when read, per byte on disk (csv as text)
+
+
+def _check_readable(p: Path, path: str) -> None:
+    """A data file must be a regular file that fits in memory once read.
+
+    Raises:
+        ValueError: missing, not a regular file (a directory or a named pipe, which would
+            block), unreadable, or larger than the memory available to read it.
+
+    """
+    try:
+        info = p.stat()
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such file") from None
+    except (OSError, RuntimeError) as exc:
+        raise ValueError(f"{path}: cannot read it ({exc})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ValueError(f"{path}: not a regular file (a directory, a named pipe or a device)")
+    needed = info.st_size * DATA_MEMORY_FACTOR
+    if needed > available_memory_bytes():
+        raise ValueError(
+            f"{path}: {info.st_size / 1e9:.1f} GB on disk needs about {needed / 1e9:.0f} GB of "
+            "memory to read, more than this machine has available; replay a part of it"
+        )
+
+
+_NUMBER = re.compile(r"^\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*$", re.ASCII)
 
 
 def numbers(
@@ -117,10 +165,12 @@ def _number(value: object) -> float:
         return math.nan
     if isinstance(value, int | float):
         return float(value)
-    try:
-        return float(str(value).strip())
-    except ValueError:
+    text = str(value)
+    if text.lower().strip() in ("inf", "+inf", "-inf", "nan"):
+        return float(text)
+    if not _NUMBER.match(text):  # no '1_0', no non-ASCII digits, as a reader would expect
         return math.nan
+    return float(text)
 
 
 def _refuse(path: str, row: int, column: str, value: object, what: str) -> None:

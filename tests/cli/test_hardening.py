@@ -259,7 +259,7 @@ def test_a_trace_that_would_not_fit_the_disk_is_refused(tmp_path, monkeypatch):
     """The trace's estimated size is checked against the free space where it goes."""
     import sim.engine.estimate as estimate
 
-    monkeypatch.setattr(estimate, "free_disk_bytes", lambda directory: 1e6)
+    monkeypatch.setattr(estimate, "free_disk_bytes", lambda directory: 1e6)  # as the machine
     result = invoke("run", ROOT / "scenarios" / "alexa.yaml", "--out", tmp_path / "out")
     assert result.exit_code == 2
     assert "the trace would take about 16.2 MB" in result.output
@@ -386,7 +386,8 @@ def test_a_full_disk_on_standard_output_is_exit_74_after_a_complete_run(tmp_path
 
 
 def test_a_pipe_closed_early_ends_quietly_with_141(tmp_path):
-    """``fleetsim validate ... | head -c0``: exit 141 (128 + SIGPIPE), nothing on stderr."""
+    """``fleetsim validate ... | head -c0``: exit 141 (128 + SIGPIPE: the process ends on the
+    signal, as ``cat`` does), nothing on stderr."""
     import subprocess
     import sys
 
@@ -395,7 +396,7 @@ def test_a_pipe_closed_early_ends_quietly_with_141(tmp_path):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
     proc.stdout.close()  # the reader is gone before anything is printed
     stderr = proc.stderr.read().decode()
-    assert proc.wait(timeout=120) == 141, stderr
+    assert proc.wait(timeout=120) in (141, -13), stderr  # 141 from a shell, -13 from Popen
     assert stderr == ""
 
 
@@ -420,7 +421,7 @@ def scenario_with_trace(tmp_path, frame, suffix=".csv") -> str:
     ("columns", "suffix", "fragment"),
     [
         ({"arrival_s": [0.0, 1.0], "seq_len": [64, "long"]}, ".csv", "seq_len = 'long'"),
-        ({"arrival_s": [0.0, 1.0], "seq_len": [64, 1e30]}, ".csv", "seq_len = '1e+30'"),
+        ({"arrival_s": [0.0, 1.0], "seq_len": [64, 1e30]}, ".csv", "seq_len = 1e+30"),
         ({"arrival_s": [0.0, "soon"]}, ".csv", "arrival_s = 'soon'"),
         ({"arrival_s": [True, False]}, ".parquet", "data row 1: arrival_s = True"),
     ],
@@ -440,7 +441,7 @@ def test_bad_trace_values_name_file_row_column_and_value(tmp_path, columns, suff
 
 @pytest.mark.parametrize(
     ("content", "fragment"),
-    [("service_s\n", "has no values"), ("service_s\n0.002\n-0.001\n", "service_s = '-0.001'")],
+    [("service_s\n", "has no values"), ("service_s\n0.002\n-0.001\n", "service_s = -0.001")],
     ids=["header only", "negative"],
 )
 def test_bad_measured_service_files_are_named(tmp_path, content, fragment):
@@ -544,7 +545,7 @@ def test_a_large_document_is_parsed_once_and_capped(monkeypatch):
     keeps its line numbers; one byte over the cap is refused with the reason."""
     import yaml as pyyaml
 
-    import sim.scenario.loading as loading
+    import sim.scenario.yaml_text as loading
 
     data = copy.deepcopy(BASE_SCENARIO)
     data["x-notes"] = [{f"k{i}": "v" * 100} for i in range(30_000)]

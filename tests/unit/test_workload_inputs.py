@@ -189,8 +189,8 @@ def test_trace_time_scale_and_models(tmp_path):
             pd.DataFrame({"arrival_s": [0.0, 2.0, 1.0]}),
             ["data row 3", "earlier than the row before"],
         ),
-        (pd.DataFrame({"arrival_s": [0.0, -1.0]}), ["data row 2", "'-1.0'", ">= 0"]),
-        (pd.DataFrame({"arrival_s": [0.0, float("nan"), 3.0]}), ["data row 2", "= ''"]),
+        (pd.DataFrame({"arrival_s": [0.0, -1.0]}), ["data row 2", "= -1.0", ">= 0"]),
+        (pd.DataFrame({"arrival_s": [0.0, float("nan"), 3.0]}), ["data row 2", "= nan"]),
         (pd.DataFrame({"time": [0.0, 1.0]}), ["missing column(s) arrival_s"]),
         (
             pd.DataFrame({"arrival_s": [0.0, 1.0], "model": ["bert-base", "gpt-9"]}),
