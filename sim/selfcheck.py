@@ -205,7 +205,7 @@ def run_replications(
     with tempfile.TemporaryDirectory() as directory:
         jobs = [(data, r, directory, statistics) for r in range(replications)]
         if workers > 1:
-            with ProcessPoolExecutor(workers) as pool:
+            with ProcessPoolExecutor(min(workers, replications)) as pool:
                 return list(pool.map(_one, jobs))
         return [_one(job) for job in jobs]
 

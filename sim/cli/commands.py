@@ -31,7 +31,7 @@ from sim.cli.consoles import (
 from sim.cli.hardware import app as hardware_app
 from sim.cli.progress import LazyProgress
 from sim.cli.tables import summary_table
-from sim.engine.api import prepare
+from sim.engine.api import default_out_dir, prepare
 from sim.engine.api import run as sim_run
 from sim.engine.engines import EngineUnavailable, kernel_built
 from sim.engine.estimate import LONG_RUN_S, RunEstimate, RunRefused, check_fits, estimate_run
@@ -252,7 +252,7 @@ def validate(
                     "--max-memory", str(exc), source="command line"
                 ) from None
         estimate = estimate_run(scenario)
-        check_fits(estimate, max_memory_bytes=limit)
+        check_fits(estimate, out_dir=default_out_dir(scenario).parent, max_memory_bytes=limit)
     except (ScenarioError, RunRefused) as exc:
         raise fail(str(exc)) from None
     pools = ", ".join(
@@ -270,6 +270,9 @@ def validate(
     )
 
 
+POLICY_CHECK = "policy order at rho=0.9 (same arrivals): JSQ <= P2 <= RR <= random"
+
+
 class Profile(StrEnum):
     """How much simulation a selfcheck does."""
 
@@ -282,7 +285,9 @@ def selfcheck(
     profile: Annotated[
         Profile, typer.Option(help="fast: the test suite's checks; full: all, high power.")
     ] = Profile.full,
-    workers: Annotated[int, typer.Option(min=1, help="Parallel replications.")] = 2,
+    workers: Annotated[
+        int, typer.Option(min=1, max=256, help="Parallel replications (processes).")
+    ] = 2,
     only: Annotated[
         str | None,
         typer.Option(help="Run only the checks whose name contains this text (e.g. 'M/M/8')."),
@@ -309,7 +314,7 @@ def selfcheck(
         stderr().print(result.describe(), highlight=False, soft_wrap=True)
 
     chosen = [c for c in sc.checks(profile.value) if only is None or only in c.name]
-    policy = only is None or only in "policy order"
+    policy = only is None or only in POLICY_CHECK
     if not chosen and not policy:
         raise fail(f"--only {only!r} matches no check")
     sc.run_checks(chosen, workers=workers, on_result=show)
@@ -318,7 +323,7 @@ def selfcheck(
         ordered = list(waits.values()) == sorted(waits.values())
         failed += not ordered
         table.add_row(
-            "policy order at rho=0.9 (same arrivals): JSQ <= P2 <= RR <= random",
+            POLICY_CHECK,
             "ordered",
             " <= ".join(f"{w * 1e3:.3f} ms" for w in waits.values()),
             "4",

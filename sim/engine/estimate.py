@@ -44,6 +44,8 @@ SETUP_S = {Engine.compiled: (3e-6, 2e-7), Engine.simpy: (2e-5, 6e-6)}
 # service times), about 46 with synthetic service (random floats compress less).
 TRACE_BYTES_PER_REQUEST = {"hardware": 30, "synthetic": 50}
 LONG_RUN_S = 30.0  # a run estimated longer than this is announced before it starts
+MAX_WALL_S = 30 * 86_400.0  # a run estimated longer than a month is surely a mistake
+REPLAYED_BYTES_PER_ROW = 100  # a replayed trace held in memory: times, models, lengths
 
 
 class RunRefused(Exception):
@@ -63,6 +65,7 @@ class RunEstimate:
         trace_bytes: Size of ``requests.parquet`` (bytes; 0 without a per-request file).
         wall_s: Wall time of the simulation and the summary (s).
         simulation_s: The simulation's part of it (s), set-up included.
+        trace_kind: ``full``, ``sample`` or ``summary`` (``TraceMode.kind``).
 
     """
 
@@ -74,6 +77,7 @@ class RunEstimate:
     trace_bytes: float
     wall_s: float
     simulation_s: float
+    trace_kind: str = "full"
 
     def describe(self) -> str:
         """One line: ``~N requests, ~T on the E engine, ~M of memory, a ~S trace``."""
@@ -135,6 +139,8 @@ def estimate_run(
     state += instances * VIEW_BYTES_PER_INSTANCE if processes else 0
     waiting_bytes = waiting * PER_WAITING_BYTES[engine]
     memory = BASE_BYTES + state + waiting_bytes + table_cells * TABLE_BYTES_PER_CELL
+    if isinstance(scenario.workload.arrivals, TraceArrivals):  # held whole while it replays
+        memory += len(scenario.workload.arrivals.load().times_s) * REPLAYED_BYTES_PER_ROW
     synthetic = any(pool.service is not None for pool in scenario.fleet)
     per_row = TRACE_BYTES_PER_REQUEST["synthetic" if synthetic else "hardware"]
     per_instance_s, per_replica_s = SETUP_S[engine]
@@ -150,6 +156,7 @@ def estimate_run(
         trace_bytes=requests * (per_row * _kept(trace) + (8 if trace.kind != "full" else 0)),
         wall_s=wall,
         simulation_s=simulation,
+        trace_kind=trace.kind,
     )
 
 
@@ -175,6 +182,12 @@ def check_fits(
         RunRefused: with the estimate and what to change.
 
     """
+    if estimate.wall_s > MAX_WALL_S:
+        raise RunRefused(
+            f"this run would take {_duration(estimate.wall_s)} ({estimate.requests:,} "
+            f"requests on the {estimate.engine} engine); check the rates and the duration, or "
+            "simulate a shorter window (a day at a time, say)"
+        )
     limit = max_memory_bytes if max_memory_bytes is not None else available_memory_bytes()
     if estimate.memory_bytes > limit:
         where = (
@@ -193,11 +206,21 @@ def check_fits(
     if out_dir is not None and estimate.trace_bytes:
         free = free_disk_bytes(out_dir)
         if estimate.trace_bytes > 0.95 * free:
-            raise RunRefused(
-                f"the trace would take about {_bytes(estimate.trace_bytes)} "
-                f"({estimate.requests:,} requests); only {_bytes(free)} is free for {out_dir}; "
+            what = (
+                f"the trace would take about {_bytes(estimate.trace_bytes)}"
+                if estimate.trace_kind == "full"
+                else f"the run needs about {_bytes(estimate.trace_bytes)} of disk (its "
+                f"{estimate.trace_kind} trace, and 8 bytes per request for exact percentiles)"
+            )
+            advice = (
                 "use --trace summary (no per-request file) or --trace sample, or a shorter "
                 "--duration"
+                if estimate.trace_kind == "full"
+                else "use a shorter --duration, or more disk"
+            )
+            raise RunRefused(
+                f"{what} ({estimate.requests:,} requests); only {_bytes(free)} is free for "
+                f"{out_dir}; {advice}"
             )
 
 

@@ -68,9 +68,10 @@ def staged_dir(target: str | Path, force: bool = False) -> Iterator[Path]:
     """
     try:
         target = Path(target).resolve()  # "." and ".." get a real name
-    except (OSError, RuntimeError) as exc:  # a symlink loop
-        raise OutputExistsError(f"cannot use {target} as the output: {exc}") from None
-    _check_replaceable(target, force)
+        _check_replaceable(target, force)
+    except (OSError, RuntimeError) as exc:  # a symlink loop, a name too long, ...
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise OutputExistsError(f"cannot use {target} as the output: {reason}") from None
     with _removing_on_error(_make_parents(target.parent)):
         yield from _staged_in(target, force)
 

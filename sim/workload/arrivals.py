@@ -201,8 +201,11 @@ class MMPPProcess:
         while start < until_s:
             lengths = self.rng.exponential(means[state_of])
             starts = start + np.concatenate(([0.0], np.cumsum(lengths)[:-1]))
-            counts = self.rng.poisson(rates[state_of] * lengths)
-            offsets = self.rng.random(int(counts.sum())) * np.repeat(lengths, counts)
+            # only the part of each sojourn inside the run can hold arrivals: the same process
+            # on [0, until_s), without Poisson means beyond what numpy can draw
+            inside = np.clip(until_s - starts, 0.0, lengths)
+            counts = self.rng.poisson(rates[state_of] * inside)
+            offsets = self.rng.random(int(counts.sum())) * np.repeat(inside, counts)
             times = np.repeat(starts, counts) + offsets
             # uniform points within each sojourn must be sorted; sojourns are already ordered
             times.sort(kind="stable")

@@ -30,7 +30,7 @@ class RequestMix:
         seq_rngs: list[np.random.Generator],
     ) -> None:
         weights = np.array([e.weight for e in entries], dtype=float)
-        self.probabilities = weights / weights.sum() if entries else weights
+        self.probabilities = _normalised(weights) if entries else weights
         self._cumulative = np.cumsum(self.probabilities)
         if entries:
             self._cumulative[-1] = 1.0
@@ -76,8 +76,14 @@ class RequestMix:
             values = np.asarray(dist.values, dtype=np.int64)
             if dist.weights is None:
                 return values[rng.integers(0, len(values), n)]
-            p = np.asarray(dist.weights, dtype=float)
-            return rng.choice(values, size=n, p=p / p.sum())
+            p = _normalised(np.asarray(dist.weights, dtype=float))
+            return rng.choice(values, size=n, p=p)
         if isinstance(dist, UniformSeqLen):
             return rng.integers(dist.low, dist.high + 1, n, dtype=np.int64)
         raise TypeError(f"unknown seq_len distribution {dist!r}")
+
+
+def _normalised(weights: np.ndarray) -> np.ndarray:
+    """Weights as probabilities; scaled by the largest first, so huge weights cannot overflow."""
+    scaled = weights / weights.max()
+    return scaled / scaled.sum()

@@ -97,4 +97,12 @@ class TraceArrivals(Config):
         if "seq_len" in df.columns:
             seq_lens = numbers(df, self.path, "seq_len", integer=True, low=1, high=MAX_SEQ_LEN,
                                what=f"a whole number of tokens 1..{MAX_SEQ_LEN}")  # fmt: skip
-        return TraceData(times * self.time_scale, models, seq_lens)
+        with np.errstate(over="ignore"):  # an overflow is reported below, with its row
+            scaled = times * self.time_scale
+        if not np.isfinite(scaled[-1]):
+            row = int(np.argmin(np.isfinite(scaled)))
+            raise ValueError(
+                f"{self.path}: data row {row + 1}: arrival_s = {times[row]!r} times time_scale "
+                f"{self.time_scale!r} is not a finite time"
+            )
+        return TraceData(scaled, models, seq_lens)

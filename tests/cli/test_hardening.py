@@ -7,6 +7,7 @@ no traceback, and nothing written.
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import pytest
 import yaml
@@ -565,3 +566,271 @@ def test_a_large_document_is_parsed_once_and_capped(monkeypatch):
     padded = text + "#" * (loading.MAX_DOCUMENT_BYTES - len(text) + 1)
     with pytest.raises(ScenarioError, match="a scenario is a few kilobytes"):
         parse_scenario(padded, source="s.yaml")
+
+
+# --- from a hostile-user review: each of these once broke the contract --------------------
+
+
+def base_file(tmp_path, **changes) -> Path:
+    """The base scenario, with top-level changes, written to ``tmp_path/s.yaml``."""
+    data = copy.deepcopy(BASE_SCENARIO)
+    data.update(changes)
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_a_disk_that_fills_during_the_run_is_exit_74_with_nothing_left(tmp_path):
+    """The run's own output cannot be written (here: a file-size limit): one line, exit 74,
+    no traceback, no staging and no claim that anything was written."""
+    import subprocess
+    import sys
+
+    code = (
+        "import resource, signal, sys; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000)); "
+        "sys.argv = ['fleetsim', 'run', sys.argv[1], '--out', sys.argv[2], '--quiet']; "
+        "from sim.cli import main; main()"
+    )
+    result = subprocess.run([sys.executable, "-c", code, str(ROOT / "scenarios" / "alexa.yaml"),
+                             str(tmp_path / "out")], capture_output=True, text=True,
+                            timeout=300)  # fmt: skip
+    assert result.returncode == 74, result.stderr
+    assert "could not write the run's output" in result.stderr
+    assert "nothing was written" in result.stderr and "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "workload",
+    [
+        {"arrivals": {"kind": "poisson", "rate": 500}, "mix": [{"model": "bert-base",
+         "seq_len": {"kind": "choice", "values": [64, 128], "weights": [1e308, 1e308]}}]},
+        {"arrivals": {"kind": "mmpp", "rates": [100, 0], "mean_sojourn": ["1e300s", "1e300s"]},
+         "mix": [{"model": "bert-base"}]},
+        {"arrivals": {"kind": "poisson", "rate": 500},
+         "mix": [{"model": "bert-base", "weight": 1e308}, {"model": "bert-base", "weight": 1e308}]},
+    ],
+    ids=["huge choice weights", "huge sojourns", "huge mix weights"],
+)  # fmt: skip
+def test_what_validate_accepts_runs(tmp_path, workload):
+    """Scenarios ``validate`` accepted used to crash ``run`` (weights summing to infinity,
+    a Poisson mean numpy cannot draw): they run."""
+    path = base_file(tmp_path, workload=workload)
+    assert invoke("validate", path).exit_code == 0
+    result = invoke("run", path, "--out", tmp_path / "out", "--quiet")
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize(
+    "make",
+    ["unknown user", "symlink loop", "fifo", "directory"],
+)
+def test_data_file_paths_that_cannot_be_read_are_named(tmp_path, make):
+    """A data file under an unknown ``~user``, a symlink loop, a named pipe (which blocked
+    forever) or a directory: exit 2 naming it."""
+    import os
+
+    name = {"unknown user": "~nosuchuser_fleetsim/m.csv"}.get(make, "m.csv")
+    if make == "symlink loop":
+        os.symlink("m.csv", tmp_path / "m.csv")
+    elif make == "fifo":
+        os.mkfifo(tmp_path / "m.csv")
+    elif make == "directory":
+        (tmp_path / "m.csv").mkdir()
+    data = copy.deepcopy(BASE_SCENARIO)
+    data["fleet"][0]["service"] = {"kind": "empirical", "path": name}
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(data))
+    result = fleetsim("validate", path, capture_output=True)
+    assert result.returncode == 2, result.stderr
+    assert "m.csv" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("make", ["symlink loop", "name too long", "inside a file"])
+def test_output_paths_that_cannot_be_used_are_refused(tmp_path, make):
+    """``--out`` at a symlink loop, with a 256-character name, or under a file: exit 2."""
+    import os
+
+    out = tmp_path / "out"
+    if make == "symlink loop":
+        os.symlink("out", out)
+    elif make == "name too long":
+        out = tmp_path / ("x" * 256)
+    else:
+        (tmp_path / "file").write_text("")
+        out = tmp_path / "file" / "out"
+    result = fleetsim("run", ROOT / "scenarios" / "alexa.yaml", "--out", out, "--duration",
+                      "11s", "--quiet", capture_output=True)  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_named_pipe_as_the_scenario_does_not_block(tmp_path):
+    """A FIFO nobody writes to reads as an empty document (exit 2), instead of hanging; a
+    scenario piped on standard input is read once, for validate and run alike."""
+    import os
+    import subprocess
+    import sys
+
+    os.mkfifo(tmp_path / "fifo.yaml")
+    result = fleetsim("validate", tmp_path / "fifo.yaml", capture_output=True)
+    assert result.returncode == 2
+    text = (ROOT / "scenarios" / "alexa.yaml").read_text()
+    for args in (
+        ["validate", "/dev/stdin"],
+        ["run", "/dev/stdin", "--out", str(tmp_path / "o"), "--duration", "11s"],
+    ):
+        run = subprocess.run([sys.executable, "-m", "sim", *args], input=text,
+                             capture_output=True, text=True, timeout=120)  # fmt: skip
+        assert run.returncode == 0, run.stderr
+
+
+@pytest.mark.parametrize(
+    ("path", "raw", "expect"),
+    [
+        (("fleet", 0, "count"), "010", 10),  # YAML 1.1: octal 8
+        (("fleet", 0, "count"), "0o10", 8),
+        (("seed",), "1:30", "seed"),  # YAML 1.1: 90
+        (("fleet", 0, "count"), "1_0", "fleet[0].count"),  # YAML 1.1: 10
+        (("fleet", 0, "sparsity"), "2:4", "fleet[0].sparsity"),  # YAML 1.1: 124
+    ],
+)
+def test_numbers_are_yaml_1_2(path, raw, expect):
+    """``010`` is ten, ``0o10`` eight; ``1:30`` and ``1_0`` are text (refused where a number is
+    expected); ``sparsity: 2:4`` is the text 2:4 (here refused: inf2 has no sparsity)."""
+    text = text_with(path, raw)
+    if isinstance(expect, int):
+        assert parse_scenario(text).fleet[0].count == expect
+        return
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(text, source="s.yaml")
+    assert expect in str(info.value) and "124" not in str(info.value)
+
+
+def test_a_data_file_is_read_once(tmp_path):
+    """A measured-service file is read when the scenario is loaded, and not again: changing
+    it afterwards does not fail the run."""
+    (tmp_path / "m.csv").write_text("service_s\n0.001\n0.002\n")
+    data = copy.deepcopy(BASE_SCENARIO)
+    data["fleet"][0]["service"] = {"kind": "empirical", "path": "m.csv"}
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(data))
+    from sim.engine.api import prepare
+
+    scenario, _ = prepare(path, duration="1s")
+    (tmp_path / "m.csv").write_text("service_s\n-1\n")
+    assert sim.run(scenario, tmp_path / "out").summary["completed"] > 0
+
+
+def test_an_abandoned_lock_is_removed_only_while_held(tmp_path):
+    """The clean-up deletes a lock file only while holding it: a held lock stays."""
+    from sim.engine.locks import FileLock, remove_if_abandoned
+
+    path = tmp_path / ".x.fleetsim-lock"
+    lock = FileLock(path, "test").acquire()
+    assert not remove_if_abandoned(path) and path.exists()
+    lock.release()
+    path.write_text("")
+    assert remove_if_abandoned(path) and not path.exists()
+
+
+def test_runaway_runs_are_refused_by_validate_too(tmp_path):
+    """A run estimated to take longer than a month is refused, by validate as by run."""
+    path = base_file(tmp_path, duration="10d",
+                     workload={"arrivals": {"kind": "poisson", "rate": 1e9},
+                               "mix": [{"model": "bert-base"}]})  # fmt: skip
+    for args in (["validate", path], ["run", path, "--out", tmp_path / "o", "--trace",
+                                      "summary"]):  # fmt: skip
+        result = invoke(*args)
+        assert result.exit_code == 2 and "this run would take" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (("--seed", "-1"), "--seed"),
+        (("--seed", "9223372036854775808"), "--seed"),
+        (("--engine", "fast"), "--engine"),
+        (("--sample-fraction", "half"), "--sample-fraction"),
+    ],
+)
+def test_usage_errors_are_one_line(args, fragment):
+    """Option errors caught by the command-line parser are one line (typer drew a box)."""
+    result = fleetsim("run", ROOT / "scenarios" / "alexa.yaml", *args, capture_output=True)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and fragment in lines[0]
+
+
+def test_stopped_runs_leave_no_directories_they_created(tmp_path):
+    """SIGTERM on ``--out a/b/c``: exit 143, and neither a/ nor a/b/ is left."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "sim", "run",
+                             str(ROOT / "scenarios" / "amazon_search.yaml"), "--out",
+                             str(tmp_path / "a" / "b" / "c"), "--duration", "10m", "--quiet"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not list((tmp_path / "a" / "b").glob(".fleetsim-staging-*")):
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 143
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"engine": "fast"}, "engine"),
+        ({"replication": -1}, "replication"),
+        ({"replication": 1.5}, "replication"),
+        ({"force": "no"}, "force"),
+        ({"trace": "sample", "sample_fraction": "0.5"}, "sample_fraction"),
+        ({"seed": "x"}, "seed"),
+        ({"processes": [print]}, "processes"),
+    ],
+)
+def test_the_api_names_a_bad_argument(tmp_path, kwargs, name):
+    """``sim.run`` with a bad argument raises a ScenarioError naming it; nothing is written
+    (``processes`` that are not generator functions: a TypeError saying so)."""
+    with pytest.raises((ScenarioError, TypeError)) as info:
+        sim.run(ROOT / "scenarios" / "alexa.yaml", tmp_path / "out", duration="11s", **kwargs)
+    assert name in str(info.value) or "generator function" in str(info.value)
+    assert not (tmp_path / "out").exists()
+
+
+def test_selfcheck_only_finds_the_policy_check_by_its_shown_name(monkeypatch):
+    """``--only JSQ`` picks the policy-order check, as its displayed name says."""
+    from sim import selfcheck as sc
+
+    monkeypatch.setattr(sc, "run_checks", lambda checks, workers, on_result: None)
+    monkeypatch.setattr(sc, "policy_waits", lambda: {"jsq": 1.0, "p2": 2.0})
+    result = invoke("selfcheck", "--profile", "fast", "--only", "JSQ")
+    assert result.exit_code == 0 and "policy order" in result.output
+
+
+@pytest.mark.parametrize("value", ["1_0", "١"])
+def test_csv_numbers_are_plain_ascii_numbers(tmp_path, value):
+    """``1_0`` and non-ASCII digits in a data file are refused, quoted as written."""
+    import pandas as pd
+
+    path = scenario_with_trace(tmp_path, pd.DataFrame({"arrival_s": ["0.5", value]}))
+    result = invoke("validate", path)
+    assert result.exit_code == 2 and repr(value) in result.output
+
+
+def test_a_time_scale_that_overflows_is_refused(tmp_path):
+    """``time_scale`` times a huge arrival is not a finite time: refused at that row."""
+    import pandas as pd
+
+    path = scenario_with_trace(tmp_path, pd.DataFrame({"arrival_s": [0.0, 1e300]}))
+    data = yaml.safe_load(path.read_text())
+    data["workload"]["arrivals"]["time_scale"] = 1e10
+    path.write_text(yaml.safe_dump(data))
+    result = invoke("validate", path)
+    assert result.exit_code == 2 and "data row 2" in result.output
