@@ -3,20 +3,32 @@
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 from pathlib import Path
 
 
 def available_memory_bytes() -> float:
-    """Memory the machine can give a new process now (``MemAvailable``), in bytes."""
+    """Memory this process can still use (bytes): what the machine has available
+    (``MemAvailable``), or less under an address-space limit (``ulimit -v``).
+    """
+    available = float(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
     try:
         with open("/proc/meminfo", encoding="ascii") as meminfo:
             for line in meminfo:
                 if line.startswith("MemAvailable:"):
-                    return float(line.split()[1]) * 1024
+                    available = float(line.split()[1]) * 1024
     except OSError:
         pass
-    return float(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    limit, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if limit != resource.RLIM_INFINITY:
+        try:
+            with open("/proc/self/statm", encoding="ascii") as statm:
+                used = float(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        except OSError:
+            used = 0.0
+        available = min(available, max(limit - used, 0.0))
+    return available
 
 
 def free_disk_bytes(directory: Path) -> float:
