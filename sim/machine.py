@@ -9,8 +9,10 @@ from pathlib import Path
 
 
 def available_memory_bytes() -> float:
-    """Memory this process can still use (bytes): what the machine has available
-    (``MemAvailable``), or less under an address-space limit (``ulimit -v``).
+    """Memory this process can still use (bytes).
+
+    What the machine has available (``MemAvailable``), or less under an address-space limit
+    (``ulimit -v``).
     """
     available = float(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
     try:
