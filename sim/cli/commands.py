@@ -5,8 +5,6 @@ from __future__ import annotations
 import signal
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -30,6 +28,8 @@ from sim.cli.consoles import (
 )
 from sim.cli.hardware import app as hardware_app
 from sim.cli.progress import LazyProgress
+from sim.cli.signals import Terminated, terminated_as_exception
+from sim.cli.sweep import sweep
 from sim.cli.tables import summary_table
 from sim.engine.api import default_out_dir, prepare
 from sim.engine.api import run as sim_run
@@ -48,6 +48,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(hardware_app, name="hardware")
+app.command()(sweep)
 
 
 def _print_version(value: bool) -> None:
@@ -93,29 +94,6 @@ def _announce(estimate: RunEstimate) -> None:
     if estimate.wall_s > LONG_RUN_S:
         stderr().print(escape(f"estimate: {estimate.describe()}"), highlight=False,
                         soft_wrap=True)  # fmt: skip
-
-
-class Terminated(BaseException):
-    """SIGTERM or SIGHUP arrived: unwind like an interrupt, so staged output is removed."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(f"terminated ({signal.Signals(signum).name})")
-        self.signum = signum
-
-
-@contextmanager
-def terminated_as_exception() -> Iterator[None]:
-    """Within the block, SIGTERM and SIGHUP raise ``Terminated`` (in the main thread)."""
-
-    def handler(signum: int, frame: object) -> None:
-        raise Terminated(signum)
-
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for signum, old in previous.items():
-            signal.signal(signum, old)
 
 
 class TraceChoice(StrEnum):

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _ms(seconds: float) -> str:
@@ -54,4 +57,43 @@ def summary_table(title: str, summary: dict[str, Any], pools: list[dict[str, Any
     rows.append(("cost per million inferences", f"${cpm:,.4f}" if math.isfinite(cpm) else "-"))
     for metric, value in rows:
         table.add_row(metric, value)
+    return table
+
+
+def sweep_table(title: str, df: pd.DataFrame, varied: list[str], max_rows: int = 40) -> Table:
+    """One row per point of a sweep (``summary.parquet`` rows averaged over replications).
+
+    Columns: the varied fields, replications ok/run, p99 latency (mean, and the worst
+    replication), SLO met in every replication, busiest pool's utilisation, cost per million.
+    """
+    table = Table(title=title, show_header=True, header_style="bold")
+    for column in varied:
+        table.add_column(column, justify="right")
+    for column in ("ok", "p99 mean", "p99 worst", "SLO (all reps)", "util max", "$/M"):
+        table.add_column(column, justify="right")
+    utilisation = [c for c in df.columns if c.startswith("utilisation.")]
+    shown = 0
+    for _, rows in df.groupby("point_id", sort=False):
+        if shown == max_rows:
+            table.add_row(*["..."] * (len(varied) + 6))
+            break
+        shown += 1
+        ok = rows[rows["status"] == "ok"]
+        cells = [str(rows[column].iloc[0]) for column in varied]
+        if ok.empty:
+            table.add_row(*cells, f"0/{len(rows)}", "-", "-", "FAILED", "-", "-")
+            continue
+        p99 = ok["latency_p99_s"].astype(float)
+        met = bool(ok["slo_met"].astype(bool).all()) and len(ok) == len(rows)
+        busiest = ok[utilisation].astype(float).max(axis=1).mean() if utilisation else math.nan
+        cost = ok["cost_per_million_usd"].astype(float).mean()
+        table.add_row(
+            *cells,
+            f"{len(ok)}/{len(rows)}",
+            _ms(p99.mean()),
+            _ms(p99.max()),
+            "met" if met else "MISSED",
+            f"{busiest:.1%}" if math.isfinite(busiest) else "-",
+            f"${cost:,.4f}" if math.isfinite(cost) else "-",
+        )
     return table

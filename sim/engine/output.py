@@ -26,6 +26,10 @@ class OutputExistsError(Exception):
     """The output directory exists and may not (or cannot) be replaced."""
 
 
+class OutputBusyError(OutputExistsError):
+    """Another live process is writing the output directory now."""
+
+
 RUN_FILES = frozenset({"requests.parquet", "summary.json"})
 
 
@@ -111,7 +115,7 @@ def _staged_in(target: Path, force: bool) -> Iterator[Path]:
             target.with_name(f".{target.name}.fleetsim-lock"), f"writing {target}"
         ).acquire()
     except LockHeld as exc:
-        raise OutputExistsError(
+        raise OutputBusyError(
             f"{target} is being written by {exc}; wait for it to finish or choose another --out"
         ) from None
     except OSError as exc:

@@ -18,7 +18,7 @@ from sim.scenario.checks import check_references
 from sim.scenario.errors import ScenarioError, format_path
 from sim.scenario.problems import validation_problems
 from sim.scenario.schema import Scenario
-from sim.scenario.yaml_text import MAX_DOCUMENT_BYTES, line_map, line_of, parse_yaml
+from sim.scenario.yaml_text import MAX_DOCUMENT_BYTES, LineMap, line_map, line_of, parse_yaml
 
 
 def parse_scenario(
@@ -34,6 +34,17 @@ def parse_scenario(
 
     Raises:
         ScenarioError: the document is not valid YAML or not a valid, runnable scenario.
+
+    """
+    data, lines = scenario_data(text, source)
+    return validate_scenario(data, lines, source, base_dir)
+
+
+def scenario_data(text: str, source: str | None = None) -> tuple[dict[str, Any], LineMap]:
+    """A scenario document as plain data (``x-`` keys left out), and the line of each key.
+
+    Raises:
+        ScenarioError: too large, not valid YAML, not a mapping, or a key written twice.
 
     """
     if len(text) > MAX_DOCUMENT_BYTES:
@@ -60,6 +71,28 @@ def parse_scenario(
             [(format_path(p), "key appears twice in one mapping", line) for p, line in duplicates],
             source,
         )
+    return data, lines
+
+
+def validate_scenario(
+    data: dict[str, Any],
+    lines: LineMap | None = None,
+    source: str | None = None,
+    base_dir: str | Path | None = None,
+) -> Scenario:
+    """Validate scenario data (as ``scenario_data`` gives it) into a ``Scenario``.
+
+    Args:
+        data: The scenario as plain data.
+        lines: The line of each key, for messages (none: messages carry no line).
+        source: A file name used in messages.
+        base_dir: Directory that relative data-file paths start from.
+
+    Raises:
+        ScenarioError: not a valid, runnable scenario.
+
+    """
+    lines = lines or {}
     try:
         scenario = Scenario.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as exc:
