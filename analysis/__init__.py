@@ -18,6 +18,7 @@ from analysis.metrics import (
     summarize_trace,
 )
 from analysis.reader import info_from_metadata, load_trace, run_info
+from analysis.sweeps import load_sweep
 
 __all__ = [
     "SUMMARY_KEYS",
@@ -26,6 +27,7 @@ __all__ = [
     "busy_time_s",
     "cost_usd",
     "latency_percentiles_s",
+    "load_sweep",
     "load_trace",
     "run_info",
     "slo_attainment",

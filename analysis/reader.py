@@ -51,10 +51,16 @@ def load_trace(path: str | Path, columns: list[str] | None = None) -> pd.DataFra
     request never started or never finished).
 
     Args:
-        path: A ``requests.parquet`` written by ``fleetsim run``.
+        path: A ``requests.parquet`` written by ``fleetsim run``, or a sweep directory
+            (``fleetsim sweep``): every trace it kept, with ``point_id`` and ``replication``
+            columns in front (``analysis.sweeps.load_sweep_trace``).
         columns: Load only these columns (all by default).
 
     """
+    from analysis.sweeps import is_sweep_dir, load_sweep_trace
+
+    if is_sweep_dir(path):
+        return load_sweep_trace(path, columns)
     df = pq.read_table(path, columns=columns).to_pandas()
     df.attrs["fleetsim"] = run_info(path)
     return df

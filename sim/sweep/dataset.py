@@ -108,7 +108,7 @@ def write_summary(sweep_dir: Path, varied: list[str], rows: list[dict[str, Any]]
     for column in varied:
         df[column] = _uniform(df[column])
     for column in rest:  # failed rows have no metrics: keep integers and flags typed
-        df[column] = _nullable(df[column])
+        df[column] = _nullable(df[column], [row.get(column) for row in rows])
     df["replication"] = df["replication"].astype("int64")
     df["point_id"] = df["point_id"].astype(str)
     df["error"] = df["error"].astype(object).where(df["error"].notna(), None)
@@ -132,10 +132,16 @@ def _uniform(column: pd.Series) -> pd.Series:
     return column.map(lambda v: v if isinstance(v, str) else json.dumps(v)).astype(object)
 
 
-def _nullable(column: pd.Series) -> pd.Series:
-    """A summary column with missing values: integers as Int64, flags as boolean."""
-    present = [v for v in column if v is not None and not (isinstance(v, float) and v != v)]
-    if len(present) == len(column) or not present:
+def _nullable(column: pd.Series, values: list[Any]) -> pd.Series:
+    """A summary column with missing values: integers as Int64, flags as boolean.
+
+    Args:
+        column: The column as pandas built it (integers with a gap became floats).
+        values: Its values as the rows held them (None where a row has none).
+
+    """
+    present = [v for v in values if v is not None]
+    if len(present) == len(values) or not present:
         return column
     if all(isinstance(v, bool) for v in present):
         return column.astype("boolean")

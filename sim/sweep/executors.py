@@ -10,13 +10,20 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import signal
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
+
+from distributed.diagnostics.plugin import WorkerPlugin
 
 from sim import __version__
 from sim.sweep.tasks import Outcome, Task, one_line, record_failure, run_task
+
+if TYPE_CHECKING:
+    from distributed import Worker
 
 
 class ClusterError(Exception):
@@ -77,6 +84,7 @@ class DaskExecutor(AbstractContextManager["DaskExecutor"]):
                     dashboard_address=":8787",  # the next free port if taken
                 )
                 self.client = Client(self.cluster)
+                self.client.register_plugin(_IgnoreInterrupts())
                 self.description = f"a local Dask cluster of {count} worker processes"
             else:
                 self.client = Client(scheduler, timeout="10s")
@@ -160,6 +168,21 @@ class DaskExecutor(AbstractContextManager["DaskExecutor"]):
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+class _IgnoreInterrupts(WorkerPlugin):
+    """A worker plugin: local workers ignore Ctrl-C, which the client handles for them.
+
+    A terminal's Ctrl-C reaches every process of the group; without this each local worker
+    would print a KeyboardInterrupt traceback while the client shuts the cluster down.
+    Workers started after a crash get it too (Dask registers plugins on new workers).
+    """
+
+    name = "fleetsim-ignore-interrupts"
+
+    def setup(self, worker: Worker) -> None:
+        """Ignore SIGINT in this worker process (it runs in the process's main thread)."""
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _worker_facts(probe: str) -> tuple[str, bool]:
