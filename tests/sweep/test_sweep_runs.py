@@ -259,9 +259,7 @@ def test_an_existing_scheduler_gives_the_serial_results(tmp_path):
             if process is not None:
                 process.terminate()
                 process.wait(timeout=30)
-    pd.testing.assert_frame_equal(
-        comparable(tmp_path / "remote"), comparable(tmp_path / "serial")
-    )
+    pd.testing.assert_frame_equal(comparable(tmp_path / "remote"), comparable(tmp_path / "serial"))
 
 
 def test_a_scheduler_without_workers_is_one_clear_error(tmp_path, monkeypatch):
