@@ -21,7 +21,12 @@ from hardware import catalog
 from hardware.catalog import instance_of
 from hardware.models import zoo
 from hardware.models.zoo import model_spec
-from hardware.planning.capacity import dtype_supported, fits, replica_memory_bytes
+from hardware.planning.capacity import (
+    dtype_supported,
+    fits,
+    natural_dtype,
+    replica_memory_bytes,
+)
 from hardware.timing import systolic
 from hardware.timing.service_times import (
     HARDWARE_MODEL_VERSION,
@@ -38,6 +43,7 @@ __all__ = [
     "catalog",
     "dtype_supported",
     "fits",
+    "natural_dtype",
     "instance_of",
     "model_spec",
     "replica_memory_bytes",

@@ -11,6 +11,22 @@ from hardware.models.workload import ModelSpec
 from hardware.models.zoo import model_spec
 
 
+def natural_dtype(instance: str | InstanceType) -> str:
+    """The dtype a model is usually compiled for on this instance.
+
+    bf16 on NeuronCores (the Neuron compiler's default cast, and what the published Neuron
+    benchmarks run); fp16 on GPUs (TensorRT's and PyTorch AMP's usual precision, native on
+    every GPU in the catalog, T4 and V100 included, which lack bf16).
+
+    Raises:
+        KeyError: Unknown instance name.
+
+    """
+    chip = instance_of(instance).chip
+    preferred = "fp16" if chip.is_gpu else "bf16"
+    return preferred if chip.supports(preferred) else chip.dtypes[0]
+
+
 def dtype_supported(instance: str | InstanceType, dtype: str) -> bool:
     """Whether models compiled for ``dtype`` run on this instance (natively or autocast).
 

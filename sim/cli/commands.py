@@ -27,6 +27,7 @@ from sim.cli.consoles import (
     stdout,
 )
 from sim.cli.hardware import app as hardware_app
+from sim.cli.plan import plan
 from sim.cli.progress import LazyProgress
 from sim.cli.signals import Terminated, terminated_as_exception
 from sim.cli.sweep import sweep
@@ -49,6 +50,7 @@ app = typer.Typer(
 )
 app.add_typer(hardware_app, name="hardware")
 app.command()(sweep)
+app.command()(plan)
 
 
 def _print_version(value: bool) -> None:

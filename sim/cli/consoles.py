@@ -56,6 +56,14 @@ def stdout(**options: object) -> Console:
     return _Stdout(**options)  # type: ignore[arg-type]
 
 
+def wide_stdout() -> Console:
+    """Standard output for wide tables: the terminal's width, or 120 columns elsewhere.
+
+    A file or a pipe has no width to fit; rich would otherwise assume 80.
+    """
+    return stdout() if sys.stdout.isatty() else stdout(width=120)
+
+
 def stderr(**options: object) -> Console:
     """A console on standard error (rich options pass through)."""
     return _Stderr(stderr=True, **options)  # type: ignore[arg-type]

@@ -118,7 +118,7 @@ class SweepDisplay:
             if now - self.last_line_s >= LINE_EVERY_S or done + failed == total:
                 self.last_line_s = now
                 left = f", eta {_clock(eta)}" if eta is not None and done + failed < total else ""
-                self.stream.write(f"fleetsim: sweep {self.label}: {text}{left}\n")
+                self.stream.write(f"fleetsim: {self.label}: {text}{left}\n")
                 self.stream.flush()
             return
         if self.bar is None:

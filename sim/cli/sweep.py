@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
-from sim.cli.consoles import EXIT_IO_ERROR, fail, stderr, stdout
+from sim.cli.consoles import EXIT_IO_ERROR, fail, stderr, stdout, wide_stdout
 from sim.cli.progress import SweepDisplay
 from sim.cli.signals import Terminated, terminated_as_exception
 
@@ -55,7 +55,7 @@ def sweep(
 
     if scheduler is not None and (workers is not None or serial):
         raise fail("--scheduler uses the cluster's workers: drop --workers and --serial")
-    display = SweepDisplay(sweep_file.stem, enabled=not quiet)
+    display = SweepDisplay(f"sweep {sweep_file.stem}", enabled=not quiet)
 
     def started(where: str, dashboard: str | None) -> None:
         if not quiet:
@@ -63,7 +63,7 @@ def sweep(
             stderr().print(escape(f"running on {where}{shown}"), highlight=False, soft_wrap=True)
 
     def announce(spec: SweepSpec, points: list[Point]) -> None:
-        display.label = spec.name
+        display.label = f"sweep {spec.name}"
         if not quiet:
             reps = spec.replications
             stderr().print(
@@ -121,7 +121,7 @@ def _report(result: SweepResult, quiet: bool) -> None:
     manifest = analysis.sweeps.manifest(result.out_dir)
     if not quiet and not df.empty:
         title = f"fleetsim sweep: {manifest['name']}"
-        stdout().print(sweep_table(title, df, manifest["varied"]))
+        wide_stdout().print(sweep_table(title, df, manifest["varied"]))
     for outcome in result.failed[:10]:
         stderr().print(
             f"[bold red]failed:[/] point {outcome.point_id} replication {outcome.replication}: "

@@ -61,16 +61,17 @@ def summary_table(title: str, summary: dict[str, Any], pools: list[dict[str, Any
 
 
 def sweep_table(title: str, df: pd.DataFrame, varied: list[str], max_rows: int = 40) -> Table:
-    """One row per point of a sweep (``summary.parquet`` rows averaged over replications).
+    """One row per point of a sweep (``summary.parquet`` rows over its replications).
 
-    Columns: the varied fields, replications ok/run, p99 latency (mean, and the worst
-    replication), SLO met in every replication, busiest pool's utilisation, cost per million.
+    Columns: the varied fields (by the last part of their dotted path when that is
+    unambiguous), replications ok/run, p99 latency in ms (mean, and the worst replication),
+    SLO met in every replication, the busiest pool's utilisation, cost per million.
     """
     table = Table(title=title, show_header=True, header_style="bold")
-    for column in varied:
-        table.add_column(column, justify="right")
-    for column in ("ok", "p99 mean", "p99 worst", "SLO (all reps)", "util max", "$/M"):
-        table.add_column(column, justify="right")
+    for column in short_names(varied):
+        table.add_column(column, justify="right", no_wrap=True)
+    for column in ("ok", "p99 ms", "worst", "SLO", "util", "$/million"):
+        table.add_column(column, justify="right", no_wrap=True)
     utilisation = [c for c in df.columns if c.startswith("utilisation.")]
     shown = 0
     for _, rows in df.groupby("point_id", sort=False):
@@ -83,17 +84,25 @@ def sweep_table(title: str, df: pd.DataFrame, varied: list[str], max_rows: int =
         if ok.empty:
             table.add_row(*cells, f"0/{len(rows)}", "-", "-", "FAILED", "-", "-")
             continue
-        p99 = ok["latency_p99_s"].astype(float)
+        p99 = ok["latency_p99_s"].astype(float) * 1e3
         met = bool(ok["slo_met"].astype(bool).all()) and len(ok) == len(rows)
         busiest = ok[utilisation].astype(float).max(axis=1).mean() if utilisation else math.nan
         cost = ok["cost_per_million_usd"].astype(float).mean()
         table.add_row(
             *cells,
             f"{len(ok)}/{len(rows)}",
-            _ms(p99.mean()),
-            _ms(p99.max()),
+            f"{p99.mean():.3f}" if math.isfinite(p99.mean()) else "-",
+            f"{p99.max():.3f}" if math.isfinite(p99.max()) else "-",
             "met" if met else "MISSED",
             f"{busiest:.1%}" if math.isfinite(busiest) else "-",
             f"${cost:,.4f}" if math.isfinite(cost) else "-",
         )
     return table
+
+
+def short_names(paths: list[str]) -> list[str]:
+    """Dotted paths shown by their last part (``fleet.0.count`` -> ``count``) when unique."""
+    last = [path.rsplit(".", 1)[-1] for path in paths]
+    return [
+        short if last.count(short) == 1 else path for short, path in zip(last, paths, strict=True)
+    ]

@@ -29,22 +29,35 @@ from analysis.sweeps import (
 )
 from sim.engine.output import write_json
 from sim.sweep.points import Point
-from sim.sweep.spec import SweepSpec
 from sim.sweep.tasks import read_failure
 
 
-def write_manifest(sweep_dir: Path, spec: SweepSpec, points: list[Point], text: str) -> None:
-    """Write ``sweep.json``: the sweep file as run, and its points with their settings."""
+def write_manifest(
+    sweep_dir: Path,
+    *,
+    name: str,
+    replications: int,
+    trace: str,
+    sample_fraction: float | None,
+    varied: list[str],
+    points: list[Point],
+    source: str,
+) -> None:
+    """Write ``sweep.json``: what ran, and its points with their settings.
+
+    ``source`` is the sweep file's text (or the plan command); ``summary.parquet`` and
+    ``analysis.load_trace`` read the points listed here.
+    """
     write_json(
         sweep_dir / MANIFEST,
         {
-            "name": spec.name,
-            "replications": spec.replications,
-            "trace": spec.trace,
-            "sample_fraction": spec.sample_fraction if spec.trace == "sample" else None,
-            "varied": spec.varied(),
+            "name": name,
+            "replications": replications,
+            "trace": trace,
+            "sample_fraction": sample_fraction if trace == "sample" else None,
+            "varied": varied,
             "points": [{"point_id": p.point_id, "settings": p.settings} for p in points],
-            "sweep_file": text,
+            "source": source,
         },
     )
 

@@ -80,7 +80,7 @@ class DaskExecutor(AbstractContextManager["DaskExecutor"]):
                     n_workers=count,
                     threads_per_worker=1,
                     processes=True,
-                    silence_logs=logging.ERROR,
+                    silence_logs=logging.CRITICAL,  # worker shutdown chatter; task errors are ours
                     dashboard_address=":8787",  # the next free port if taken
                 )
                 self.client = Client(self.cluster)

@@ -61,9 +61,7 @@ def build_points(spec: SweepSpec, sweep_path: str | Path) -> list[Point]:
     """
     sweep_path = Path(sweep_path)
     base_path = sweep_path.parent / spec.base
-    base_text = read_scenario_text(base_path)
-    base_data, base_lines = scenario_data(base_text, str(base_path))
-    validate_scenario(base_data, base_lines, str(base_path), base_path.parent)
+    base_data = load_base(base_path)
     fixed = {key: value for key, value in (("duration", spec.duration),) if value is not None}
     fixed |= {"warmup": spec.warmup} if spec.warmup is not None else {}
     fixed |= spec.set
@@ -76,21 +74,45 @@ def build_points(spec: SweepSpec, sweep_path: str | Path) -> list[Point]:
         data = copy.deepcopy(base_data)
         where = _describe(spec, index, len(all_settings), settings)
         for path, value in fixed.items():
-            _apply(data, path, value, str(sweep_path), f"set {path}")
+            apply_setting(data, path, value, str(sweep_path), f"set {path}")
         for path, value in settings.items():
-            _apply(data, path, value, str(sweep_path), where)
+            apply_setting(data, path, value, str(sweep_path), where)
         try:
-            scenario = validate_scenario(data, None, None, base_path.parent)
+            point = make_point(data, base_path.parent, index, settings)
         except ScenarioError as exc:
             raise ScenarioError(
                 [(f"{where}: {field}", message, None) for field, message, _ in exc.problems],
                 str(sweep_path),
             ) from None
-        point_id = scenario_id(scenario)
-        if point_id not in points:
-            text = _resolved_yaml(data, scenario)
-            points[point_id] = Point(point_id, index, settings, scenario, text)
+        points.setdefault(point.point_id, point)
     return list(points.values())
+
+
+def make_point(
+    data: dict[str, Any], base_dir: Path, index: int = 0, settings: dict[str, Any] | None = None
+) -> Point:
+    """A point from resolved scenario data (relative data files start at ``base_dir``).
+
+    Raises:
+        ScenarioError: the data is not a valid scenario (messages without a source).
+
+    """
+    scenario = validate_scenario(data, None, None, base_dir)
+    return Point(
+        scenario_id(scenario), index, settings or {}, scenario, _resolved_yaml(data, scenario)
+    )
+
+
+def load_base(path: Path) -> dict[str, Any]:
+    """A base scenario's data, checked valid as it is (errors at its file and line).
+
+    Raises:
+        ScenarioError: unreadable or not a valid scenario.
+
+    """
+    data, lines = scenario_data(read_scenario_text(path), str(path))
+    validate_scenario(data, lines, str(path), path.parent)
+    return data
 
 
 def scenario_id(scenario: Scenario) -> str:
@@ -125,7 +147,7 @@ def _content_addressed(node: Any) -> Any:
     return node
 
 
-def _apply(data: dict[str, Any], path: str, value: Any, source: str, where: str) -> None:
+def apply_setting(data: dict[str, Any], path: str, value: Any, source: str, where: str) -> None:
     """Set the field at dotted ``path`` (list indexes as numbers) to ``value``, in place.
 
     Mappings missing on the way are created (``fleet.0.batching.max_batch`` where the base

@@ -290,7 +290,16 @@ def run_sweep(
     )
     result = SweepResult(session.out_dir, None, points)
     with session:
-        write_manifest(session.out_dir, spec, points, text)
+        write_manifest(
+            session.out_dir,
+            name=spec.name,
+            replications=spec.replications,
+            trace=spec.trace,
+            sample_fraction=spec.sample_fraction,
+            varied=spec.varied(),
+            points=points,
+            source=text,
+        )
         tasks = session.tasks(points, spec.replications, spec.trace, spec.sample_fraction)
         try:
             result.outcomes = session.run(points, tasks)
