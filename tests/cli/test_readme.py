@@ -61,7 +61,7 @@ def test_pandas_lines_run(tmp_path, monkeypatch):
         app, ["run", str(ROOT / "scenarios" / "alexa.yaml"), "--duration", "11s", "--quiet"]
     )
     assert result.exit_code == 0, result.output
-    processes, pandas_lines = blocks("python")
+    processes, pandas_lines, _ = blocks("python")
     namespace: dict = {}
     exec(compile(pandas_lines, "README.md", "exec"), namespace)
     assert len(namespace["df"]) > 0
@@ -71,9 +71,36 @@ def test_processes_example_runs(tmp_path, monkeypatch, capsys):
     """The README's SimPy-process example runs and its observer sees the fleet each second."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "scenarios").symlink_to(ROOT / "scenarios")
-    processes, _ = blocks("python")
+    processes, _, _ = blocks("python")
     namespace: dict = {}
     exec(compile(processes, "README.md", "exec"), namespace)
     assert [t for t, _ in namespace["peaks"]] == [float(s) for s in range(1, 20)]
     assert namespace["result"].summary["duration_s"] == 20.0
     assert namespace["result"].engine in capsys.readouterr().out
+
+
+def test_sweep_file_and_sweep_lines(tmp_path, monkeypatch):
+    """The README's sweep file is a valid sweep, the shipped sweeps build every point, and
+    the README's sweep snippet runs on a sweep of that name (shortened)."""
+    import yaml
+
+    from sim.sweep import build_points, load_sweep_spec, run_sweep
+    from sim.sweep.spec import parse_sweep_spec
+
+    spec = parse_sweep_spec(blocks("yaml")[2], "README.md")
+    assert spec.varied()[:2] == ["fleet.0.count", "fleet.0.batching.max_batch"]
+    assert len(spec.settings()) == 9 * 2 * 20
+    for path in sorted((ROOT / "scenarios" / "sweeps").glob("*.yaml")):
+        assert build_points(load_sweep_spec(path), path)
+    monkeypatch.chdir(tmp_path)
+    short = {
+        "name": "search-sizing",
+        "base": str(ROOT / "scenarios" / "amazon_search.yaml"),
+        "duration": "6s",
+        "axes": [{"grid": {"fleet.0.count": [8, 10], "fleet.0.batching.max_batch": [4, 8]}}],
+    }
+    (tmp_path / "sweep.yaml").write_text(yaml.safe_dump(short))
+    run_sweep(tmp_path / "sweep.yaml", serial=True)
+    namespace: dict = {}
+    exec(compile(blocks("python")[2], "README.md", "exec"), namespace)
+    assert len(namespace["sweep"]) == 4
