@@ -230,6 +230,21 @@ def test_a_local_dask_cluster_gives_the_serial_results(tmp_path):
     pd.testing.assert_frame_equal(comparable(tmp_path / "dask"), comparable(tmp_path / "serial"))
 
 
+def test_local_workers_keep_glibcs_adaptive_malloc_and_run_unprofiled(tmp_path):
+    """Dask's nanny sets MALLOC_TRIM_THRESHOLD_ in its workers, which made every point a
+    third slower (each run's arrays faulted in afresh); the local cluster unsets it."""
+    from sim.sweep.executors import DaskExecutor
+
+    with DaskExecutor(tmp_path, None, 1) as executor:
+        facts = executor.client.run(
+            lambda: (
+                os.environ.get("MALLOC_TRIM_THRESHOLD_"),
+                __import__("dask").config.get("distributed.worker.profile.enabled"),
+            )
+        )
+    assert list(facts.values()) == [(None, False)]
+
+
 def test_an_existing_scheduler_gives_the_serial_results(tmp_path):
     """`dask scheduler` and `dask worker` started here, --scheduler ADDRESS: same values."""
     path = write_sweep(tmp_path, {**SMALL, "trace": "summary"})
