@@ -27,14 +27,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import pyarrow.parquet as pq
 
 from analysis.quantiles import StreamingPercentiles
 from analysis.reader import run_info
+
+if TYPE_CHECKING:  # pandas is imported where it is used: runs never need it
+    import pandas as pd
 
 PERCENTILES = (50.0, 90.0, 99.0, 99.9)
 SUMMARY_KEYS = (
@@ -90,10 +92,25 @@ def slo_attainment(
 
     """
     status = np.asarray(status)
-    ok = status == "ok"
-    met = ok & (np.asarray(latency_s) <= target_s)
-    late_in_flight = (status == "in_flight") & (end_s - np.asarray(arrival_s) > target_s)
-    known = ok | (status == "dropped") | late_in_flight
+    return _slo_counts(
+        status == "ok", status == "dropped", status == "in_flight",
+        np.asarray(latency_s), np.asarray(arrival_s), target_s, end_s,
+    )  # fmt: skip
+
+
+def _slo_counts(
+    ok: np.ndarray,
+    dropped: np.ndarray,
+    in_flight: np.ndarray,
+    latency_s: np.ndarray,
+    arrival_s: np.ndarray,
+    target_s: float,
+    end_s: float,
+) -> tuple[int, int]:
+    """``slo_attainment`` from status masks: (met, known) among the masked requests."""
+    met = ok & (latency_s <= target_s)
+    late_in_flight = in_flight & (end_s - arrival_s > target_s)
+    known = ok | dropped | late_in_flight
     return int(met.sum()), int(known.sum())
 
 
@@ -140,32 +157,76 @@ class MetricsAccumulator:
 
     def add(self, chunk: pd.DataFrame) -> None:
         """First pass: count a chunk of rows (``NEEDED_COLUMNS`` at least)."""
-        info = self.info
         status_code, status_names = _labels(chunk["status"])
-        status = status_names[status_code]
-        measured = ~chunk["warmup"].to_numpy(dtype=bool)
-        arrival = chunk["arrival_s"].to_numpy(dtype=float)
-        latency = chunk["latency_s"].to_numpy(dtype=float)
+        pool_code, pool_names = _labels(chunk["pool"])
+        self.add_columns(
+            status_code=status_code,
+            status_names=status_names,
+            warmup=chunk["warmup"].to_numpy(dtype=bool),
+            arrival_s=chunk["arrival_s"].to_numpy(dtype=float),
+            latency_s=chunk["latency_s"].to_numpy(dtype=float),
+            start_s=chunk["start_s"].to_numpy(dtype=float),
+            service_s=chunk["service_s"].to_numpy(dtype=float),
+            batch_size=chunk["batch_size"].to_numpy(),
+            pool_code=pool_code,
+            pool_names=pool_names[:-1],  # the trailing name stands for missing: not a pool
+        )
+
+    def add_columns(
+        self,
+        *,
+        status_code: np.ndarray,
+        status_names: np.ndarray,
+        warmup: np.ndarray,
+        arrival_s: np.ndarray,
+        latency_s: np.ndarray,
+        start_s: np.ndarray,
+        service_s: np.ndarray,
+        batch_size: np.ndarray,
+        pool_code: np.ndarray,
+        pool_names: np.ndarray,
+    ) -> None:
+        """First pass, from columns as arrays: what ``add`` does without a DataFrame.
+
+        The engine's trace writer calls this with the arrays it writes, so a run's summary
+        is the one ``summarize_trace`` computes from its file, without reading it back.
+
+        Args:
+            status_code: Each row's status, as an index into ``status_names``.
+            status_names: The status names (``ok``, ``dropped``, ``in_flight``).
+            warmup: Arrived before the warm-up ended (bool).
+            arrival_s: Arrival time (s).
+            latency_s: Latency (s; NaN unless completed).
+            start_s: Service start (s; NaN if never started).
+            service_s: Service time of the row's batch (s; NaN if none).
+            batch_size: Requests in the row's batch (0 for a drop).
+            pool_code: Each row's pool, as an index into ``pool_names``; the code
+                ``len(pool_names)`` marks a row with no pool.
+            pool_names: The pool names.
+
+        """
+        info = self.info
+        measured = ~warmup
+        is_ok = (status_names == "ok")[status_code] & measured
+        dropped = (status_names == "dropped")[status_code] & measured
+        in_flight = (status_names == "in_flight")[status_code] & measured
         c = self.counts
         c["requests"] += int(measured.sum())
-        for name in ("ok", "dropped", "in_flight"):
-            c[name] += int((measured & (status == name)).sum())
-        self.latencies.add(latency[measured & (status == "ok")])
-        met, known = slo_attainment(
-            status[measured], latency[measured], arrival[measured],
+        c["ok"] += int(is_ok.sum())
+        c["dropped"] += int(dropped.sum())
+        c["in_flight"] += int(in_flight.sum())
+        self.latencies.add(latency_s[is_ok])
+        met, known = _slo_counts(
+            is_ok, dropped, in_flight, latency_s, arrival_s,
             info["slo_target_s"], info["duration_s"],
         )  # fmt: skip
         c["slo_met"] += met
         c["slo_known"] += known
-        share = busy_time_s(
-            chunk["start_s"].to_numpy(dtype=float), chunk["service_s"].to_numpy(dtype=float),
-            chunk["batch_size"].to_numpy(), info["warmup_s"], info["duration_s"],
-        )  # fmt: skip
-        pool_code, pool_names = _labels(chunk["pool"])
+        share = busy_time_s(start_s, service_s, batch_size, info["warmup_s"], info["duration_s"])
         depth = {p["pool"]: p.get("pipeline_depth", 1) for p in info["pools"]}
-        present = np.bincount(pool_code, minlength=len(pool_names))
-        per_pool = np.bincount(pool_code, weights=share, minlength=len(pool_names))
-        for code, name in enumerate(pool_names[:-1]):  # the last name stands for missing
+        present = np.bincount(pool_code, minlength=len(pool_names) + 1)
+        per_pool = np.bincount(pool_code, weights=share, minlength=len(pool_names) + 1)
+        for code, name in enumerate(pool_names):
             if present[code]:
                 busy = float(per_pool[code]) / depth.get(str(name), 1)
                 self.busy_s[str(name)] = self.busy_s.get(str(name), 0.0) + busy
@@ -220,6 +281,8 @@ def _labels(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     Trace columns load as categoricals, so this avoids a Python string per row; a missing
     label gets the code of a trailing empty name.
     """
+    import pandas as pd
+
     categorical = (
         column if isinstance(column.dtype, pd.CategoricalDtype) else (column.astype("category"))
     )

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import pyarrow.parquet as pq
 
 from analysis.schema import (
@@ -16,6 +15,9 @@ from analysis.schema import (
     META_TRACE,
     META_VERSION,
 )
+
+if TYPE_CHECKING:  # pandas is imported where it is used: runs never need it
+    import pandas as pd
 
 
 def run_info(path: str | Path) -> dict[str, Any]:

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import pyarrow.parquet as pq
+
+if TYPE_CHECKING:  # pandas is imported where it is used: runs never need it
+    import pandas as pd
 
 SUMMARY_PARQUET = "summary.parquet"
 MANIFEST = "sweep.json"
@@ -111,6 +113,8 @@ def load_sweep_trace(path: str | Path, columns: list[str] | None = None) -> pd.D
         FileNotFoundError: not a sweep directory, or it kept no traces (``trace: summary``).
 
     """
+    import pandas as pd
+
     summary = load_sweep(path)
     ok = summary[summary["status"] == STATUS_OK]
     frames = []

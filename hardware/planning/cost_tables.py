@@ -20,9 +20,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from hardware.catalog import InstanceType, instance_of, instance_type_names
 from hardware.catalog.dtypes import check_dtype
@@ -31,6 +31,9 @@ from hardware.models.workload import ModelSpec
 from hardware.models.zoo import model_spec
 from hardware.planning.capacity import fits
 from hardware.timing.service_times import service_time
+
+if TYPE_CHECKING:  # pandas is imported where it is used: runs never need it
+    import pandas as pd
 
 DEFAULT_BATCH_SIZES: tuple[int, ...] = (1, 2, 4, 8, 16, 32)
 """Batch sizes of ``fleetsim hardware table`` when none are given."""
@@ -94,6 +97,8 @@ def table(
         ValueError: Bad dtype (unknown or unsupported), cores, seq_len or batch sizes.
 
     """
+    import pandas as pd
+
     spec = model_spec(model)
     inst = instance_of(instance)
     check_dtype(dtype)
@@ -164,6 +169,8 @@ def compare(
         ValueError: Unknown dtype, bad seq_len, max_batch or budget.
 
     """
+    import pandas as pd
+
     spec = model_spec(model)
     check_dtype(dtype)
     seq = spec.default_seq_len if seq_len is None else int(seq_len)

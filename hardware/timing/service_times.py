@@ -9,8 +9,9 @@ of :mod:`hardware.timing.neuroncore` for Inferentia and Trainium, the per-kernel
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 from numpy.typing import ArrayLike
 
 from hardware.catalog import InstanceType, instance_of
@@ -19,6 +20,9 @@ from hardware.models.workload import ModelSpec
 from hardware.models.zoo import model_spec
 from hardware.timing.breakdown import ServiceBreakdown
 from hardware.timing.predictor import predictor_for
+
+if TYPE_CHECKING:  # pandas is imported where it is used: runs never need it
+    import pandas as pd
 
 HARDWARE_MODEL_VERSION = "2.0"
 """Version of the service-time predictions; bumped whenever a prediction changes."""
@@ -177,6 +181,8 @@ def service_time_table(
         activations fit the replica's device memory). Unrunnable rows have NaN times.
 
     """
+    import pandas as pd
+
     specs = [model_spec(m) for m in models]
     insts = [instance_of(i) for i in instances]
     b = np.atleast_1d(np.asarray(batch_sizes))

@@ -8,10 +8,9 @@ value, exit code 2, no traceback.
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -25,6 +24,9 @@ from hardware.planning import cost_tables
 from sim.cli import consoles
 from sim.scenario.base import did_you_mean
 from sim.scenario.units import DURATION_HELP, parse_duration_s
+
+if TYPE_CHECKING:  # pandas is imported where it is used: runs never need it
+    import pandas as pd
 
 app = typer.Typer(
     name="hardware",

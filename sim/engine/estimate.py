@@ -34,15 +34,18 @@ PER_WAITING_BYTES = {Engine.compiled: 50, Engine.simpy: 250}
 VIEW_BYTES_PER_INSTANCE = 700  # the FleetView, built when processes are added
 TABLE_BYTES_PER_CELL = 40  # a hardware service table, held as Python floats
 # Requests per second of wall time (bench/engine_speed.py, case (b) and (g), rounded down),
-# and of the summary pass over the trace.
+# trace writing and the summary's first pass included; and of what is left once the last
+# request is simulated: the last row group, the exact percentiles' second pass over the
+# spilled latencies (bench/run_end_to_end.py: 0.09 s for 7.7 million requests).
 SIMULATED_PER_S = {Engine.compiled: 1.5e6, Engine.simpy: 6e4}
-SUMMARISED_PER_S = 1.2e6
+FINISHED_PER_S = 5e7
 # Setting up the fleet (s per instance, per replica): 100,000 inf2.48xlarge take 0.3 s on the
 # kernel, 10,000 take 1.7 s on the SimPy engine (a process per replica).
 SETUP_S = {Engine.compiled: (3e-6, 2e-7), Engine.simpy: (2e-5, 6e-6)}
-# Trace bytes per request (zstd parquet): about 24 with hardware-model service (few distinct
+# Trace bytes per request (zstd parquet): about 22 with hardware-model service (few distinct
 # service times), about 46 with synthetic service (random floats compress less).
 TRACE_BYTES_PER_REQUEST = {"hardware": 30, "synthetic": 50}
+SPILL_BYTES_PER_REQUEST = 8  # the completed latencies, kept on disk for the second pass
 LONG_RUN_S = 30.0  # a run estimated longer than this is announced before it starts
 MAX_WALL_S = 30 * 86_400.0  # a run estimated longer than a month is surely a mistake
 REPLAYED_BYTES_PER_ROW = 100  # a replayed trace held in memory: times, models, lengths
@@ -78,6 +81,11 @@ class RunEstimate:
     wall_s: float
     simulation_s: float
     trace_kind: str = "full"
+
+    @property
+    def disk_bytes(self) -> float:
+        """Disk the run needs while it runs: the trace and the spilled latencies (bytes)."""
+        return self.trace_bytes + self.requests * SPILL_BYTES_PER_REQUEST
 
     def describe(self) -> str:
         """One line: ``~N requests, ~T on the E engine, ~M of memory, a ~S trace``."""
@@ -146,14 +154,14 @@ def estimate_run(
     per_instance_s, per_replica_s = SETUP_S[engine]
     simulation = instances * per_instance_s + replicas * per_replica_s
     simulation += requests / SIMULATED_PER_S[engine]
-    wall = simulation + requests / SUMMARISED_PER_S
+    wall = simulation + requests / FINISHED_PER_S
     return RunEstimate(
         requests=requests,
         engine=engine,
         memory_bytes=memory,
         engine_state_bytes=state,
         waiting_bytes=waiting_bytes,
-        trace_bytes=requests * (per_row * _kept(trace) + (8 if trace.kind != "full" else 0)),
+        trace_bytes=requests * per_row * _kept(trace),
         wall_s=wall,
         simulation_s=simulation,
         trace_kind=trace.kind,
@@ -203,14 +211,14 @@ def check_fits(
             "simulate fewer instances (a fleet's behaviour per instance scales), or pass "
             "--max-memory (e.g. 64GB) if you know the machine has more"
         )
-    if out_dir is not None and estimate.trace_bytes:
+    disk = estimate.disk_bytes
+    if out_dir is not None and disk:
         free = free_disk_bytes(out_dir)
-        if estimate.trace_bytes > 0.95 * free:
+        if disk > 0.95 * free:
+            kind = "" if estimate.trace_kind == "full" else f"{estimate.trace_kind} "
             what = (
-                f"the trace would take about {_bytes(estimate.trace_bytes)}"
-                if estimate.trace_kind == "full"
-                else f"the run needs about {_bytes(estimate.trace_bytes)} of disk (its "
-                f"{estimate.trace_kind} trace, and 8 bytes per request for exact percentiles)"
+                f"the run needs about {_bytes(disk)} of disk (its {kind}trace, and "
+                f"{SPILL_BYTES_PER_REQUEST} bytes per request for exact percentiles)"
             )
             advice = (
                 "use --trace summary (no per-request file) or --trace sample, or a shorter "

@@ -69,8 +69,9 @@ class RunStats:
     """What ``simulate`` produced: the trace, the work it took, the engine that ran.
 
     ``trace_path`` is None when no trace file was written (``TraceMode("summary")``);
-    ``metrics`` holds the exact summary metrics when the file does not hold every request,
-    ``info`` the run facts (``analysis.run_info``).
+    ``metrics`` holds the exact summary metrics, computed from every request as the run went
+    (None only from code that builds a RunStats without them), ``info`` the run facts
+    (``analysis.run_info``).
     """
 
     trace_path: Path | None
@@ -267,6 +268,6 @@ def simulate(
         time_avg,
         driven.engine,
         driven.reason,
-        writer.metrics.result() if writer.metrics is not None else None,
+        writer.metrics.result(),
         info,
     )

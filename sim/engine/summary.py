@@ -16,21 +16,24 @@ def run_summary(
 ) -> dict[str, Any]:
     """The run's facts and metrics: the dict ``fleetsim run`` writes to ``summary.json``.
 
-    Metrics come from the full trace (``analysis.summarize_trace``), so they are the numbers
-    any user recomputes from it; without one (``--trace summary`` or ``sample``) they are
-    the exact metrics the run computed from every request as it went.
+    The metrics are those the run computed from every request as it went: with a full trace
+    they are, bit for bit, what ``analysis.summarize_trace`` recomputes from the file (the
+    writer feeds the same arrays in the same row groups), without reading it back.
 
     Args:
         scenario: The scenario that ran (after overrides).
         stats: What ``sim.engine.runner.simulate`` returned.
-        progress: Called with the fraction of the summary pass done (0..1).
+        progress: Called with the fraction of the summary pass done (0..1): only a
+            RunStats without metrics needs one (the trace is read back).
 
     """
     if stats.metrics is None:
         info = analysis.run_info(stats.trace_path)
         metrics = analysis.summarize_trace(stats.trace_path, progress)
-    else:
+    else:  # accumulated as the trace was written: nothing left to read
         info, metrics = stats.info, stats.metrics
+        if progress is not None:
+            progress(1.0)
     return {
         "scenario": scenario.name,
         "seed": scenario.seed,

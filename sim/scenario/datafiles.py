@@ -10,13 +10,16 @@ import math
 import re
 import stat
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import pyarrow.parquet as pq
 from pydantic import ValidationInfo
 
 from sim.machine import available_memory_bytes
+
+if TYPE_CHECKING:  # pandas is imported where it is used: runs never need it
+    import pandas as pd
 
 
 def resolve_path(value: str, info: ValidationInfo) -> str:
@@ -45,6 +48,8 @@ def read_table(path: str, columns: list[str] | None = None) -> pd.DataFrame:
             names the file and what is wrong.
 
     """
+    import pandas as pd
+
     p = Path(path)
     suffix = p.suffix.lower()
     _check_readable(p, path)

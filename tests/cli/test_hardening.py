@@ -262,13 +262,14 @@ def test_estimates_match_what_runs_take(tmp_path):
 
 
 def test_a_trace_that_would_not_fit_the_disk_is_refused(tmp_path, monkeypatch):
-    """The trace's estimated size is checked against the free space where it goes."""
+    """The trace's estimated size (and the latencies spilled for the exact percentiles) is
+    checked against the free space where it goes."""
     import sim.engine.estimate as estimate
 
     monkeypatch.setattr(estimate, "free_disk_bytes", lambda directory: 1e6)  # as the machine
     result = invoke("run", ROOT / "scenarios" / "alexa.yaml", "--out", tmp_path / "out")
     assert result.exit_code == 2
-    assert "the trace would take about 16.2 MB" in result.output
+    assert "the run needs about 20.5 MB of disk (its trace, and 8 bytes" in result.output
     assert "--trace" in result.output
     assert not (tmp_path / "out").exists()
 
