@@ -11,8 +11,13 @@ class Terminated(BaseException):
     """SIGTERM or SIGHUP arrived: unwind like an interrupt, so staged output is removed."""
 
     def __init__(self, signum: int) -> None:
-        super().__init__(f"terminated ({signal.Signals(signum).name})")
+        # args stay (signum,): SimPy re-raises an exception from a process as
+        # ``type(exc)(*exc.args)``, so the constructor must accept its own args
+        super().__init__(signum)
         self.signum = signum
+
+    def __str__(self) -> str:
+        return f"terminated ({signal.Signals(self.signum).name})"
 
 
 @contextmanager

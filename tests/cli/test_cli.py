@@ -166,6 +166,28 @@ def test_killed_run_leaves_nothing_and_the_next_run_cleans_up(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["other"]
 
 
+def test_terminated_survives_simpy_re_raising_it():
+    """SIGTERM during a SimPy-engine run raises ``Terminated`` inside a process; SimPy
+    re-raises it as ``type(exc)(*exc.args)``, which once failed with a ValueError (exit 1
+    and a traceback instead of 143)."""
+    import signal
+
+    import simpy
+
+    from sim.cli.signals import Terminated
+
+    env = simpy.Environment()
+
+    def process(env):
+        yield env.timeout(1)
+        raise Terminated(signal.SIGTERM)
+
+    env.process(process(env))
+    with pytest.raises(Terminated) as info:
+        env.run()
+    assert info.value.signum == signal.SIGTERM and str(info.value) == "terminated (SIGTERM)"
+
+
 def test_sigterm_is_handled_like_an_interrupt(tmp_path):
     """SIGTERM: exit 143, one line, nothing written and no staging left behind."""
     import signal
