@@ -145,5 +145,5 @@ def validation_problems(
 
 def _or_also(message: str, expected: str) -> str:
     """``must be >= 1, got 0`` -> ``must be >= 1 or 'auto', got 0``."""
-    head, sep, tail = message.rpartition(", got ")
+    head, sep, tail = message.partition(", got ")  # the first: the value may hold ", got "
     return f"{head} or {expected}{sep}{tail}" if sep else f"{message} (or {expected})"
