@@ -14,10 +14,17 @@ Definitions (all over the measured window [warmup, duration), by arrival time):
 * ``slo_attainment`` - completed within target / requests whose outcome is known: a dropped
   request is a miss, and so is one still in flight at the end that had already waited longer
   than the target; in-flight requests younger than the target are left out.
-* ``utilisation`` per pool - replica busy time inside the window / (replicas x window);
-  a batch's service time is shared equally among its requests, so no batch is counted twice.
-  A pipelined replica (``pipeline_depth`` stages) holds several batches at once; each
-  occupies it for its time in the pipeline divided by the depth.
+* ``utilisation`` per pool - accelerator busy time inside the window / (replicas x window);
+  a batch's accelerator time (``service_s - host_s``, after its host stage) is shared
+  equally among its requests, so no batch is counted twice. A pipelined replica
+  (``pipeline_depth`` stages) holds several batches at once; each occupies it for its time
+  in the pipeline divided by the depth.
+* ``host_utilisation`` per pool - host-stage time inside the window / (replicas x window):
+  the share of the instances' vCPUs busy preparing batches (``sim.policies.host``).
+* ``padding_waste`` per pool - the share of the (batch x sequence) token slots computed
+  for completed measured requests that held padding: ``1 - sum(seq_len) /
+  sum(padded_batch x padded_seq_len / batch_size)``; 0 without compiled shapes, NaN for a
+  pool that completed nothing.
 * ``cost_usd`` - instance-hours over the window x on-demand price;
   ``cost_per_million_usd`` - cost_usd per million completed requests.
 """
@@ -55,11 +62,14 @@ SUMMARY_KEYS = (
     "slo_attainment",
     "slo_met",
     "utilisation",
+    "host_utilisation",
+    "padding_waste",
     "cost_usd",
     "cost_per_million_usd",
 )
-NEEDED_COLUMNS = ["arrival_s", "start_s", "latency_s", "service_s", "batch_size", "pool",
-                  "status", "warmup"]  # fmt: skip
+NEEDED_COLUMNS = ["arrival_s", "start_s", "latency_s", "service_s", "host_s", "batch_size",
+                  "padded_batch", "seq_len", "padded_seq_len", "pool", "status",
+                  "warmup"]  # fmt: skip
 """The trace columns the summary metrics read."""
 
 
@@ -154,6 +164,9 @@ class MetricsAccumulator:
         ("requests", "ok", "dropped", "in_flight", "slo_met", "slo_known"), 0))  # fmt: skip
     latencies: StreamingPercentiles = field(default_factory=StreamingPercentiles)
     busy_s: dict[str, float] = field(default_factory=dict)
+    host_busy_s: dict[str, float] = field(default_factory=dict)
+    tokens: dict[str, float] = field(default_factory=dict)  # real, completed measured
+    token_slots: dict[str, float] = field(default_factory=dict)  # padded, the same requests
 
     def add(self, chunk: pd.DataFrame) -> None:
         """First pass: count a chunk of rows (``NEEDED_COLUMNS`` at least)."""
@@ -170,6 +183,10 @@ class MetricsAccumulator:
             batch_size=chunk["batch_size"].to_numpy(),
             pool_code=pool_code,
             pool_names=pool_names[:-1],  # the trailing name stands for missing: not a pool
+            host_s=chunk["host_s"].to_numpy(dtype=float),
+            seq_len=chunk["seq_len"].to_numpy(),
+            padded_batch=chunk["padded_batch"].to_numpy(),
+            padded_seq_len=chunk["padded_seq_len"].to_numpy(),
         )
 
     def add_columns(
@@ -185,6 +202,10 @@ class MetricsAccumulator:
         batch_size: np.ndarray,
         pool_code: np.ndarray,
         pool_names: np.ndarray,
+        host_s: np.ndarray | None = None,
+        seq_len: np.ndarray | None = None,
+        padded_batch: np.ndarray | None = None,
+        padded_seq_len: np.ndarray | None = None,
     ) -> None:
         """First pass, from columns as arrays: what ``add`` does without a DataFrame.
 
@@ -203,6 +224,10 @@ class MetricsAccumulator:
             pool_code: Each row's pool, as an index into ``pool_names``; the code
                 ``len(pool_names)`` marks a row with no pool.
             pool_names: The pool names.
+            host_s: Host-stage time of the row's batch (s; NaN if none); None: no host stage.
+            seq_len: Sequence length (tokens); with the two below, for the padding waste.
+            padded_batch: The batch's compiled batch size (0 for a drop).
+            padded_seq_len: The batch's compiled sequence length (0 for a drop).
 
         """
         info = self.info
@@ -222,14 +247,37 @@ class MetricsAccumulator:
         )  # fmt: skip
         c["slo_met"] += met
         c["slo_known"] += known
-        share = busy_time_s(start_s, service_s, batch_size, info["warmup_s"], info["duration_s"])
+        window = (info["warmup_s"], info["duration_s"])
+        if host_s is None:
+            share = busy_time_s(start_s, service_s, batch_size, *window)
+            host_share = np.zeros_like(share)
+        else:  # the host stage first, then the accelerator
+            host = np.where(np.isnan(host_s), 0.0, host_s)
+            share = busy_time_s(start_s + host, service_s - host, batch_size, *window)
+            host_share = busy_time_s(start_s, host, batch_size, *window)
         depth = {p["pool"]: p.get("pipeline_depth", 1) for p in info["pools"]}
-        present = np.bincount(pool_code, minlength=len(pool_names) + 1)
-        per_pool = np.bincount(pool_code, weights=share, minlength=len(pool_names) + 1)
+        n = len(pool_names) + 1
+        present = np.bincount(pool_code, minlength=n)
+        per_pool = np.bincount(pool_code, weights=share, minlength=n)
+        host_per_pool = np.bincount(pool_code, weights=host_share, minlength=n)
+        if seq_len is not None and padded_batch is not None and padded_seq_len is not None:
+            size = np.maximum(batch_size, 1).astype(float)
+            slots = padded_batch.astype(float) * padded_seq_len.astype(float) / size
+            real = np.bincount(pool_code[is_ok], weights=seq_len[is_ok].astype(float),
+                               minlength=n)  # fmt: skip
+            padded = np.bincount(pool_code[is_ok], weights=slots[is_ok], minlength=n)
+        else:
+            real = padded = np.zeros(n)
         for code, name in enumerate(pool_names):
             if present[code]:
-                busy = float(per_pool[code]) / depth.get(str(name), 1)
-                self.busy_s[str(name)] = self.busy_s.get(str(name), 0.0) + busy
+                name = str(name)
+                busy = float(per_pool[code]) / depth.get(name, 1)
+                self.busy_s[name] = self.busy_s.get(name, 0.0) + busy
+                self.host_busy_s[name] = self.host_busy_s.get(name, 0.0) + float(
+                    host_per_pool[code]
+                )
+                self.tokens[name] = self.tokens.get(name, 0.0) + float(real[code])
+                self.token_slots[name] = self.token_slots.get(name, 0.0) + float(padded[code])
 
     def needs_second_pass(self) -> bool:
         """Whether the exact percentiles need the completed latencies a second time."""
@@ -251,6 +299,17 @@ class MetricsAccumulator:
             / (p["count"] * p["replicas_per_instance"] * window)
             for p in info["pools"]
         }
+        host_utilisation = {
+            p["pool"]: self.host_busy_s.get(p["pool"], 0.0)
+            / (p["count"] * p["replicas_per_instance"] * window)
+            for p in info["pools"]
+        }
+        padding_waste = {
+            p["pool"]: 1.0 - self.tokens[p["pool"]] / self.token_slots[p["pool"]]
+            if self.token_slots.get(p["pool"], 0.0) > 0
+            else float("nan")
+            for p in info["pools"]
+        }
         attainment = c["slo_met"] / c["slo_known"] if c["slo_known"] else float("nan")
         return {
             "requests": c["requests"],
@@ -270,6 +329,8 @@ class MetricsAccumulator:
             if c["slo_known"]
             else None,
             "utilisation": utilisation,
+            "host_utilisation": host_utilisation,
+            "padding_waste": padding_waste,
             "cost_usd": cost,
             "cost_per_million_usd": cost / c["ok"] * 1e6 if c["ok"] else float("nan"),
         }

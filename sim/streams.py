@@ -19,6 +19,7 @@ STREAM_ID: dict[str, int] = {
     "balancer": 3,
     "pool": 4,
     "trace_sample": 5,
+    "jitter": 6,
 }
 
 

@@ -46,12 +46,17 @@ def summary_table(title: str, summary: dict[str, Any], pools: list[dict[str, Any
     ]
     for pool in pools:
         tag = " [PROJECTED hardware]" if pool.get("projected") else ""
+        name = pool["pool"]
         rows.append(
             (
-                f"utilisation {pool['pool']} ({pool['count']} x {pool['instance_type']}){tag}",
-                f"{s['utilisation'][pool['pool']]:.1%}",
+                f"utilisation {name} ({pool['count']} x {pool['instance_type']}){tag}",
+                f"{s['utilisation'][name]:.1%} accelerator, "
+                f"{s.get('host_utilisation', {}).get(name, 0.0):.1%} host vCPUs",
             )
         )
+        waste = s.get("padding_waste", {}).get(name, math.nan)
+        if math.isfinite(waste):
+            rows.append((f"padding waste {name}", f"{waste:.1%} of token slots"))
     rows.append(("cost (measured window)", f"${s['cost_usd']:,.4f}"))
     cpm = s["cost_per_million_usd"]
     rows.append(("cost per million inferences", f"${cpm:,.4f}" if math.isfinite(cpm) else "-"))

@@ -146,6 +146,19 @@ cdef class Core:
     cdef double* table
     cdef list service_fn
     cdef list pool_names
+    # service-time jitter (sim.policies.jitter): per instance the index of its pool's draws
+    # (-1: none); per draws, the current block of factors and the position in it
+    cdef int* jitter_of
+    cdef list jitter_draws
+    cdef list jitter_blocks  # keeps each current block alive under its pointer
+    cdef const double** jitter_ptr
+    # host stage (sim.policies.host): per instance, seconds per batch, per request, per token
+    cdef double* host_batch
+    cdef double* host_request
+    cdef double* host_token
+    cdef char* host_on
+    cdef Py_ssize_t* jitter_pos
+    cdef Py_ssize_t* jitter_len
     cdef int* depth
     cdef int* replica_base  # first replica slot of each instance
     cdef int* replicas
@@ -233,6 +246,33 @@ cdef class Core:
                 self.table_at[j] = cells
                 cells += len(pool.service_by_size_s)
         self.replica_base[n] = slots
+        self.host_batch = <double*>self._alloc(n * sizeof(double))
+        self.host_request = <double*>self._alloc(n * sizeof(double))
+        self.host_token = <double*>self._alloc(n * sizeof(double))
+        self.host_on = <char*>self._alloc(n * sizeof(char))
+        for j in range(n):
+            host = fleet.pool_of(j).host
+            self.host_batch[j] = host.batch_s
+            self.host_request[j] = host.request_s
+            self.host_token[j] = host.token_s
+            self.host_on[j] = not host.free
+        self.jitter_of = <int*>self._alloc(n * sizeof(int))
+        self.jitter_draws = []
+        draws_index = {}
+        for j in range(n):
+            draws = fleet.pool_of(j).jitter
+            if draws is None:
+                self.jitter_of[j] = -1
+            else:
+                if id(draws) not in draws_index:
+                    draws_index[id(draws)] = len(self.jitter_draws)
+                    self.jitter_draws.append(draws)
+                self.jitter_of[j] = draws_index[id(draws)]
+        m = len(self.jitter_draws)
+        self.jitter_blocks = [None] * m
+        self.jitter_ptr = <const double**>self._alloc((m + 1) * sizeof(double*))
+        self.jitter_pos = <Py_ssize_t*>self._alloc((m + 1) * sizeof(Py_ssize_t))
+        self.jitter_len = <Py_ssize_t*>self._alloc((m + 1) * sizeof(Py_ssize_t))
         self.table = <double*>self._alloc((cells + 1) * sizeof(double))
         for j in range(n):
             if self.table_at[j] >= 0:
@@ -297,6 +337,14 @@ cdef class Core:
         free(self.queue_limit)
         free(self.table_at)
         free(self.table)
+        free(self.jitter_of)
+        free(self.host_batch)
+        free(self.host_request)
+        free(self.host_token)
+        free(self.host_on)
+        free(self.jitter_ptr)
+        free(self.jitter_pos)
+        free(self.jitter_len)
         free(self.depth)
         free(self.replica_base)
         free(self.replicas)
@@ -439,10 +487,22 @@ cdef class Core:
 
     # --- batching (sim.engine.model: Instance.decide, Replica.serve) ---
 
+    cdef double jitter(self, int k) except -1:
+        """The next factor of jitter draws ``k`` (the blocks ``JitterDraws.next`` reads)."""
+        cdef const double[::1] block
+        if self.jitter_pos[k] == self.jitter_len[k]:
+            block = self.jitter_draws[k].block()
+            self.jitter_blocks[k] = block
+            self.jitter_ptr[k] = &block[0]
+            self.jitter_len[k] = block.shape[0]
+            self.jitter_pos[k] = 0
+        self.jitter_pos[k] += 1
+        return self.jitter_ptr[k][self.jitter_pos[k] - 1]
+
     cdef int start(self, int j, double now, Py_ssize_t size) except -1:
         """Start a batch of the ``size`` oldest requests on the lowest free replica."""
         cdef Ring* q = &self.queue[j]
-        cdef double service, longest, out, leave_at
+        cdef double service, longest, out, leave_at, tokens, host = 0.0
         cdef Py_ssize_t i
         cdef int r, slot
         cdef Row* row
@@ -459,6 +519,13 @@ cdef class Core:
                 raise ValueError(
                     f"pool {self.pool_names[j]!r}: a batch's service time is {service!r} s"
                 )
+        if self.jitter_of[j] >= 0:
+            service *= self.jitter(self.jitter_of[j])
+        if self.host_on[j]:  # as sim.policies.host.HostCoefficients.seconds
+            tokens = 0.0
+            for i in range(size):
+                tokens += ring_at(q, i).c
+            host = self.host_batch[j] + self.host_request[j] * size + self.host_token[j] * tokens
         r = 0
         slot = self.replica_base[j]
         while not self.free_replica[slot]:
@@ -470,16 +537,17 @@ cdef class Core:
             row = ring_pop(q)
             ring_push(&self.inside[slot], row.a, row.b, row.c)
         if self.depth[j] == 1:
+            service = host + service
             ring_push(&self.batches[slot], now, service, size)
             self.schedule(now + service, base | <uint64_t>(2 + 2 * r), DONE, j, r)
         else:  # a pipeline takes the next batch after one interval; batches leave in order
-            out = now + service * self.depth[j]
+            out = now + host + service * self.depth[j]
             if out < self.last_leave[slot]:
                 out = self.last_leave[slot]
             leave_at = now + delay_to(now, out)
             self.last_leave[slot] = leave_at
             ring_push(&self.batches[slot], now, out - now, size)
-            self.schedule(now + service, base | <uint64_t>(3 + 2 * r), FREED, j, r)
+            self.schedule(now + (host + service), base | <uint64_t>(3 + 2 * r), FREED, j, r)
             self.schedule(leave_at, base | <uint64_t>(2 + 2 * r), LEAVE, j, r)
         return 0
 

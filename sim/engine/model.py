@@ -17,7 +17,10 @@ model's fast twin: the tests require both to write identical traces.
   replica takes it. A request arriving while the deadline timer is armed asks for no
   decision unless it fills a batch: the timer or a full batch decides.
 * **Service.** Each replica is a process holding the replica for the batch's service time:
-  the pool's time for (batch size, longest sequence in the batch). A replica spanning
+  the host stage (``sim.policies.host``: the instance's vCPUs prepare the batch) plus the
+  pool's time for (batch size, longest sequence in the batch) at its padded compiled shape
+  (``sim.policies.shapes``), times the pool's next jitter factor if it has jitter
+  (``sim.policies.jitter``). A replica spanning
   several cores is a pipeline: it takes its next batch one service interval after the last,
   and each batch leaves ``pipeline_depth`` intervals after it started, in the order they
   entered.
@@ -225,12 +228,22 @@ class Replica:
         self.given.succeed(batch)
 
     def service_s(self, batch: list[Request]) -> float:
-        """Seconds the batch takes: the pool's time for its size and longest sequence."""
+        """Seconds the batch takes: the pool's time for its size and longest sequence.
+
+        With jitter, that time times the pool's next factor (``sim.policies.jitter``).
+        """
         pool = self.instance.pool
         service_s = pool.service_s(len(batch), max(r.seq_len for r in batch))
         if not service_s >= 0:  # NaN too: a batch cannot take negative or no defined time
             raise ValueError(f"pool {pool.name!r}: a batch's service time is {service_s!r} s")
+        if pool.jitter is not None:
+            service_s *= pool.jitter.next()
         return service_s
+
+    def host_s(self, batch: list[Request]) -> float:
+        """Seconds of host work before the accelerator (``sim.policies.host``)."""
+        host = self.instance.pool.host
+        return 0.0 if host.free else host.seconds(len(batch), sum(r.seq_len for r in batch))
 
     def serve(self) -> Iterator:
         """Wait for a batch, serve it, hand its requests back; again."""
@@ -239,7 +252,8 @@ class Replica:
             batch = yield self.given
             self.given = self.env.event()
             start_s = self.env.now
-            service_s = self.service_s(batch)
+            host_s = self.host_s(batch)
+            service_s = host_s + self.service_s(batch)
             self.inside.append((start_s, service_s, batch))
             yield FleetTimeout(self.env, service_s, leave_key(number, self.number))
             self.inside.popleft()
@@ -249,7 +263,11 @@ class Replica:
 
 
 class PipelinedReplica(Replica):
-    """A replica over ``pipeline_depth`` cores: a new batch every interval, in-order exits."""
+    """A replica over ``pipeline_depth`` cores: a new batch every interval, in-order exits.
+
+    The host stage comes first: the replica is free again after host + one interval, and
+    the batch leaves after host + ``pipeline_depth`` intervals (or after the batch before it).
+    """
 
     def __init__(self, instance: Instance, number: int) -> None:
         super().__init__(instance, number)
@@ -262,13 +280,15 @@ class PipelinedReplica(Replica):
             batch = yield self.given
             self.given = self.env.event()
             now = self.env.now
+            host_s = self.host_s(batch)
             interval_s = self.service_s(batch)
-            out_s = max(now + interval_s * self.instance.pool.pipeline_depth, self.last_leave_s)
+            depth = self.instance.pool.pipeline_depth
+            out_s = max(now + host_s + interval_s * depth, self.last_leave_s)
             leave_in_s = delay_to(now, out_s)
             self.last_leave_s = now + leave_in_s
             self.inside.append((now, out_s - now, batch))
             self.env.process(self.carry(leave_in_s))
-            yield FleetTimeout(self.env, interval_s, freed_key(number, self.number))
+            yield FleetTimeout(self.env, host_s + interval_s, freed_key(number, self.number))
             self.free = True
             self.instance.replica_freed()
 

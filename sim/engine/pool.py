@@ -14,6 +14,10 @@ import numpy as np
 
 import hardware
 from hardware import catalog
+from hardware.models.workload import ModelSpec
+from sim.policies.host import HostCoefficients, HostCosts, coefficients
+from sim.policies.jitter import JitterDraws
+from sim.policies.shapes import padded_sizes, resolve_shapes
 from sim.scenario.checks import replica_cores
 from sim.scenario.models import resolve_model, seq_len_bounds_by_model, seq_lens_of
 from sim.scenario.schema import PoolConfig, Scenario
@@ -41,6 +45,13 @@ class Pool:
         service_by_size_s: If the service time depends on the batch size only, the same
             times as a list indexed by batch size (entry 0 unused): the kernel's fast lookup.
         pipeline_depth: Stages of a pipelined replica (1: an ordinary replica).
+        jitter: The pool's service-time jitter factors (``sim.policies.jitter``), or None
+            for exact service times; both engines multiply each batch's time by the next one.
+        host: The host stage before the accelerator (``sim.policies.host``): a batch holds
+            its replica for ``host.seconds(size, tokens)`` plus its (jittered) service time.
+        seq_buckets: Compiled sequence buckets (``sim.policies.shapes``), or None (no
+            padding); the service time already is the padded shape's.
+        batch_shapes: Compiled batch sizes, or None (no padding).
         name: The pool's name (trace ``pool``).
         facts: JSON-able catalog facts stored in the trace metadata (``run_info``).
 
@@ -55,6 +66,10 @@ class Pool:
     service_s: ServiceFn
     service_by_size_s: list[float] | None = None
     pipeline_depth: int = 1
+    jitter: JitterDraws | None = None
+    host: HostCoefficients = HostCoefficients()
+    seq_buckets: tuple[int, ...] | None = None
+    batch_shapes: tuple[int, ...] | None = None
     name: str = "pool"
     facts: dict[str, object] = field(default_factory=dict)
 
@@ -106,24 +121,40 @@ def _plan(
     if cores is None:
         raise ValueError(f"pool {pool.name!r}: the model does not fit (validate the scenario)")
     max_batch = pool.batching.max_batch
+    replicas = instance.cores // cores
+    buckets = batch_shapes = None
     if pool.service is None:
         seq_lens = seq_lens_of(scenario, pool.model)  # checked against the model's range
-        table = _service_table_s(scenario, pool, instance, seq_lens, cores)
+        spec = resolve_model(scenario, pool.model)
+        buckets, batch_shapes = resolve_shapes(
+            pool.shapes, on_gpu=instance.chip.is_gpu, model_kind=spec.kind,
+            max_seq_len=spec.max_seq_len, max_batch=max_batch,
+        )  # fmt: skip
+        table = _service_table_s(pool, spec, instance, seq_lens, cores, buckets, batch_shapes)
         service = _table_lookup(table, seq_lens)
         by_size = [NAN, *table[:, 0].tolist()] if table.shape[1] == 1 else None
         depth = cores  # a replica over several cores is a pipeline of that many stages
+        cv = jitter_cv(pool, instance)
+        jitter = None
+        if cv > 0:
+            rng = stream(scenario.seed, "jitter", name_index(pool.name), replication=replication)
+            jitter = JitterDraws(rng, cv)
     else:
         rng = stream(scenario.seed, "pool", name_index(pool.name), replication=replication)
         service = pool.service.build(rng)
         by_size = None
         depth = 1
+        cv, jitter = 0.0, None
+    costs = host_costs(pool)
+    host = coefficients(costs, instance.vcpus, replicas)
     facts = {
         "pool": pool.name,
         "instance_type": pool.instance,
         "count": pool.count,
         "model": pool.model,
         "dtype": pool.dtype,
-        "replicas_per_instance": instance.cores // cores,
+        "replicas_per_instance": replicas,
+        "vcpus": instance.vcpus,
         "cores_per_replica": cores,
         "usd_per_hour": float(instance.usd_per_hour),
         "projected": bool(instance.projected),
@@ -131,35 +162,78 @@ def _plan(
         "sparsity": pool.sparsity,
         "service": "hardware model" if pool.service is None else pool.service.kind,
         "max_batch": max_batch,
+        "jitter_cv": cv,
+        "seq_buckets": buckets,
+        "batch_shapes": batch_shapes,
+        "host_per_request_s": costs.per_request,
+        "host_per_token_s": costs.per_token,
+        "host_per_batch_s": costs.per_batch,
     }
     return Pool(
         count=pool.count,
         model=model_names.index(pool.model),
-        replicas=instance.cores // cores,
+        replicas=replicas,
         max_batch=max_batch,
         max_wait_s=pool.batching.max_wait,
         queue_limit=pool.queue_limit,
         service_s=service,
         service_by_size_s=by_size,
         pipeline_depth=depth,
+        jitter=jitter,
+        host=host,
+        seq_buckets=None if buckets is None else tuple(buckets),
+        batch_shapes=None if batch_shapes is None else tuple(batch_shapes),
         name=pool.name,
         facts=facts,
     )
 
 
+def jitter_cv(pool: PoolConfig, instance: catalog.InstanceType) -> float:
+    """The coefficient of variation of a hardware-model pool's per-batch service factor.
+
+    ``auto`` is the fit for the instance's chip family (``hardware.timing.jitter``);
+    ``none`` is 0 (exact times).
+    """
+    if pool.jitter == "none":
+        return 0.0
+    if pool.jitter == "auto":
+        from hardware.timing.jitter import service_cv
+
+        return float(service_cv(instance))
+    return float(pool.jitter.cv)
+
+
+def host_costs(pool: PoolConfig) -> HostCosts:
+    """A pool's host CPU costs: ``auto`` the measured defaults, ``none`` free (and synthetic
+    pools, unless given).
+    """
+    if pool.host == "none" or (pool.host == "auto" and pool.service is not None):
+        return HostCosts()
+    if pool.host == "auto":
+        from hardware.timing.host import default_host_costs
+
+        per_request, per_token, per_batch = default_host_costs()
+        return HostCosts(per_request=per_request, per_token=per_token, per_batch=per_batch)
+    return pool.host
+
+
 def _service_table_s(
-    scenario: Scenario,
     pool: PoolConfig,
+    model: ModelSpec,
     instance: catalog.InstanceType,
     seq_lens: np.ndarray,
     cores: int,
+    buckets: list[int] | None,
+    batch_shapes: list[int] | None,
 ) -> np.ndarray:
-    """Hardware-model seconds per batch, ``[batch_size - 1, index of seq_len]``."""
-    batch = np.arange(1, pool.batching.max_batch + 1)
-    model = resolve_model(scenario, pool.model)
+    """Hardware-model seconds per batch, ``[batch_size - 1, index of seq_len]``, each timed
+    at its padded (compiled) shape.
+    """
+    batch = padded_sizes(np.arange(1, pool.batching.max_batch + 1), batch_shapes)
+    seq = padded_sizes(seq_lens, buckets)
     table = np.asarray(
         hardware.service_time(
-            model, instance, batch[:, None], seq_lens[None, :], pool.dtype, cores,
+            model, instance, batch[:, None], seq[None, :], pool.dtype, cores,
             sparsity=pool.sparsity,
         ),
         dtype=float,

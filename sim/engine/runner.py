@@ -245,6 +245,7 @@ def simulate(
         metadata=metadata,
         mode=trace,
         info=info,
+        shapes=fleet.pools,
     )
     try:
         chunks = request_stream(scenario, fleet.model_names, replication)

@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 
 from analysis.metrics import MetricsAccumulator
 from analysis.schema import CATEGORIES, COLUMNS, OK, SCHEMA, STATUSES
+from sim.policies.shapes import padded_sizes
 
 NAN = math.nan
 # Writing the trace is half a run's work (on a thread beside the simulation), so its codec
@@ -178,6 +179,10 @@ class TraceWriter(RecordBuffer):
             latencies spilled to a raw file beside ``path`` for the exact percentiles'
             second pass (8 bytes each, removed on close).
         info: The run facts for those metrics (``analysis.info_from_metadata``).
+        shapes: Per pool code, what the batch-level columns are derived from: an object
+            with ``host`` (``sim.policies.host.HostCoefficients``), ``seq_buckets`` and
+            ``batch_shapes`` (``sim.engine.pool.Pool`` has them); None: no host stage and no
+            padding.
 
     """
 
@@ -192,8 +197,10 @@ class TraceWriter(RecordBuffer):
         rows_per_group: int | None = None,
         mode: TraceMode = FULL_TRACE,
         info: dict | None = None,
+        shapes: list | None = None,
     ) -> None:
         super().__init__()
+        self._shapes = list(shapes) if shapes is not None else None
         self.mode = mode
         self.path = Path(path)
         self._tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
@@ -243,6 +250,9 @@ class TraceWriter(RecordBuffer):
         start, finish, service = (np.ascontiguousarray(per_row[:, k]) for k in range(3))
         size, instance, replica, status = (per_row[:, k].astype(np.int32) for k in range(3, 7))
         rows = len(requests)
+        host, padded_batch, padded_seq = (
+            np.repeat(column, counts) for column in self._batch_columns(numbers, requests)
+        )
         arrival = np.ascontiguousarray(requests[:, 1])  # Arrow copies strided views slowly
         latency = finish - arrival
         pool = self._instance_pool[instance]
@@ -255,20 +265,24 @@ class TraceWriter(RecordBuffer):
             "latency_s": _numbers(latency),
             "queue_s": _numbers(start - arrival),
             "service_s": _numbers(service),
+            "host_s": _numbers(host),
             "batch_size": _numbers(size),
+            "padded_batch": _numbers(padded_batch),
             "pool": pa.DictionaryArray.from_arrays(_numbers(pool), self._pools),
             "instance_id": _numbers(self._instance_index[instance]),
             "replica_id": _numbers(replica),
             "model": pa.DictionaryArray.from_arrays(
                 _numbers(self._instance_model[instance]), self._models
             ),
-            "seq_len": _numbers(requests[:, 2].astype(np.int32)),
+            "seq_len": _numbers(seq := requests[:, 2].astype(np.int32)),
+            "padded_seq_len": _numbers(padded_seq),
             "status": pa.DictionaryArray.from_arrays(_numbers(status), self._statuses),
             "warmup": _booleans(warmup),
         }
         table = pa.Table.from_arrays([arrays[name] for name in COLUMNS], schema=self._schema)
         self.rows_recorded += rows
-        self._count(arrival, latency, start, service, size, pool, status, warmup)
+        self._count(arrival, latency, start, service, size, pool, status, warmup,
+                    (host, seq, padded_batch, padded_seq))  # fmt: skip
         if self.mode.kind == "sample":
             table = table.filter(_booleans(self.mode.sampled(requests[:, 0].astype(np.int64))))
         if self._writer is None:
@@ -278,6 +292,43 @@ class TraceWriter(RecordBuffer):
             self._writer.write_table, table, row_group_size=self.rows_per_group
         )
         self.rows_written += table.num_rows
+
+    def _batch_columns(
+        self, numbers: np.ndarray, requests: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per record: host-stage seconds, compiled batch size and compiled sequence length.
+
+        The same expressions the engines time a batch with (``sim.policies.host``,
+        ``sim.policies.shapes``): host over the batch's real tokens, the batch padded to
+        its compiled batch size and its longest sequence to its bucket. Drops and requests
+        still queued have no batch: NaN, 0, 0.
+        """
+        counts = numbers[:, 7].astype(np.int64)
+        size = numbers[:, 3]
+        batched = size > 0
+        seq = requests[:, 2]
+        starts = np.cumsum(counts) - counts
+        nonempty = counts > 0
+        tokens = np.zeros(len(counts))
+        longest = np.zeros(len(counts))
+        if nonempty.any():
+            tokens[nonempty] = np.add.reduceat(seq, starts[nonempty])
+            longest[nonempty] = np.maximum.reduceat(seq, starts[nonempty])
+        host = np.full(len(counts), NAN)
+        padded_batch = np.where(batched, size, 0).astype(np.int32)
+        padded_seq = np.where(batched, longest, 0).astype(np.int32)
+        pool = self._instance_pool[numbers[:, 4].astype(np.int64)]
+        for code, spec in enumerate(self._shapes or ()):
+            mine = batched & (pool == code)
+            if not mine.any():
+                continue
+            h = spec.host
+            host[mine] = h.batch_s + h.request_s * size[mine] + h.token_s * tokens[mine]
+            padded_batch[mine] = padded_sizes(size[mine], spec.batch_shapes)
+            padded_seq[mine] = padded_sizes(longest[mine], spec.seq_buckets)
+        if self._shapes is None:
+            host[batched] = 0.0
+        return host, padded_batch, padded_seq
 
     def _count(
         self,
@@ -289,6 +340,7 @@ class TraceWriter(RecordBuffer):
         pool: np.ndarray,
         status: np.ndarray,
         warmup: np.ndarray,
+        batch_columns: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     ) -> None:
         """Feed the rows to the metrics, in the pieces the file's row groups are cut into.
 
@@ -297,13 +349,16 @@ class TraceWriter(RecordBuffer):
         re-read. The completed latencies are spilled for the exact percentiles' second pass.
         """
         step = self.rows_per_group
+        host, seq, padded_batch, padded_seq = batch_columns
         for lo in range(0, len(arrival), step):
             hi = lo + step
             self.metrics.add_columns(
                 status_code=status[lo:hi], status_names=self._status_names,
                 warmup=warmup[lo:hi], arrival_s=arrival[lo:hi], latency_s=latency[lo:hi],
                 start_s=start[lo:hi], service_s=service[lo:hi], batch_size=size[lo:hi],
-                pool_code=pool[lo:hi], pool_names=self._pool_names,
+                pool_code=pool[lo:hi], pool_names=self._pool_names, host_s=host[lo:hi],
+                seq_len=seq[lo:hi], padded_batch=padded_batch[lo:hi],
+                padded_seq_len=padded_seq[lo:hi],
             )  # fmt: skip
         completed = (status == OK) & ~warmup
         with self._spill.open("ab") as spill:

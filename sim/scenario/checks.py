@@ -191,6 +191,15 @@ def _check_pool(
     shortest, longest = bounds
     if model is None or longest > model.max_seq_len or shortest < model.min_seq_len:
         return []  # out-of-range lengths are reported where they are set
+    buckets = None if isinstance(pool.shapes, str) else pool.shapes.seq_buckets
+    if buckets is not None and (buckets[-1] < longest or buckets[-1] > model.max_seq_len):
+        return [
+            (
+                (*where, "shapes", "seq_buckets"),
+                f"the largest bucket ({buckets[-1]}) must hold the longest sequence the pool "
+                f"gets ({longest}) and be at most {pool.model}'s longest ({model.max_seq_len})",
+            )
+        ]
     cores = replica_cores(scenario, pool, longest)
     if cores is not None:
         return []

@@ -18,7 +18,10 @@ from pydantic import (
 
 from analysis.schema import MAX_SEQ_LEN
 from sim.policies.balancers import BALANCERS
+from sim.policies.host import HostConfig
+from sim.policies.jitter import JitterConfig
 from sim.policies.service import ServiceConfig
+from sim.policies.shapes import ShapesConfig
 from sim.scenario.base import (
     DTYPES,
     Config,
@@ -176,6 +179,42 @@ class PoolConfig(Config):
     service: ServiceConfig | None = Field(
         default=None, description="synthetic service times instead of the hardware model"
     )
+    jitter: JitterConfig = Field(
+        default="auto",
+        description="per-batch service-time variability: 'auto' (the chip family's fitted "
+        "cv), 'none' (exact hardware-model times) or {cv: X}",
+    )
+
+    shapes: ShapesConfig = Field(
+        default="auto",
+        description="compiled shapes a batch is padded to: 'auto' (Neuron bucketing on "
+        "NeuronCores, none on GPUs), 'none' or {seq_buckets: [...], batch_sizes: [...]}",
+    )
+    host: HostConfig = Field(
+        default="auto",
+        description="host CPU cost before the accelerator: 'auto' (measured defaults), "
+        "'none' or {per_request: 40us, per_token: 0.1us, per_batch: 150us}",
+    )
+
+    @model_validator(mode="after")
+    def _jitter_on_hardware_model(self) -> PoolConfig:
+        if self.service is not None and not isinstance(self.jitter, str):
+            raise ValueError(
+                "jitter applies to hardware-model service times; a synthetic service has its "
+                "own distribution (remove jitter or service)"
+            )
+        if self.service is not None and not isinstance(self.shapes, str):
+            raise ValueError(
+                "shapes apply to hardware-model service times; a synthetic service has no "
+                "compiled shapes (remove shapes or service)"
+            )
+        batch_sizes = None if isinstance(self.shapes, str) else self.shapes.batch_sizes
+        if batch_sizes is not None and batch_sizes[-1] < self.batching.max_batch:
+            raise ValueError(
+                f"shapes.batch_sizes: the largest compiled batch size ({batch_sizes[-1]}) is "
+                f"smaller than batching.max_batch ({self.batching.max_batch})"
+            )
+        return self
 
 
 BalancerKind = Literal[tuple(BALANCERS)]  # type: ignore[valid-type]

@@ -66,6 +66,14 @@ def random_scenario(seed: int) -> dict:
         }
         if rng.random() < 0.3:
             pool["cores_per_replica"] = 2  # a pipeline on the hardware model
+        pool["jitter"] = [{"cv": 0.05}, {"cv": 0.4}, "none"][int(rng.integers(3))]
+        pool["shapes"] = ["none", "auto", {"seq_buckets": [64, 128], "batch_sizes": [4, 8]}][
+            int(rng.integers(3))
+        ]
+        pool["host"] = [
+            "none",
+            {"per_request": "40us", "per_token": "300ns", "per_batch": "150us"},
+        ][int(rng.integers(2))]
         if rng.random() < 0.4:
             pool["service"] = [
                 {"kind": "exponential", "mean": "2ms"},
@@ -73,6 +81,8 @@ def random_scenario(seed: int) -> dict:
                 {"kind": "lognormal", "mean": "2ms", "cv": 0.8},
             ][int(rng.integers(3))]
             pool.pop("cores_per_replica", None)
+            pool.pop("jitter")
+            pool.pop("shapes")
         pools.append(pool)
     mix = [
         {"model": m, "weight": int(rng.integers(1, 4)),
