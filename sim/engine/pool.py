@@ -204,8 +204,9 @@ def jitter_cv(pool: PoolConfig, instance: catalog.InstanceType) -> float:
 
 
 def host_costs(pool: PoolConfig) -> HostCosts:
-    """A pool's host CPU costs: ``auto`` the measured defaults, ``none`` free (and synthetic
-    pools, unless given).
+    """A pool's host CPU costs: ``auto`` the measured defaults, ``none`` free.
+
+    Synthetic-service pools have no host stage unless one is given.
     """
     if pool.host == "none" or (pool.host == "auto" and pool.service is not None):
         return HostCosts()
@@ -226,8 +227,9 @@ def _service_table_s(
     buckets: list[int] | None,
     batch_shapes: list[int] | None,
 ) -> np.ndarray:
-    """Hardware-model seconds per batch, ``[batch_size - 1, index of seq_len]``, each timed
-    at its padded (compiled) shape.
+    """Hardware-model seconds per batch, ``[batch_size - 1, index of seq_len]``.
+
+    Each entry is timed at its padded (compiled) shape.
     """
     batch = padded_sizes(np.arange(1, pool.batching.max_batch + 1), batch_shapes)
     seq = padded_sizes(seq_lens, buckets)
