@@ -14,7 +14,7 @@ mean) because a few rows carry a 1.3-1.9 tail from host hiccups the rows do not 
   published for both, inf2's p99/p50 is the larger (26 of 26), so the spread belongs to the
   instance (host, runtime), not to the core. Inferentia3 (projected) takes the pooled
   NeuronCore-v2 rows (inf2 + trn1).
-* **GPUs** (``gpu_jitter_rows.csv``: the rows of fleetsim's ``gpu_published.csv`` compilation
+* **GPUs** (``gpu_latency_rows.csv``: the rows of fleetsim's ``gpu_published.csv`` compilation
   for T4, A10G, V100 and L4 that give p99 and p50 or mean): one batch in flight, i.e. not
   Triton ``Online`` rows or ``concurrency`` above 1, not end-to-end HTTP serving (TorchServe,
   a Triton ensemble behind an HTTP client: the host stage is modelled apart) and not MXNet
@@ -25,7 +25,7 @@ mean) because a few rows carry a 1.3-1.9 tail from host hiccups the rows do not 
   flagged ``assumed``.
 
 Rows whose p99 is below their centre (non-monotonic as published) are dropped everywhere.
-``--gpu-source PATH`` re-extracts ``gpu_jitter_rows.csv`` from a copy of ``gpu_published.csv``.
+``--gpu-source PATH`` re-extracts ``gpu_latency_rows.csv`` from a copy of ``gpu_published.csv``.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from hardware.catalog import instance_type
 from hardware.catalog.data_files import data_file
 from hardware.timing.jitter import JITTER_FILE, Z99, lognormal_cv
 
-GPU_ROWS_FILE = "gpu_jitter_rows.csv"
+GPU_ROWS_FILE = "gpu_latency_rows.csv"
 """Shipped subset of the published GPU rows (hardware/data)."""
 
 GPU_CHIPS = {"T4": "nvidia-t4", "A10G": "nvidia-a10g", "V100-16GB": "nvidia-v100",
@@ -68,7 +68,7 @@ GPU_SELECTION = (
     "p99 >= centre"
 )
 _NEURON_SOURCE = "hardware/data/neuron_published_calibration.csv (each row names its source)"
-_GPU_SOURCE = "hardware/data/gpu_jitter_rows.csv (each row names its source)"
+_GPU_SOURCE = "hardware/data/gpu_latency_rows.csv (each row names its source)"
 _COLUMNS = ["chip", "cv", "sigma", "n_rows", "median_p99_p50", "p90_p99_p50", "basis",
             "projected", "selection", "source"]  # fmt: skip
 _HEADER = (
@@ -113,7 +113,7 @@ def _equivalent_p99_p50(p99_over_mean: pd.Series) -> pd.Series:
 
 
 def load_gpu_rows() -> pd.DataFrame:
-    """The shipped GPU candidate rows (``gpu_jitter_rows.csv``)."""
+    """The shipped GPU candidate rows (``gpu_latency_rows.csv``)."""
     text = data_file(GPU_ROWS_FILE).read_text("utf-8")
     return pd.read_csv(StringIO(text), skiprows=_comment_lines(text))
 
@@ -218,7 +218,7 @@ def render(table: pd.DataFrame) -> str:
 
 
 def extract_gpu_rows(path: Path) -> str:
-    """``gpu_jitter_rows.csv``'s text: the candidate rows of a ``gpu_published.csv`` copy.
+    """``gpu_latency_rows.csv``'s text: the candidate rows of a ``gpu_published.csv`` copy.
 
     Args:
         path: A copy of fleetsim's ``gpu_published.csv`` compilation.
@@ -232,8 +232,8 @@ def extract_gpu_rows(path: Path) -> str:
     keep = rows.gpu.isin(list(GPU_CHIPS)) & (rows.latency_p99_ms != "")
     keep &= (rows.latency_p50_ms != "") | (rows.latency_avg_ms != "")
     header = (
-        "# Published GPU inference rows for the service-time jitter fit "
-        "(hardware/calibration/jitter_fit.py).\n"
+        "# Published GPU inference rows for the service-time jitter and host-cost fits "
+        "(hardware/calibration).\n"
         "# A verbatim subset of fleetsim's compilation gpu_published.csv (each row's `source` "
         "names the public\n# repository, commit, file and line): the T4, A10G, V100 and L4 rows "
         "that give p99 and p50 or mean.\n"
@@ -253,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     """
     parser = argparse.ArgumentParser(prog="python -m hardware.calibration.jitter_fit")
     parser.add_argument("--dry-run", action="store_true", help="fit and print, write nothing")
-    parser.add_argument("--gpu-source", type=Path, help="re-extract gpu_jitter_rows.csv first")
+    parser.add_argument("--gpu-source", type=Path, help="re-extract gpu_latency_rows.csv first")
     args = parser.parse_args(argv)
     data = Path(str(resources.files("hardware").joinpath("data")))
     if args.gpu_source is not None:
