@@ -10,6 +10,8 @@
 * :mod:`~hardware.calibration.anchors`: published single-batch anchors and the model's error.
 * :mod:`~hardware.calibration.jitter_fit`: service-time jitter per chip from published p99/p50
   (``python -m hardware.calibration.jitter_fit`` writes ``jitter.csv``).
+* :mod:`~hardware.calibration.host_fit`: the host-cost measurement (``python -m
+  hardware.calibration.host_fit`` writes ``host_cost.csv``; needs ``tokenizers``).
 * :mod:`~hardware.calibration.power_projection`: the projected Inferentia3 power figure.
 
 Import order is one way: ``benchmarks`` <- ``row_times`` <- ``neuroncore_fit`` <-
