@@ -59,7 +59,10 @@ def best_work_per_request_s(scenario: Scenario, index: int, pool: Pool) -> float
             work += entry.weight / total * min(config.service.mean_s(b) / b for b in batches)
             continue
         lengths, probabilities = seq_len_pmf(entry, default_seq_len(scenario, config.model))
-        per_length = [min(pool.service_s(b, int(s)) / b for b in batches) for s in lengths]
+        per_length = [  # the host stage holds the replica too (sim.policies.host)
+            min((pool.host.seconds(b, b * int(s)) + pool.service_s(b, int(s))) / b for b in batches)
+            for s in lengths
+        ]
         work += entry.weight / total * float(np.dot(probabilities, per_length))
     return work
 
@@ -94,7 +97,8 @@ def unloaded_latency_s(scenario: Scenario, pool_name: str) -> float | None:
     """The SLO percentile of a request's latency in an idle pool (s): no count does better.
 
     An idle replica serves a request alone: after ``max_wait`` when it may batch (nobody
-    joins), then for ``pipeline_depth`` intervals of a batch of one. None for a synthetic
+    joins), then for its host stage and ``pipeline_depth`` intervals of a batch of one (at
+    its padded shape; jitter has mean 1 and is left out). None for a synthetic
     service (its draws have no fixed floor) or when no mix entry needs the pool.
     """
     index = next(i for i, p in enumerate(scenario.fleet) if p.name == pool_name)
@@ -108,7 +112,10 @@ def unloaded_latency_s(scenario: Scenario, pool_name: str) -> float | None:
     latencies, probabilities = [], []
     for entry in entries:
         lengths, pmf = seq_len_pmf(entry, default_seq_len(scenario, config.model))
-        latencies += [wait_s + pool.pipeline_depth * pool.service_s(1, int(s)) for s in lengths]
+        latencies += [
+            wait_s + pool.host.seconds(1, int(s)) + pool.pipeline_depth * pool.service_s(1, int(s))
+            for s in lengths
+        ]
         probabilities += list(pmf * entry.weight / total)
     order = np.argsort(latencies)
     cumulative = np.cumsum(np.asarray(probabilities)[order])
