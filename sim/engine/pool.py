@@ -14,7 +14,7 @@ import numpy as np
 
 import hardware
 from hardware import catalog
-from sim.scenario.checks import replica_cores
+from sim.scenario.checks import pool_dtype, replica_cores
 from sim.scenario.models import resolve_model, seq_len_bounds_by_model, seq_lens_of
 from sim.scenario.schema import PoolConfig, Scenario
 from sim.streams import name_index, stream
@@ -111,7 +111,7 @@ def _plan(
         table = _service_table_s(scenario, pool, instance, seq_lens, cores)
         service = _table_lookup(table, seq_lens)
         by_size = [NAN, *table[:, 0].tolist()] if table.shape[1] == 1 else None
-        depth = cores  # a replica over several cores is a pipeline of that many stages
+        depth = hardware.pipeline_depth(cores)
     else:
         rng = stream(scenario.seed, "pool", name_index(pool.name), replication=replication)
         service = pool.service.build(rng)
@@ -122,7 +122,7 @@ def _plan(
         "instance_type": pool.instance,
         "count": pool.count,
         "model": pool.model,
-        "dtype": pool.dtype,
+        "dtype": pool_dtype(pool),  # resolved: 'auto' is shown as the dtype it picked
         "replicas_per_instance": instance.cores // cores,
         "cores_per_replica": cores,
         "usd_per_hour": float(instance.usd_per_hour),
@@ -159,7 +159,7 @@ def _service_table_s(
     model = resolve_model(scenario, pool.model)
     table = np.asarray(
         hardware.service_time(
-            model, instance, batch[:, None], seq_lens[None, :], pool.dtype, cores,
+            model, instance, batch[:, None], seq_lens[None, :], pool_dtype(pool), cores,
             sparsity=pool.sparsity,
         ),
         dtype=float,
