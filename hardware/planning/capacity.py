@@ -78,11 +78,12 @@ def replica_layouts(instance: str | InstanceType) -> tuple[int, ...]:
 
 
 def pipeline_depth(cores: int) -> int:
-    """Stages of a replica spanning ``cores`` cores: a batch leaves that many intervals after it starts.
+    """Pipeline stages of a replica spanning ``cores`` cores (1: not a pipeline).
 
     A replica over several NeuronCores is a pipeline with one stage per core; its service time
     (:func:`~hardware.timing.service_times.service_time`) is the interval between batches,
-    and a batch spends ``pipeline_depth`` intervals inside. One core (or one GPU): depth 1.
+    and a batch leaves ``pipeline_depth`` intervals after it starts. One core (or one GPU):
+    depth 1.
 
     Raises:
         ValueError: ``cores`` < 1.

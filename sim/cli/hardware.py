@@ -19,9 +19,9 @@ from hardware import catalog, zoo
 from hardware.catalog import InstanceType
 from hardware.catalog.dtypes import DTYPES
 from hardware.catalog.power import chip_power
-from hardware.planning.capacity import AUTO_DTYPE, resolve_dtype
 from hardware.models.workload import ModelSpec
 from hardware.planning import cost_tables
+from hardware.planning.capacity import AUTO_DTYPE, resolve_dtype
 from sim.cli import consoles
 from sim.scenario.base import did_you_mean
 from sim.scenario.units import DURATION_HELP, parse_duration_s
@@ -233,7 +233,8 @@ def compare_command(
         str,
         typer.Option(
             "--max-wait",
-            help=f"Longest a request waits for its batch to fill (batching max_wait); {DURATION_HELP}.",
+            help="Longest a request waits for its batch to fill (batching max_wait); "
+            f"{DURATION_HELP}.",
         ),
     ] = "0ms",
     csv: CsvOption = False,
