@@ -36,21 +36,17 @@ def resolve_dtype(instance: str | InstanceType, dtype: str = AUTO_DTYPE) -> str:
 
     Args:
         instance: Instance-type name or object.
-        dtype: ``"auto"`` (:func:`natural_dtype`) or one of ``fp32, bf16, fp16, int8, fp8, fp4``.
-            An explicit dtype is returned as given, whether or not the chip runs it (callers
-            report unsupported ones in their own terms).
+        dtype: ``"auto"`` (:func:`natural_dtype`) or a dtype name, returned as given (callers
+            check unknown or unsupported names and report them in their own terms).
 
     Returns:
         A dtype name.
 
     Raises:
-        ValueError: ``dtype`` is neither ``"auto"`` nor a known dtype name.
-        KeyError: Unknown instance name.
+        KeyError: Unknown instance name (for ``"auto"``).
 
     """
-    if dtype == AUTO_DTYPE:
-        return natural_dtype(instance)
-    return check_dtype(dtype)
+    return natural_dtype(instance) if dtype == AUTO_DTYPE else dtype
 
 
 def replica_layouts(instance: str | InstanceType) -> tuple[int, ...]:

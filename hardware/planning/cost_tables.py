@@ -133,7 +133,7 @@ def table(
 
     spec = model_spec(model)
     inst = instance_of(instance)
-    dtype = resolve_dtype(inst, dtype)
+    dtype = check_dtype(resolve_dtype(inst, dtype))
     seq = spec.default_seq_len if seq_len is None else int(seq_len)
     spec.check_seq_len(seq)
     b = _check_batch_sizes(batch_sizes)
