@@ -25,7 +25,10 @@ from hardware.planning.capacity import (
     dtype_supported,
     fits,
     natural_dtype,
+    pipeline_depth,
+    replica_layouts,
     replica_memory_bytes,
+    resolve_dtype,
 )
 from hardware.timing import systolic
 from hardware.timing.service_times import (
@@ -46,7 +49,10 @@ __all__ = [
     "natural_dtype",
     "instance_of",
     "model_spec",
+    "pipeline_depth",
+    "replica_layouts",
     "replica_memory_bytes",
+    "resolve_dtype",
     "service_breakdown",
     "service_time",
     "service_time_array",

@@ -1,4 +1,4 @@
-"""What fits on an instance: dtype support and device memory per replica."""
+"""What fits on an instance: the dtype it runs, replica layouts and device memory per replica."""
 
 from __future__ import annotations
 
@@ -9,6 +9,10 @@ from hardware.catalog import InstanceType, instance_of
 from hardware.catalog.dtypes import check_dtype
 from hardware.models.workload import ModelSpec
 from hardware.models.zoo import model_spec
+from hardware.timing.predictor import predictor_for
+
+AUTO_DTYPE = "auto"
+"""The dtype setting that means each instance's :func:`natural_dtype`."""
 
 
 def natural_dtype(instance: str | InstanceType) -> str:
@@ -25,6 +29,65 @@ def natural_dtype(instance: str | InstanceType) -> str:
     chip = instance_of(instance).chip
     preferred = "fp16" if chip.is_gpu else "bf16"
     return preferred if chip.supports(preferred) else chip.dtypes[0]
+
+
+def resolve_dtype(instance: str | InstanceType, dtype: str = AUTO_DTYPE) -> str:
+    """The dtype a model runs in on ``instance``: ``dtype`` itself, or ``auto``'s natural one.
+
+    Args:
+        instance: Instance-type name or object.
+        dtype: ``"auto"`` (:func:`natural_dtype`) or a dtype name, returned as given (callers
+            check unknown or unsupported names and report them in their own terms).
+
+    Returns:
+        A dtype name.
+
+    Raises:
+        KeyError: Unknown instance name (for ``"auto"``).
+
+    """
+    return natural_dtype(instance) if dtype == AUTO_DTYPE else dtype
+
+
+def replica_layouts(instance: str | InstanceType) -> tuple[int, ...]:
+    """Every number of cores one replica may span on ``instance``, fewest first.
+
+    A layout divides the instance's cores into equal replicas (``cores // c`` of them, none
+    left idle) and is one the chip's timing model runs: 1, 2, 4, ... NeuronCores up to all of
+    them on a Neuron instance; 1 on a GPU instance (a replica owns the GPU).
+
+    Raises:
+        KeyError: Unknown instance name.
+
+    """
+    inst = instance_of(instance)
+    predictor = predictor_for(inst.chip)
+    layouts = []
+    for cores in range(1, inst.cores + 1):
+        if inst.cores % cores:
+            continue
+        try:
+            layouts.append(predictor.replica_cores(inst, cores))
+        except ValueError:  # a layout this kind of chip does not run
+            continue
+    return tuple(layouts)
+
+
+def pipeline_depth(cores: int) -> int:
+    """Pipeline stages of a replica spanning ``cores`` cores (1: not a pipeline).
+
+    A replica over several NeuronCores is a pipeline with one stage per core; its service time
+    (:func:`~hardware.timing.service_times.service_time`) is the interval between batches,
+    and a batch leaves ``pipeline_depth`` intervals after it starts. One core (or one GPU):
+    depth 1.
+
+    Raises:
+        ValueError: ``cores`` < 1.
+
+    """
+    if cores < 1:
+        raise ValueError(f"cores must be >= 1, got {cores}")
+    return int(cores)
 
 
 def dtype_supported(instance: str | InstanceType, dtype: str) -> bool:

@@ -10,6 +10,13 @@ batches back to back, so
     instance_throughput_per_s = replicas * replica_throughput_per_s
     usd_per_million           = usd_per_hour / (3600 * instance_throughput_per_s) * 1e6
     inferences_per_j          = instance_throughput_per_s / instance_watts
+    request_latency_s         = max_wait_s + pipeline_depth * service_time_s
+
+``request_latency_s`` is the longest a request of a full batch spends from its arrival to its
+answer when no batch queues: up to ``max_wait_s`` for the batch to form, then the batch's time
+in the replica (a replica over ``c`` cores is a ``c``-stage pipeline, and the service time is
+its interval: :func:`~hardware.planning.capacity.pipeline_depth`). Queueing at a given load is
+what ``fleetsim plan`` simulates.
 
 Prices are On-Demand us-east-1; watts are the accelerators' only (:mod:`hardware.catalog.power`).
 Rows whose weights and activations do not fit a replica's device memory keep their service
@@ -29,7 +36,13 @@ from hardware.catalog.dtypes import check_dtype
 from hardware.catalog.power import chip_power
 from hardware.models.workload import ModelSpec
 from hardware.models.zoo import model_spec
-from hardware.planning.capacity import fits
+from hardware.planning.capacity import (
+    AUTO_DTYPE,
+    fits,
+    pipeline_depth,
+    replica_layouts,
+    resolve_dtype,
+)
 from hardware.timing.service_times import service_time
 
 if TYPE_CHECKING:  # pandas is imported where it is used: runs never need it
@@ -42,7 +55,8 @@ SECONDS_PER_HOUR = 3600.0
 
 COLUMNS: tuple[str, ...] = (
     "instance", "family", "projected", "model", "seq_len", "dtype", "cores", "replicas",
-    "batch_size", "fits", "service_time_s", "replica_throughput_per_s",
+    "pipeline_depth", "batch_size", "fits", "service_time_s", "max_wait_s", "request_latency_s",
+    "replica_throughput_per_s",
     "instance_throughput_per_s", "usd_per_hour", "usd_per_million", "instance_watts",
     "power_basis", "inferences_per_j",
 )  # fmt: skip
@@ -55,13 +69,22 @@ class Comparison:
 
     Attributes:
         best: One row per instance type that can run the model (columns as :func:`table`),
-            at its cheapest batch size, sorted by ``usd_per_million``.
+            at its cheapest layout (cores per replica) and batch size, sorted by
+            ``usd_per_million``.
         skipped: ``instance, reason`` for every instance type left out.
 
     """
 
     best: pd.DataFrame
     skipped: pd.DataFrame
+
+    def cheapest_by_family(self, families: int = 3) -> list[str]:
+        """The cheapest instance type of each of the ``families`` cheapest families.
+
+        The candidates to hand ``fleetsim plan --instances``, which sizes a fleet at a load.
+        """
+        first = self.best.drop_duplicates("family")  # best is sorted cheapest first
+        return first.instance.head(families).tolist()
 
 
 def _check_batch_sizes(batch_sizes: Sequence[int] | np.ndarray) -> np.ndarray:
@@ -71,13 +94,19 @@ def _check_batch_sizes(batch_sizes: Sequence[int] | np.ndarray) -> np.ndarray:
     return b.astype(np.int64)
 
 
+def _check_max_wait(max_wait_s: float) -> None:
+    if isinstance(max_wait_s, bool) or not np.isfinite(max_wait_s) or max_wait_s < 0:
+        raise ValueError(f"max_wait must be a finite number of seconds >= 0, got {max_wait_s!r}")
+
+
 def table(
     model: str | ModelSpec,
     instance: str | InstanceType,
     seq_len: int | None = None,
-    dtype: str = "bf16",
+    dtype: str = AUTO_DTYPE,
     cores: int = 1,
     batch_sizes: Sequence[int] | np.ndarray = DEFAULT_BATCH_SIZES,
+    max_wait_s: float = 0.0,
 ) -> pd.DataFrame:
     """Throughput, cost and energy of ``model`` on one instance type, one row per batch size.
 
@@ -85,9 +114,12 @@ def table(
         model: Zoo name or spec.
         instance: Instance-type name or object.
         seq_len: Tokens per sequence (image side for CNNs); None = model default.
-        dtype: Compiled dtype.
+        dtype: Compiled dtype, or ``"auto"``: the instance's natural one
+            (:func:`~hardware.planning.capacity.natural_dtype`).
         cores: Cores per replica (1 on GPUs); replicas = instance cores // cores.
         batch_sizes: Batch sizes, each >= 1.
+        max_wait_s: Longest a request waits for its batch to fill, seconds (the batching
+            ``max_wait``); only ``request_latency_s`` depends on it.
 
     Returns:
         One row per batch size, columns :data:`COLUMNS`.
@@ -101,10 +133,11 @@ def table(
 
     spec = model_spec(model)
     inst = instance_of(instance)
-    check_dtype(dtype)
+    dtype = check_dtype(resolve_dtype(inst, dtype))
     seq = spec.default_seq_len if seq_len is None else int(seq_len)
     spec.check_seq_len(seq)
     b = _check_batch_sizes(batch_sizes)
+    _check_max_wait(max_wait_s)
     seconds = np.broadcast_to(service_time(spec, inst, b, seq, dtype, cores), b.shape)
     ok = np.broadcast_to(fits(spec, inst, dtype, cores, b, seq), b.shape)
     replicas = inst.cores // cores
@@ -125,9 +158,12 @@ def table(
             "dtype": dtype,
             "cores": cores,
             "replicas": replicas,
+            "pipeline_depth": pipeline_depth(cores),
             "batch_size": b,
             "fits": ok,
             "service_time_s": seconds,
+            "max_wait_s": float(max_wait_s),
+            "request_latency_s": max_wait_s + pipeline_depth(cores) * seconds,
             "replica_throughput_per_s": replica_tput,
             "instance_throughput_per_s": instance_tput,
             "usd_per_hour": inst.usd_per_hour,
@@ -142,37 +178,44 @@ def table(
 def compare(
     model: str | ModelSpec,
     seq_len: int | None = None,
-    dtype: str = "bf16",
+    dtype: str = AUTO_DTYPE,
     max_batch: int = 32,
     latency_budget_s: float | None = None,
     instances: Sequence[str | InstanceType] | None = None,
+    max_wait_s: float = 0.0,
 ) -> Comparison:
-    """Cheapest full-load configuration of ``model`` on every instance type, one core each.
+    """Cheapest full-load configuration of ``model`` on every instance type.
 
-    For each instance type every batch size ``1..max_batch`` is tried with one replica per
-    core (per GPU); the batch with the lowest cost per million inferences whose service time
-    is within ``latency_budget_s`` wins (ties: the smaller batch).
+    For each instance type every layout (cores per replica,
+    :func:`~hardware.planning.capacity.replica_layouts`) and every batch size ``1..max_batch``
+    is tried; the row with the lowest cost per million inferences whose ``request_latency_s``
+    (``max_wait_s`` + pipeline depth x service time) is within ``latency_budget_s`` wins
+    (ties: fewer cores, then the smaller batch).
 
     Args:
         model: Zoo name or spec.
         seq_len: Tokens per sequence (image side for CNNs); None = model default.
-        dtype: Compiled dtype.
+        dtype: Compiled dtype, or ``"auto"``: each instance's natural one
+            (:func:`~hardware.planning.capacity.natural_dtype`: bf16 on NeuronCores, fp16 on
+            GPUs). An explicit dtype skips the instance types that do not run it.
         max_batch: Largest batch size tried, >= 1.
-        latency_budget_s: Longest acceptable service time of one batch, seconds; None = any.
+        latency_budget_s: Longest acceptable ``request_latency_s``, seconds; None = any.
         instances: Instance types to compare; None = the whole catalog.
+        max_wait_s: Longest a request waits for its batch to fill, seconds, >= 0.
 
     Returns:
         The best row per instance type (sorted by ``usd_per_million``) and the skipped ones.
 
     Raises:
         KeyError: Unknown model or instance.
-        ValueError: Unknown dtype, bad seq_len, max_batch or budget.
+        ValueError: Unknown dtype, bad seq_len, max_batch, budget or max_wait.
 
     """
     import pandas as pd
 
     spec = model_spec(model)
-    check_dtype(dtype)
+    if dtype != AUTO_DTYPE:
+        check_dtype(dtype)
     seq = spec.default_seq_len if seq_len is None else int(seq_len)
     spec.check_seq_len(seq)
     if isinstance(max_batch, bool) or not isinstance(max_batch, int | np.integer):
@@ -181,29 +224,44 @@ def compare(
         raise ValueError(f"max_batch must be >= 1, got {max_batch}")
     if latency_budget_s is not None and not latency_budget_s > 0:
         raise ValueError(f"latency budget must be > 0 s, got {latency_budget_s!r}")
+    _check_max_wait(max_wait_s)
     names = instance_type_names() if instances is None else instances
     batch = np.arange(1, max_batch + 1)
     best: list[pd.DataFrame] = []
     skipped: list[tuple[str, str]] = []
     for name in names:
         inst = instance_of(name)
-        if not inst.chip.supports(dtype):
-            skipped.append((inst.name, f"{inst.chip.name} does not run {dtype}"))
+        run_dtype = resolve_dtype(inst, dtype)
+        if not inst.chip.supports(run_dtype):
+            skipped.append((inst.name, f"{inst.chip.name} does not run {run_dtype}"))
             continue
-        rows = table(spec, inst, seq, dtype, 1, batch)
+        rows = pd.concat(
+            [
+                table(spec, inst, seq, run_dtype, cores, batch, max_wait_s)
+                for cores in replica_layouts(inst)
+            ],
+            ignore_index=True,
+        )
         if not rows.fits.any():
-            skipped.append((inst.name, f"{spec.name} does not fit one core's device memory"))
+            skipped.append(
+                (
+                    inst.name,
+                    f"{spec.name} in {run_dtype} does not fit the device memory of a replica "
+                    f"on up to {inst.cores} core(s)",
+                )
+            )
             continue
         ok = rows[rows.fits]
         if latency_budget_s is not None:
-            ok = ok[ok.service_time_s <= latency_budget_s]
+            ok = ok[ok.request_latency_s <= latency_budget_s]
             if ok.empty:
-                fastest_ms = 1e3 * rows.service_time_s[rows.fits].min()
+                fastest = rows.loc[rows.request_latency_s[rows.fits].idxmin()]
                 skipped.append(
                     (
                         inst.name,
-                        f"no batch within the {1e3 * latency_budget_s:g} ms budget "
-                        f"(batch 1 takes {fastest_ms:.2f} ms)",
+                        f"no batch within the {1e3 * latency_budget_s:g} ms budget (fastest: "
+                        f"batch {fastest.batch_size} on {fastest.cores} core(s), "
+                        f"{1e3 * fastest.request_latency_s:.2f} ms a request)",
                     )
                 )
                 continue

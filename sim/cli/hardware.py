@@ -21,6 +21,7 @@ from hardware.catalog.dtypes import DTYPES
 from hardware.catalog.power import chip_power
 from hardware.models.workload import ModelSpec
 from hardware.planning import cost_tables
+from hardware.planning.capacity import AUTO_DTYPE, resolve_dtype
 from sim.cli import consoles
 from sim.scenario.base import did_you_mean
 from sim.scenario.units import DURATION_HELP, parse_duration_s
@@ -44,7 +45,14 @@ SeqLenOption = Annotated[
     int | None,
     typer.Option("--seq-len", help="Tokens per sequence (image side in px for CNNs)."),
 ]
-DtypeOption = Annotated[str, typer.Option("--dtype", help=f"One of {', '.join(DTYPES)}.")]
+DtypeOption = Annotated[
+    str,
+    typer.Option(
+        "--dtype",
+        help=f"{AUTO_DTYPE} (each instance's natural dtype: bf16 on NeuronCores, fp16 on GPUs) "
+        f"or one of {', '.join(DTYPES)}.",
+    ),
+]
 CsvOption = Annotated[bool, typer.Option("--csv", help="Print the full table as CSV.")]
 
 
@@ -82,12 +90,17 @@ def _instance(name: str) -> InstanceType:
 
 
 def _dtype(dtype: str, inst: InstanceType | None = None) -> str:
-    if dtype not in DTYPES:
+    """``dtype`` checked (resolved on ``inst`` when one is given)."""
+    choices = (AUTO_DTYPE, *DTYPES)
+    if dtype not in choices:
         raise _fail(
-            "--dtype", f"unknown dtype {dtype!r}{did_you_mean(dtype, DTYPES)}; "
-            f"expected one of {', '.join(DTYPES)}",
+            "--dtype", f"unknown dtype {dtype!r}{did_you_mean(dtype, choices)}; "
+            f"expected one of {', '.join(choices)}",
         )  # fmt: skip
-    if inst is not None and not inst.chip.supports(dtype):
+    if inst is None:
+        return dtype
+    dtype = resolve_dtype(inst, dtype)
+    if not inst.chip.supports(dtype):
         allowed = ", ".join(d for d in DTYPES if inst.chip.supports(d))
         raise _fail(
             "--dtype",
@@ -148,7 +161,7 @@ def table_command(
     instance: Annotated[str, typer.Option("--instance", help="Instance type, e.g. inf2.xlarge.")],
     model: ModelOption,
     seq_len: SeqLenOption = None,
-    dtype: DtypeOption = "bf16",
+    dtype: DtypeOption = AUTO_DTYPE,
     cores: Annotated[int, typer.Option("--cores", help="Cores per replica (1 on GPUs).")] = 1,
     batch_sizes: Annotated[
         str, typer.Option("--batch-sizes", help="Comma-separated batch sizes.")
@@ -158,7 +171,7 @@ def table_command(
     """Per batch size: service time, throughput, $ per million inferences, inferences/J."""
     inst = _instance(instance)
     spec = _model(model)
-    _dtype(dtype, inst)
+    dtype = _dtype(dtype, inst)
     seq = _seq_len(spec, seq_len)
     if inst.cores == 1 and cores != 1:
         raise _fail("--cores", f"a replica owns the single GPU of {inst.name}: use 1, not {cores}")
@@ -193,50 +206,76 @@ def table_command(
         out.print("PROJECTED: inf3 performance, price and power are projections, not published.")
 
 
+def _duration_s(option: str, text: str) -> float:
+    try:
+        return parse_duration_s(text)
+    except ValueError as exc:
+        raise _fail(option, str(exc)) from None
+
+
 @app.command("compare")
 def compare_command(
     model: ModelOption,
     seq_len: SeqLenOption = None,
-    dtype: DtypeOption = "bf16",
+    dtype: DtypeOption = AUTO_DTYPE,
     max_batch: Annotated[
         int, typer.Option("--max-batch", min=1, max=MAX_BATCH, help="Largest batch size tried.")
     ] = 32,
     latency_budget: Annotated[
         str | None,
-        typer.Option("--latency-budget", help=f"Longest service time of a batch: {DURATION_HELP}."),
+        typer.Option(
+            "--latency-budget",
+            help="Longest a request may take: max-wait + pipeline depth x service time of its "
+            f"batch; {DURATION_HELP}.",
+        ),
     ] = None,
+    max_wait: Annotated[
+        str,
+        typer.Option(
+            "--max-wait",
+            help="Longest a request waits for its batch to fill (batching max_wait); "
+            f"{DURATION_HELP}.",
+        ),
+    ] = "0ms",
     csv: CsvOption = False,
 ) -> None:
-    """Every instance type at its cheapest batch size, sorted by $ per million inferences."""
+    """Every instance type at its cheapest layout and batch size, sorted by $ per million."""
     spec = _model(model)
     _dtype(dtype)
     seq = _seq_len(spec, seq_len)
     budget_s = None
     if latency_budget is not None:
-        try:
-            budget_s = parse_duration_s(latency_budget)
-        except ValueError as exc:
-            raise _fail("--latency-budget", str(exc)) from None
+        budget_s = _duration_s("--latency-budget", latency_budget)
         if budget_s <= 0:
             raise _fail("--latency-budget", f"must be > 0, got {latency_budget!r}")
-    result = cost_tables.compare(spec, seq, dtype, max_batch, budget_s)
+    wait_s = _duration_s("--max-wait", max_wait)
+    result = cost_tables.compare(spec, seq, dtype, max_batch, budget_s, max_wait_s=wait_s)
     out = _console()
     if csv:
         out.print(result.best.to_csv(index=False), end="", soft_wrap=True)
         return
-    budget = "" if budget_s is None else f", service time <= {1e3 * budget_s:g} ms"
+    precision = "natural dtype per instance" if dtype == AUTO_DTYPE else dtype
+    wait = f"max wait {1e3 * wait_s:g} ms"
+    budget = "" if budget_s is None else f", request latency <= {1e3 * budget_s:g} ms"
     grid = Table(
-        title=f"{spec.name}, {seq} {'px' if spec.kind == 'cnn' else 'tokens'}, {dtype}: "
-        f"one replica per core (GPU), full load, cheapest batch <= {max_batch}{budget}"
+        title=f"{spec.name}, {seq} {'px' if spec.kind == 'cnn' else 'tokens'}, {precision}: "
+        f"full load, cheapest cores per replica and batch <= {max_batch}, {wait}{budget}"
     )
-    for header in ("instance", "batch", "service ms", "inf/s", "$/h", "$/M inf", "inf/J"):
-        grid.add_column(header, justify="left" if header == "instance" else "right")
+    headers = (
+        "instance", "dtype", "cores/replica", "batch", "service ms", "latency ms", "inf/s", "$/h",
+        "$/M inf", "inf/J",
+    )  # fmt: skip
+    for header in headers:
+        grid.add_column(header, justify="left" if header in ("instance", "dtype") else "right")
     grid.add_column("note")
     for _, r in result.best.iterrows():
         grid.add_row(
             r.instance,
+            r["dtype"],  # r.dtype is the Series dtype
+            str(r.cores),
             str(r.batch_size),
             _number(1e3 * r.service_time_s, 3),
+            _number(1e3 * r.request_latency_s, 3),
             _number(r.instance_throughput_per_s, 1),
             _number(r.usd_per_hour, 4),
             _number(r.usd_per_million, 4),
@@ -244,6 +283,12 @@ def compare_command(
             _note(r),
         )
     out.print(grid)
+    out.print(
+        "latency = max wait + pipeline depth (cores/replica) x service time, with no queueing. "
+        "Fleet size at a load and an SLO: fleetsim plan SCENARIO --instances "
+        f"{','.join(result.cheapest_by_family())}",
+        soft_wrap=True,
+    )
     for _, s in result.skipped.iterrows():
         out.print(f"skipped {s.instance}: {s.reason}", soft_wrap=True)
     insts = [catalog.instance_type(name) for name in result.best.instance]

@@ -15,10 +15,12 @@ import numpy as np
 import hardware
 from hardware import catalog
 from hardware.models.workload import ModelSpec
+from hardware.timing.host import host_parameters
+from hardware.timing.jitter import service_cv
 from sim.policies.host import HostCoefficients, HostCosts, coefficients
 from sim.policies.jitter import JitterDraws
-from sim.policies.shapes import padded_sizes, resolve_shapes
-from sim.scenario.checks import replica_cores
+from sim.policies.shapes import TOKEN_KINDS, padded_sizes, resolve_shapes
+from sim.scenario.checks import pool_dtype, replica_cores
 from sim.scenario.models import resolve_model, seq_len_bounds_by_model, seq_lens_of
 from sim.scenario.schema import PoolConfig, Scenario
 from sim.streams import name_index, stream
@@ -122,7 +124,7 @@ def _plan(
         raise ValueError(f"pool {pool.name!r}: the model does not fit (validate the scenario)")
     max_batch = pool.batching.max_batch
     replicas = instance.cores // cores
-    buckets = batch_shapes = None
+    buckets = batch_shapes = spec = None
     if pool.service is None:
         seq_lens = seq_lens_of(scenario, pool.model)  # checked against the model's range
         spec = resolve_model(scenario, pool.model)
@@ -133,7 +135,7 @@ def _plan(
         table = _service_table_s(pool, spec, instance, seq_lens, cores, buckets, batch_shapes)
         service = _table_lookup(table, seq_lens)
         by_size = [NAN, *table[:, 0].tolist()] if table.shape[1] == 1 else None
-        depth = cores  # a replica over several cores is a pipeline of that many stages
+        depth = hardware.pipeline_depth(cores)
         cv = jitter_cv(pool, instance)
         jitter = None
         if cv > 0:
@@ -145,14 +147,14 @@ def _plan(
         by_size = None
         depth = 1
         cv, jitter = 0.0, None
-    costs = host_costs(pool)
+    costs = host_costs(pool, spec)
     host = coefficients(costs, instance.vcpus, replicas)
     facts = {
         "pool": pool.name,
         "instance_type": pool.instance,
         "count": pool.count,
         "model": pool.model,
-        "dtype": pool.dtype,
+        "dtype": pool_dtype(pool),  # resolved: 'auto' is shown as the dtype it picked
         "replicas_per_instance": replicas,
         "vcpus": instance.vcpus,
         "cores_per_replica": cores,
@@ -197,24 +199,27 @@ def jitter_cv(pool: PoolConfig, instance: catalog.InstanceType) -> float:
     if pool.jitter == "none":
         return 0.0
     if pool.jitter == "auto":
-        from hardware.timing.jitter import service_cv
-
-        return float(service_cv(instance))
+        return float(service_cv(instance.name))
     return float(pool.jitter.cv)
 
 
-def host_costs(pool: PoolConfig) -> HostCosts:
+def host_costs(pool: PoolConfig, model: ModelSpec | None) -> HostCosts:
     """A pool's host CPU costs: ``auto`` the measured defaults, ``none`` free.
 
-    Synthetic-service pools have no host stage unless one is given.
+    The defaults (``hardware.timing.host``) tokenise token models; an image model pays the
+    per-request and per-batch overheads only (image decoding is not modelled). Synthetic-service
+    pools have no host stage unless one is given.
     """
     if pool.host == "none" or (pool.host == "auto" and pool.service is not None):
         return HostCosts()
     if pool.host == "auto":
-        from hardware.timing.host import default_host_costs
-
-        per_request, per_token, per_batch = default_host_costs()
-        return HostCosts(per_request=per_request, per_token=per_token, per_batch=per_batch)
+        p = host_parameters()
+        tokens = model is not None and model.kind in TOKEN_KINDS
+        return HostCosts.model_construct(  # numbers in seconds already: no unit to parse
+            per_request=p.request_overhead_s + (p.tokenise_fixed_s if tokens else 0.0),
+            per_token=p.tokenise_per_token_s if tokens else 0.0,
+            per_batch=p.per_batch_s,
+        )
     return pool.host
 
 
@@ -235,7 +240,7 @@ def _service_table_s(
     seq = padded_sizes(seq_lens, buckets)
     table = np.asarray(
         hardware.service_time(
-            model, instance, batch[:, None], seq[None, :], pool.dtype, cores,
+            model, instance, batch[:, None], seq[None, :], pool_dtype(pool), cores,
             sparsity=pool.sparsity,
         ),
         dtype=float,

@@ -1,8 +1,9 @@
 """Plan candidates: the scenario's pool with another instance type, batching or count.
 
 A candidate replaces the planned pool's instance type; its dtype and cores per replica are
-the instance's natural choice (``hardware.natural_dtype``; ``auto`` cores: the fewest that
-hold the model) unless given, and its largest batch is the scenario's unless searched.
+the instance's natural choice (``hardware.resolve_dtype``, as a pool's ``dtype: auto``;
+``auto`` cores: the fewest that hold the model) unless given, and its largest batch is the
+scenario's unless searched.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ def candidates(
     return [
         Candidate(
             instance,
-            dtype or hardware.natural_dtype(instance),
+            hardware.resolve_dtype(instance, dtype or "auto"),
             cores_per_replica if cores_per_replica is not None else "auto",
             batch,
         )

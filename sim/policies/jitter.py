@@ -4,8 +4,9 @@ The hardware model gives one service time per batch shape; real accelerators var
 from call to call (published Neuron p99/p50 for one batch in flight: about 1.02-1.07, with a
 tail, see docs/hardware.md "Service-time jitter"). A pool's ``jitter`` multiplies each batch's
 time by ``exp(sigma * Z - sigma**2 / 2)``, ``Z`` standard normal and
-``sigma**2 = log(1 + cv**2)``: mean exactly 1 (throughput is unbiased), coefficient of
-variation ``cv``.
+``sigma**2 = log(1 + cv**2)`` (``hardware.timing.jitter.jitter_factors``): mean exactly 1
+(throughput is unbiased), coefficient of variation ``cv``; ``auto`` takes the chip's fitted
+cv (``hardware.timing.jitter.service_cv``).
 
 The factors come from the pool's own stream (``sim.streams`` name ``"jitter"``) in blocks,
 taken in the order batches start in the pool; both engines read the same blocks, so they
@@ -15,12 +16,12 @@ were.
 
 from __future__ import annotations
 
-import math
 from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import Field
 
+from hardware.timing.jitter import jitter_factors
 from sim.scenario.base import Config
 
 BLOCK = 4096
@@ -40,11 +41,6 @@ JitterConfig = Literal["auto", "none"] | JitterCv
 """``auto``: the chip family's fitted cv; ``none``: exact hardware-model times; ``{cv: X}``."""
 
 
-def lognormal_sigma(cv: float) -> float:
-    """The log-scale standard deviation of a lognormal with coefficient of variation ``cv``."""
-    return math.sqrt(math.log1p(cv * cv))
-
-
 class JitterDraws:
     """A pool's stream of jitter factors, handed out one at a time or a block at a time.
 
@@ -59,14 +55,12 @@ class JitterDraws:
             raise ValueError(f"jitter cv must be in (0, {MAX_CV}], got {cv!r}")
         self.rng = rng
         self.cv = float(cv)
-        self.sigma = lognormal_sigma(cv)
         self._factors: list[float] = []
         self._position = 0
 
     def block(self) -> np.ndarray:
         """The next ``BLOCK`` factors (float64, mean 1); advances the stream."""
-        z = self.rng.standard_normal(BLOCK)
-        return np.exp(self.sigma * z - 0.5 * self.sigma * self.sigma)
+        return jitter_factors(self.rng, BLOCK, self.cv)
 
     def next(self) -> float:
         """The next factor (from the same blocks :meth:`block` hands out)."""

@@ -179,12 +179,13 @@ def _check_pool(
                 "only the projected inf3 family has it",
             )
         ]
-    if not hardware.dtype_supported(instance, pool.dtype):
+    dtype = pool_dtype(pool)
+    if not hardware.dtype_supported(instance, dtype):
         allowed = [d for d in DTYPES if hardware.dtype_supported(instance, d)]
         return [
             (
                 (*where, "dtype"),
-                f"{pool.instance} ({instance.chip.name}) does not run dtype {pool.dtype!r}; "
+                f"{pool.instance} ({instance.chip.name}) does not run dtype {dtype!r}; "
                 f"supported: {', '.join(allowed)}",
             )
         ]
@@ -204,7 +205,7 @@ def _check_pool(
     if cores is not None:
         return []
     tried = instance.cores if requested == "auto" else requested
-    need_gib = model.weight_bytes(pool.dtype) / 2**30
+    need_gib = model.weight_bytes(dtype) / 2**30
     have_gib = hardware.replica_memory_bytes(instance, tried) / 2**30
     advice = (
         "pick a larger instance or a smaller dtype"
@@ -215,12 +216,25 @@ def _check_pool(
     return [
         (
             (*where, "model"),
-            f"{pool.model} in {pool.dtype} (weights {need_gib:.2f} GiB, plus activations for a "
+            f"{pool.model} in {dtype} (weights {need_gib:.2f} GiB, plus activations for a "
             f"batch of {pool.batching.max_batch} at length {longest}) does not fit the "
             f"{have_gib:.2f} GiB of device memory of a {tried}-core replica on {pool.instance}; "
             f"{advice}",
         )
     ]
+
+
+def pool_dtype(pool: PoolConfig) -> str:
+    """The dtype a pool's model runs in: its ``dtype``, or for ``auto`` the instance's natural one.
+
+    ``auto`` is :func:`hardware.natural_dtype` (bf16 on NeuronCores, fp16 on GPUs), the rule
+    ``fleetsim plan`` and ``fleetsim hardware compare`` use too.
+
+    Raises:
+        KeyError: Unknown instance type (validate the scenario first).
+
+    """
+    return hardware.resolve_dtype(pool.instance, pool.dtype)
 
 
 def replica_cores(scenario: Scenario, pool: PoolConfig, longest: int) -> int | None:
@@ -238,16 +252,13 @@ def replica_cores(scenario: Scenario, pool: PoolConfig, longest: int) -> int | N
     if pool.service is not None:
         return 1 if requested == "auto" else requested
     model = resolve_model(scenario, pool.model)
-    options = (
-        [c for c in range(1, instance.cores + 1) if instance.cores % c == 0]
-        if requested == "auto"
-        else [requested]
-    )
+    options = hardware.replica_layouts(instance) if requested == "auto" else [requested]
+    dtype = pool_dtype(pool)
     for cores in options:
         if hardware.fits(
             model,
             instance,
-            pool.dtype,
+            dtype,
             cores=cores,
             batch_size=pool.batching.max_batch,
             seq_len=longest,

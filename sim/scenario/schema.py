@@ -163,7 +163,11 @@ class PoolConfig(Config):
     instance: str
     count: int = Field(ge=1, le=1_000_000)
     model: str
-    dtype: Literal[DTYPES] = "bf16"  # type: ignore[valid-type]
+    dtype: Literal[("auto", *DTYPES)] = Field(  # type: ignore[valid-type]
+        default="auto",
+        description="compiled dtype; 'auto': the instance's natural one (bf16 on NeuronCores, "
+        "fp16 on GPUs)",
+    )
     cores_per_replica: Annotated[int, Field(ge=1)] | Literal["auto"] = Field(
         default=1,
         description="cores serving one replica; 'auto': the fewest that hold the model "

@@ -8,6 +8,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+import hardware
+from hardware import catalog
+from hardware.planning import cost_tables
 from sim.cli.commands import app
 
 
@@ -61,30 +64,102 @@ def test_table_on_a_gpu():
     assert (rows.service_time_s.diff().dropna() >= -1e-12).all()  # flat while launch-bound
 
 
-def test_compare_sorted_by_cost_with_projected_and_gpu_rows():
-    """compare covers Inferentia, projected inf3 and GPUs, cheapest first; skips are explained."""
+def test_compare_lists_every_family_in_its_natural_dtype():
+    """By default compare runs each instance in its natural dtype (bf16 on NeuronCores, fp16 on
+    GPUs), so every family of the catalog is listed, cheapest first; inf3 flagged PROJECTED."""
     args = ("compare", "--model", "bert-base", "--seq-len", 128, "--max-batch", 16)
     rows = csv_of(invoke(*args, "--csv"))
     assert rows.usd_per_million.is_monotonic_increasing
-    families = set(rows.family)
-    assert {"inf1", "inf2", "inf3", "g5", "g6"} <= families and "g4dn" not in families
+    every = {"inf1", "inf2", "trn1", "inf3", "g4dn", "g5", "g6", "p3"}
+    assert every <= {catalog.instance_type(n).family for n in catalog.instance_type_names()}
+    assert set(rows.family) == every
+    assert sorted(rows.instance) == sorted(catalog.instance_type_names())
+    gpu = rows.instance.map(lambda n: catalog.instance_type(n).chip.is_gpu)
+    assert rows.dtype.tolist() == ["fp16" if g else "bf16" for g in gpu]
+    assert rows.dtype.tolist() == [hardware.natural_dtype(n) for n in rows.instance]
     assert rows.projected.tolist() == (rows.family == "inf3").tolist()
     text = invoke(*args).output
+    assert "skipped" not in text and "natural dtype per instance" in text
+    inf3_lines = [line for line in text.splitlines() if line.startswith("│ inf3.")]
+    assert len(inf3_lines) == 4 and all("PROJECTED" in line for line in inf3_lines)
+    table_rows = [line.split("│") for line in text.splitlines() if line.startswith("│")]
+    assert [r[1].strip() for r in table_rows] == rows.instance.tolist()
+    assert [r[2].strip() for r in table_rows] == rows.dtype.tolist()
+    assert [int(r[3]) for r in table_rows] == rows.cores.tolist()  # cores per replica shown
+    pointer = [line for line in text.splitlines() if "fleetsim plan" in line]
+    assert (
+        pointer
+        and "--instances " + ",".join(rows.drop_duplicates("family").instance[:3]) in (pointer[0])
+    )
+
+
+def test_compare_with_a_forced_dtype_skips_the_chips_without_it():
+    """--dtype bf16 runs every instance in bf16; the T4 and V100 (no bf16) are skipped."""
+    rows = csv_of(invoke("compare", "--model", "bert-base", "--dtype", "bf16", "--csv"))
+    assert (rows.dtype == "bf16").all() and not {"g4dn", "p3"} & set(rows.family)
+    text = invoke("compare", "--model", "bert-base", "--dtype", "bf16").output
     assert "skipped g4dn.xlarge: nvidia-t4 does not run bf16" in text
-    inf3_lines = [line for line in text.splitlines() if "inf3." in line]
-    assert inf3_lines and all("PROJECTED" in line for line in inf3_lines)
-    order = [line.split("│")[1].strip() for line in text.splitlines() if line.startswith("│")]
-    assert order == rows.instance.tolist()
+    assert "skipped p3.2xlarge: nvidia-v100 does not run bf16" in text
+    fp32 = csv_of(invoke("compare", "--model", "bert-base", "--dtype", "fp32", "--csv"))
+    assert (fp32.dtype == "fp32").all() and {"g4dn", "p3", "inf2"} <= set(fp32.family)
 
 
-def test_compare_latency_budget_and_fp16():
-    """With fp16 the T4 and V100 join; every chosen batch meets the latency budget."""
-    rows = csv_of(
-        invoke("compare", "--model", "bert-base", "--dtype", "fp16", "--latency-budget", "10ms",
-               "--csv")
-    )  # fmt: skip
-    assert (rows.service_time_s <= 0.010).all()
-    assert {"g4dn.xlarge", "p3.2xlarge"} <= set(rows.instance)
+def _fastest_request_s(instance: str) -> float:
+    """The least request latency of bert-base at 128 tokens on ``instance``, any layout."""
+    return min(
+        cost_tables.table("bert-base", instance, 128, "auto", cores, [1]).request_latency_s.iloc[0]
+        for cores in hardware.replica_layouts(instance)
+    )
+
+
+def _us(seconds: float) -> str:
+    return f"{1e6 * seconds:.3f}us"
+
+
+def test_latency_budget_applies_to_what_a_request_sees():
+    """--latency-budget bounds max wait + pipeline depth x service time: a batch whose service
+    time fits the budget is refused when the wait for the batch to fill does not."""
+    fastest = _fastest_request_s("inf2.xlarge")
+    budget = 2 * fastest
+    base = ("compare", "--model", "bert-base", "--seq-len", 128, "--latency-budget", _us(budget))
+    served = csv_of(invoke(*base, "--csv"))
+    assert "inf2.xlarge" in set(served.instance)
+    # the wait alone is within the budget, and so is the service of a batch of one, not both
+    late = invoke(*base, "--max-wait", _us(1.5 * fastest))
+    assert late.exit_code == 0, late.output
+    assert "skipped inf2.xlarge: no batch within the" in late.output
+    assert "inf2.xlarge" not in set(
+        csv_of(invoke(*base, "--max-wait", _us(1.5 * fastest), "--csv")).instance
+    )
+    wait = 0.5 * fastest
+    rows = csv_of(invoke(*base, "--max-wait", _us(wait), "--csv"))
+    assert "inf2.xlarge" in set(rows.instance) and len(rows) <= len(served)
+    assert rows.max_wait_s.to_numpy() == pytest.approx(wait, rel=1e-6)
+    expected = rows.max_wait_s + rows.pipeline_depth * rows.service_time_s
+    assert rows.request_latency_s.to_numpy() == pytest.approx(expected.to_numpy(), rel=1e-12)
+    assert (rows.pipeline_depth == rows.cores).all()
+    assert (rows.request_latency_s <= budget * (1 + 1e-6)).all()
+
+
+def test_compare_tries_replicas_over_several_cores():
+    """Every layout of an instance's cores is tried: gpt2-xl, too big for one inf1 core, runs
+    on a pipeline of inf1 cores; each winner is the cheapest over all layouts and batches."""
+    model = "gpt2-xl"
+    assert not hardware.fits(model, "inf1.xlarge", "bf16", cores=1)
+    rows = csv_of(invoke("compare", "--model", model, "--max-batch", 8, "--csv"))
+    inf1 = rows[rows.family == "inf1"]
+    assert len(inf1) == 4 and (inf1.cores > 1).all()
+    assert (
+        inf1.replicas == inf1.instance.map(lambda n: catalog.instance_type(n).cores) // inf1.cores
+    ).all()
+    for _, row in rows.iterrows():
+        every = pd.concat(
+            cost_tables.table(model, row.instance, None, "auto", cores, range(1, 9))
+            for cores in hardware.replica_layouts(row.instance)
+        )
+        assert row.usd_per_million == pytest.approx(every.usd_per_million.min(), rel=1e-9)
+    assert hardware.replica_layouts("inf2.48xlarge") == (1, 2, 3, 4, 6, 8, 12, 24)
+    assert hardware.replica_layouts("g5.xlarge") == (1,)
 
 
 @pytest.mark.parametrize(
@@ -114,6 +189,10 @@ def test_compare_latency_budget_and_fp16():
         (["compare", "--model", "bert-base", "--latency-budget", "0ms"],
          ["--latency-budget", "'0ms'"]),
         (["compare", "--model", "bert-base", "--max-batch", "0"], ["--max-batch"]),
+        (["compare", "--model", "bert-base", "--max-wait", "-1ms"], ["--max-wait", "'-1ms'"]),
+        (["compare", "--model", "bert-base", "--max-wait", "5"], ["--max-wait", "needs a unit"]),
+        (["compare", "--model", "bert-base", "--dtype", "auto16"],
+         ["--dtype", "'auto16'", "auto, fp32"]),
     ],
 )  # fmt: skip
 def test_bad_input_exits_2_naming_option_and_value(args, fragments):

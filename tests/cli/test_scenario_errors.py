@@ -241,7 +241,7 @@ MESSAGES = [
     (broken(("fleet", 0, "count"), 2_000_000), "fleet[0].count",
      "must be <= 1000000, got 2000000"),
     (broken(("fleet", 0, "dtype"), "fp3"), "fleet[0].dtype",
-     "got 'fp3'; allowed: 'fp32', 'bf16', 'fp16', 'int8', 'fp8' or 'fp4'"),
+     "got 'fp3'; allowed: 'auto', 'fp32', 'bf16', 'fp16', 'int8', 'fp8' or 'fp4'"),
     (broken(("name",), "a b"), "name",
      "got 'a b'; use letters, digits, '_', '-' and '.', starting with a letter or digit"),
     (broken(("fleet",), []), "fleet", "must not be empty, got []"),

@@ -194,12 +194,15 @@ def test_cost_compare_sorted_with_skips_and_budget():
     result = cost_tables.compare("bert-base", 128, "bf16", max_batch=16, latency_budget_s=0.01)
     best = result.best
     assert best.usd_per_million.is_monotonic_increasing
-    assert (best.service_time_s <= 0.01).all() and (best.batch_size <= 16).all()
+    assert (best.request_latency_s <= 0.01).all() and (best.batch_size <= 16).all()
     assert {"inf2.xlarge", "inf3.xlarge", "g5.xlarge"} <= set(best.instance)
     assert best.projected.tolist() == [n.startswith("inf3") for n in best.instance]
     skipped = dict(zip(result.skipped.instance, result.skipped.reason, strict=True))
     assert "bf16" in skipped["g4dn.xlarge"] and "bf16" in skipped["p3.2xlarge"]
-    for _, row in best.iterrows():  # the winner is the cheapest admissible batch
-        rows = cost_tables.table("bert-base", row.instance, 128, "bf16", 1, np.arange(1, 17))
-        ok = rows[rows.fits & (rows.service_time_s <= 0.01)]
+    for _, row in best.iterrows():  # the winner is the cheapest admissible layout and batch
+        rows = pd.concat(
+            cost_tables.table("bert-base", row.instance, 128, "bf16", cores, np.arange(1, 17))
+            for cores in hardware.replica_layouts(row.instance)
+        )
+        ok = rows[rows.fits & (rows.request_latency_s <= 0.01)]
         assert row.usd_per_million == pytest.approx(ok.usd_per_million.min())

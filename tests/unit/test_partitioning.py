@@ -139,3 +139,53 @@ def test_dtypes_per_generation(instance, dtype, ok):
     else:
         with pytest.raises(ScenarioError, match="does not run dtype"):
             parse_scenario(text)
+
+
+@pytest.mark.parametrize(
+    "instance,natural",
+    [
+        ("inf1.xlarge", "bf16"),
+        ("inf2.xlarge", "bf16"),
+        ("trn1.2xlarge", "bf16"),
+        ("inf3.xlarge", "bf16"),
+        ("g4dn.xlarge", "fp16"),
+        ("g5.xlarge", "fp16"),
+        ("g6.xlarge", "fp16"),
+        ("p3.2xlarge", "fp16"),
+    ],
+)
+def test_dtype_auto_is_the_default_and_runs_the_natural_dtype(instance, natural):
+    """A pool without dtype (or dtype: auto) runs its instance's natural dtype (bf16 on
+    NeuronCores, fp16 on GPUs): its service table is that dtype's and its facts name it."""
+    from sim.engine.pool import plan_pools
+
+    assert hardware.natural_dtype(instance) == natural
+    for pool in ({"instance": instance}, {"instance": instance, "dtype": "auto"}):
+        sc = parse_scenario(scenario(pool))
+        assert sc.fleet[0].dtype == "auto"
+        (planned,) = plan_pools(sc, ["bert-base"])
+        assert planned.facts["dtype"] == natural
+        expected = hardware.service_time("bert-base", instance, [1, 2, 3, 4], 128, natural)
+        assert planned.service_by_size_s[1:] == pytest.approx(expected.tolist(), rel=1e-12)
+
+
+def test_explicit_dtype_overrides_auto_and_the_summary_shows_the_resolved_one(tmp_path):
+    """dtype: fp32 on a GPU runs fp32 (slower than the natural fp16); summary.json names the
+    dtype a pool ran, never 'auto'."""
+    import sim
+    from sim.engine.pool import plan_pools
+
+    def planned(pool):
+        return plan_pools(parse_scenario(scenario(pool)), ["bert-base"])[0]
+
+    fp32, auto = (
+        planned({"instance": "g4dn.xlarge", "dtype": "fp32"}),
+        planned({"instance": "g4dn.xlarge"}),
+    )
+    assert fp32.facts["dtype"] == "fp32" and auto.facts["dtype"] == "fp16"
+    assert fp32.service_by_size_s[4] > auto.service_by_size_s[4]
+    path = tmp_path / "auto.yaml"
+    path.write_text(scenario({"instance": "g4dn.xlarge"}))
+    sim.run(path, tmp_path / "out")
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert [p["dtype"] for p in summary["pools"]] == ["fp16"]

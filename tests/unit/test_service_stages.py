@@ -14,10 +14,11 @@ from helpers import scenario
 
 import hardware
 from analysis.reader import load_trace
+from hardware.timing.jitter import lognormal_sigma
 from sim.engine.pool import plan_pools
 from sim.engine.runner import simulate
 from sim.policies.host import HostCosts, coefficients
-from sim.policies.jitter import BLOCK, JitterDraws, lognormal_sigma
+from sim.policies.jitter import BLOCK, JitterDraws
 from sim.policies.shapes import default_seq_buckets, padded_sizes, resolve_shapes
 from sim.scenario.errors import ScenarioError
 from sim.streams import stream
