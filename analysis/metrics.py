@@ -39,6 +39,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow.parquet as pq
 
+from analysis.pool_usage import busy_time_s as busy_time_s  # re-exported
+from analysis.pool_usage import cost_usd, pool_usage
 from analysis.quantiles import StreamingPercentiles
 from analysis.reader import run_info
 
@@ -67,10 +69,12 @@ SUMMARY_KEYS = (
     "cost_usd",
     "cost_per_million_usd",
 )
-NEEDED_COLUMNS = ["arrival_s", "start_s", "latency_s", "service_s", "host_s", "batch_size",
-                  "padded_batch", "seq_len", "padded_seq_len", "pool", "status",
-                  "warmup"]  # fmt: skip
+NEEDED_COLUMNS = ["arrival_s", "start_s", "latency_s", "service_s", "batch_size", "pool",
+                  "status", "warmup"]  # fmt: skip
 """The trace columns the summary metrics read."""
+STAGE_COLUMNS = ["host_s", "seq_len", "padded_batch", "padded_seq_len"]
+"""Columns of the host stage and padding, read when present (traces before them lack them:
+their host utilisation is 0 and their padding waste NaN)."""
 
 
 def latency_percentiles_s(latency_s: np.ndarray, q: tuple[float, ...] = PERCENTILES) -> list[float]:
@@ -124,31 +128,6 @@ def _slo_counts(
     return int(met.sum()), int(known.sum())
 
 
-def busy_time_s(
-    start_s: np.ndarray,
-    service_s: np.ndarray,
-    batch_size: np.ndarray,
-    window_start_s: float,
-    window_end_s: float,
-) -> np.ndarray:
-    """Each request's share of its batch's replica busy time inside a window (s).
-
-    Summed over a batch's requests this gives the batch's busy time once. Requests that never
-    started (NaN start) contribute 0.
-    """
-    start = np.asarray(start_s, dtype=float)
-    end = start + np.asarray(service_s, dtype=float)
-    overlap = np.minimum(end, window_end_s) - np.maximum(start, window_start_s)
-    share = np.where(np.isfinite(overlap) & (overlap > 0), overlap, 0.0)
-    size = np.maximum(np.asarray(batch_size, dtype=float), 1.0)
-    return share / size
-
-
-def cost_usd(pools: list[dict[str, Any]], window_s: float) -> float:
-    """On-demand cost (USD) of every pool's instances over ``window_s`` seconds."""
-    return sum(p["count"] * p["usd_per_hour"] for p in pools) * window_s / 3600.0
-
-
 @dataclass
 class MetricsAccumulator:
     """The summary metrics of a trace, from its rows chunk by chunk, in bounded memory.
@@ -183,10 +162,7 @@ class MetricsAccumulator:
             batch_size=chunk["batch_size"].to_numpy(),
             pool_code=pool_code,
             pool_names=pool_names[:-1],  # the trailing name stands for missing: not a pool
-            host_s=chunk["host_s"].to_numpy(dtype=float),
-            seq_len=chunk["seq_len"].to_numpy(),
-            padded_batch=chunk["padded_batch"].to_numpy(),
-            padded_seq_len=chunk["padded_seq_len"].to_numpy(),
+            **{c: chunk[c].to_numpy() for c in STAGE_COLUMNS if c in chunk},
         )
 
     def add_columns(
@@ -247,37 +223,22 @@ class MetricsAccumulator:
         )  # fmt: skip
         c["slo_met"] += met
         c["slo_known"] += known
-        window = (info["warmup_s"], info["duration_s"])
-        if host_s is None:
-            share = busy_time_s(start_s, service_s, batch_size, *window)
-            host_share = np.zeros_like(share)
-        else:  # the host stage first, then the accelerator
-            host = np.where(np.isnan(host_s), 0.0, host_s)
-            share = busy_time_s(start_s + host, service_s - host, batch_size, *window)
-            host_share = busy_time_s(start_s, host, batch_size, *window)
+        usage = pool_usage(
+            info, start_s, service_s, batch_size, pool_code, len(pool_names), is_ok,
+            host_s, seq_len, padded_batch, padded_seq_len,
+        )  # fmt: skip
         depth = {p["pool"]: p.get("pipeline_depth", 1) for p in info["pools"]}
-        n = len(pool_names) + 1
-        present = np.bincount(pool_code, minlength=n)
-        per_pool = np.bincount(pool_code, weights=share, minlength=n)
-        host_per_pool = np.bincount(pool_code, weights=host_share, minlength=n)
-        if seq_len is not None and padded_batch is not None and padded_seq_len is not None:
-            size = np.maximum(batch_size, 1).astype(float)
-            slots = padded_batch.astype(float) * padded_seq_len.astype(float) / size
-            real = np.bincount(pool_code[is_ok], weights=seq_len[is_ok].astype(float),
-                               minlength=n)  # fmt: skip
-            padded = np.bincount(pool_code[is_ok], weights=slots[is_ok], minlength=n)
-        else:
-            real = padded = np.zeros(n)
         for code, name in enumerate(pool_names):
-            if present[code]:
+            if usage.present[code]:
                 name = str(name)
-                busy = float(per_pool[code]) / depth.get(name, 1)
+                busy = float(usage.busy_s[code]) / depth.get(name, 1)
                 self.busy_s[name] = self.busy_s.get(name, 0.0) + busy
-                self.host_busy_s[name] = self.host_busy_s.get(name, 0.0) + float(
-                    host_per_pool[code]
-                )
-                self.tokens[name] = self.tokens.get(name, 0.0) + float(real[code])
-                self.token_slots[name] = self.token_slots.get(name, 0.0) + float(padded[code])
+                for totals, values in (
+                    (self.host_busy_s, usage.host_busy_s),
+                    (self.tokens, usage.tokens),
+                    (self.token_slots, usage.token_slots),
+                ):  # fmt: skip
+                    totals[name] = totals.get(name, 0.0) + float(values[code])
 
     def needs_second_pass(self) -> bool:
         """Whether the exact percentiles need the completed latencies a second time."""
@@ -405,9 +366,11 @@ def summarize_trace(
     """
     acc = MetricsAccumulator(run_info(path))
     parquet = pq.ParquetFile(path)
+    present = set(parquet.schema_arrow.names)
+    columns = NEEDED_COLUMNS + [c for c in STAGE_COLUMNS if c in present]
     groups = parquet.num_row_groups
     for i in range(groups):
-        acc.add(parquet.read_row_group(i, columns=NEEDED_COLUMNS).to_pandas())
+        acc.add(parquet.read_row_group(i, columns=columns).to_pandas())
         if progress is not None:
             progress((i + 1) / groups * 0.8)  # the latency pass, if any, is lighter
     if acc.needs_second_pass():

@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 
 from analysis.metrics import MetricsAccumulator
 from analysis.schema import CATEGORIES, COLUMNS, OK, SCHEMA, STATUSES
-from sim.policies.shapes import padded_sizes
+from sim.engine.batch_columns import batch_columns
 
 NAN = math.nan
 # Writing the trace is half a run's work (on a thread beside the simulation), so its codec
@@ -251,7 +251,8 @@ class TraceWriter(RecordBuffer):
         size, instance, replica, status = (per_row[:, k].astype(np.int32) for k in range(3, 7))
         rows = len(requests)
         host, padded_batch, padded_seq = (
-            np.repeat(column, counts) for column in self._batch_columns(numbers, requests)
+            np.repeat(column, counts)
+            for column in batch_columns(numbers, requests, self._instance_pool, self._shapes)
         )
         arrival = np.ascontiguousarray(requests[:, 1])  # Arrow copies strided views slowly
         latency = finish - arrival
@@ -293,43 +294,6 @@ class TraceWriter(RecordBuffer):
         )
         self.rows_written += table.num_rows
 
-    def _batch_columns(
-        self, numbers: np.ndarray, requests: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per record: host-stage seconds, compiled batch size and compiled sequence length.
-
-        The same expressions the engines time a batch with (``sim.policies.host``,
-        ``sim.policies.shapes``): host over the batch's real tokens, the batch padded to
-        its compiled batch size and its longest sequence to its bucket. Drops and requests
-        still queued have no batch: NaN, 0, 0.
-        """
-        counts = numbers[:, 7].astype(np.int64)
-        size = numbers[:, 3]
-        batched = size > 0
-        seq = requests[:, 2]
-        starts = np.cumsum(counts) - counts
-        nonempty = counts > 0
-        tokens = np.zeros(len(counts))
-        longest = np.zeros(len(counts))
-        if nonempty.any():
-            tokens[nonempty] = np.add.reduceat(seq, starts[nonempty])
-            longest[nonempty] = np.maximum.reduceat(seq, starts[nonempty])
-        host = np.full(len(counts), NAN)
-        padded_batch = np.where(batched, size, 0).astype(np.int32)
-        padded_seq = np.where(batched, longest, 0).astype(np.int32)
-        pool = self._instance_pool[numbers[:, 4].astype(np.int64)]
-        for code, spec in enumerate(self._shapes or ()):
-            mine = batched & (pool == code)
-            if not mine.any():
-                continue
-            h = spec.host
-            host[mine] = h.batch_s + h.request_s * size[mine] + h.token_s * tokens[mine]
-            padded_batch[mine] = padded_sizes(size[mine], spec.batch_shapes)
-            padded_seq[mine] = padded_sizes(longest[mine], spec.seq_buckets)
-        if self._shapes is None:
-            host[batched] = 0.0
-        return host, padded_batch, padded_seq
-
     def _count(
         self,
         arrival: np.ndarray,
@@ -340,7 +304,7 @@ class TraceWriter(RecordBuffer):
         pool: np.ndarray,
         status: np.ndarray,
         warmup: np.ndarray,
-        batch_columns: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+        stages: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     ) -> None:
         """Feed the rows to the metrics, in the pieces the file's row groups are cut into.
 
@@ -349,7 +313,7 @@ class TraceWriter(RecordBuffer):
         re-read. The completed latencies are spilled for the exact percentiles' second pass.
         """
         step = self.rows_per_group
-        host, seq, padded_batch, padded_seq = batch_columns
+        host, seq, padded_batch, padded_seq = stages
         for lo in range(0, len(arrival), step):
             hi = lo + step
             self.metrics.add_columns(

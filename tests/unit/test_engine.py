@@ -109,16 +109,24 @@ def test_conservation_and_causality(tmp_path):
 
 
 def test_service_time_comes_from_hardware_model(tmp_path):
-    """Each batch's service_s is hardware.service_time at its size and longest seq_len."""
-    df = run_df(tmp_path, scenario())
+    """Without jitter, each batch's service_s is its host stage plus hardware.service_time at
+    its padded shape (the default Neuron shapes: the batch to max_batch 4, its longest
+    sequence to the 64, 128, ... bucket); the default host stage is on."""
+    fleet = [{**SMALL["fleet"][0], "jitter": "none"}, SMALL["fleet"][1]]
+    df = run_df(tmp_path, scenario(fleet=fleet))
     ok = df[(df.status == "ok") & (df.pool == "bert")]
     batches = ok.groupby(["instance_id", "replica_id", "start_s"]).agg(
-        b=("batch_size", "first"), s=("seq_len", "max"), svc=("service_s", "first")
-    )
+        b=("padded_batch", "first"), s=("padded_seq_len", "first"),
+        longest=("seq_len", "max"), svc=("service_s", "first"), host=("host_s", "first"),
+    )  # fmt: skip
+    assert (batches.b == 4).all()
+    bucket = np.where(batches.longest <= 64, 64, np.where(batches.longest <= 128, 128, 256))
+    np.testing.assert_array_equal(batches.s.to_numpy(), bucket)
+    assert (batches.host > 0).all()
     expected = hardware.service_time(
         "bert-base", "inf2.xlarge", batches.b.to_numpy(), batches.s.to_numpy(), "bf16", 1
     )
-    assert np.allclose(batches.svc.to_numpy(), expected, rtol=1e-12)
+    assert np.allclose(batches.svc.to_numpy() - batches.host.to_numpy(), expected, rtol=1e-9)
 
 
 def test_same_seed_identical_trace(tmp_path):

@@ -24,6 +24,9 @@ def scenario(pool_changes, models=None, model="bert-base"):
         "count": 2,
         "model": model,
         "batching": {"max_batch": 4, "max_wait": "1ms"},
+        "jitter": "none",  # exact hardware-model times, unpadded, no host stage
+        "shapes": "none",
+        "host": "none",
         **pool_changes,
     }
     return yaml.safe_dump(

@@ -1,0 +1,97 @@
+"""What each pool's replicas did in a trace: accelerator and host busy time, token slots.
+
+The per-pool sums behind the summary's ``utilisation``, ``host_utilisation`` and
+``padding_waste`` (definitions in ``analysis.metrics``), and the fleet's cost.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+
+
+def busy_time_s(
+    start_s: np.ndarray,
+    service_s: np.ndarray,
+    batch_size: np.ndarray,
+    window_start_s: float,
+    window_end_s: float,
+) -> np.ndarray:
+    """Each request's share of its batch's replica busy time inside a window (s).
+
+    Summed over a batch's requests this gives the batch's busy time once. Requests that never
+    started (NaN start) contribute 0.
+    """
+    start = np.asarray(start_s, dtype=float)
+    end = start + np.asarray(service_s, dtype=float)
+    overlap = np.minimum(end, window_end_s) - np.maximum(start, window_start_s)
+    share = np.where(np.isfinite(overlap) & (overlap > 0), overlap, 0.0)
+    size = np.maximum(np.asarray(batch_size, dtype=float), 1.0)
+    return share / size
+
+
+def cost_usd(pools: list[dict[str, Any]], window_s: float) -> float:
+    """On-demand cost (USD) of every pool's instances over ``window_s`` seconds."""
+    return sum(p["count"] * p["usd_per_hour"] for p in pools) * window_s / 3600.0
+
+
+class PoolUsage(NamedTuple):
+    """Per pool code (the last code: rows with no pool), sums over a chunk of rows."""
+
+    present: np.ndarray  # rows
+    busy_s: np.ndarray  # accelerator busy time in the window (s), before dividing by depth
+    host_busy_s: np.ndarray  # host-stage time in the window (s)
+    tokens: np.ndarray  # real tokens of completed measured requests
+    token_slots: np.ndarray  # the padded (batch x sequence) slots computed for them
+
+
+def pool_usage(
+    info: dict[str, Any],
+    start_s: np.ndarray,
+    service_s: np.ndarray,
+    batch_size: np.ndarray,
+    pool_code: np.ndarray,
+    pools: int,
+    measured_ok: np.ndarray,
+    host_s: np.ndarray | None = None,
+    seq_len: np.ndarray | None = None,
+    padded_batch: np.ndarray | None = None,
+    padded_seq_len: np.ndarray | None = None,
+) -> PoolUsage:
+    """Sum a chunk's rows per pool.
+
+    Args:
+        info: Run facts (``warmup_s``, ``duration_s``).
+        start_s: The rows' batch start (s; NaN if never started).
+        service_s: The batch's service time (s), host stage included.
+        batch_size: The batch's size (0 for a drop).
+        pool_code: Pool code per row (``pools`` marks a row with no pool).
+        pools: Number of pools.
+        measured_ok: Completed after the warm-up (bool).
+        host_s: The batch's host stage (s; NaN if none), or None for traces without it.
+        seq_len: Sequence lengths (tokens), for the token slots; None: no padding data.
+        padded_batch: The batch's compiled batch size.
+        padded_seq_len: The batch's compiled sequence length.
+
+    """
+    window = (info["warmup_s"], info["duration_s"])
+    if host_s is None:
+        busy = busy_time_s(start_s, service_s, batch_size, *window)
+        host_busy = np.zeros_like(busy)
+    else:  # the host stage first, then the accelerator
+        host = np.where(np.isnan(host_s), 0.0, host_s)
+        busy = busy_time_s(start_s + host, service_s - host, batch_size, *window)
+        host_busy = busy_time_s(start_s, host, batch_size, *window)
+    n = pools + 1
+    present = np.bincount(pool_code, minlength=n)
+    busy_s = np.bincount(pool_code, weights=busy, minlength=n)
+    host_busy_s = np.bincount(pool_code, weights=host_busy, minlength=n)
+    tokens = slots = np.zeros(n)
+    if seq_len is not None and padded_batch is not None and padded_seq_len is not None:
+        size = np.maximum(batch_size, 1).astype(float)
+        per_row = padded_batch.astype(float) * padded_seq_len.astype(float) / size
+        codes = pool_code[measured_ok]
+        tokens = np.bincount(codes, weights=seq_len[measured_ok].astype(float), minlength=n)
+        slots = np.bincount(codes, weights=per_row[measured_ok], minlength=n)
+    return PoolUsage(present, busy_s, host_busy_s, tokens, slots)
