@@ -147,7 +147,7 @@ def _plan(
         by_size = None
         depth = 1
         cv, jitter = 0.0, None
-    costs = host_costs(pool, spec)
+    costs = host_costs(pool, spec, instance)
     host = coefficients(costs, instance.vcpus, replicas)
     facts = {
         "pool": pool.name,
@@ -203,12 +203,16 @@ def jitter_cv(pool: PoolConfig, instance: catalog.InstanceType) -> float:
     return float(pool.jitter.cv)
 
 
-def host_costs(pool: PoolConfig, model: ModelSpec | None) -> HostCosts:
+def host_costs(
+    pool: PoolConfig, model: ModelSpec | None, instance: catalog.InstanceType
+) -> HostCosts:
     """A pool's host CPU costs: ``auto`` the measured defaults, ``none`` free.
 
-    The defaults (``hardware.timing.host``) tokenise token models; an image model pays the
-    per-request and per-batch overheads only (image decoding is not modelled). Synthetic-service
-    pools have no host stage unless one is given.
+    The defaults (``hardware.timing.host``): every request pays the framework and network
+    overhead, and a token model's its tokenisation (image decoding is not modelled). The
+    per-batch framework cost is charged on GPUs only: the NeuronCore fit already holds it
+    (its benchmark rows time Python loops around the runtime call). Synthetic-service pools
+    have no host stage unless one is given.
     """
     if pool.host == "none" or (pool.host == "auto" and pool.service is not None):
         return HostCosts()
@@ -218,7 +222,7 @@ def host_costs(pool: PoolConfig, model: ModelSpec | None) -> HostCosts:
         return HostCosts.model_construct(  # numbers in seconds already: no unit to parse
             per_request=p.request_overhead_s + (p.tokenise_fixed_s if tokens else 0.0),
             per_token=p.tokenise_per_token_s if tokens else 0.0,
-            per_batch=p.per_batch_s,
+            per_batch=p.per_batch_s if instance.chip.is_gpu else 0.0,
         )
     return pool.host
 
