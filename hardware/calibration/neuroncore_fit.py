@@ -39,8 +39,8 @@ FITTED = (
     "step_overhead_s",
     "host_transfer_s_per_byte",
 )
-"""Parameters fitted for every NeuronCore generation (:func:`fitted_names` adds per-generation
-ones)."""
+"""Parameters fitted per NeuronCore generation (``input_overlap`` is assumed: see
+``model_parameters.csv`` and docs/hardware.md, "CNNs on inf1")."""
 
 BOUNDS = {
     "tensor_efficiency": (0.05, 1.0),
@@ -49,7 +49,6 @@ BOUNDS = {
     "overhead_s": (1e-6, 5e-3),
     "step_overhead_s": (1e-8, 1e-4),
     "host_transfer_s_per_byte": (1e-12, 1e-8),
-    "input_overlap": (0.01, 1.0),
 }
 """Physical bounds of the fitted parameters."""
 
@@ -61,7 +60,6 @@ PRIORS = {
         "overhead_s": 3e-4,
         "step_overhead_s": 8e-6,
         "host_transfer_s_per_byte": 1e-10,  # ~10 GB/s host link
-        "input_overlap": 1.0,  # designed double buffering: a queued input is staged in full
     },
     "NeuronCore-v2": {
         "tensor_efficiency": 0.85,
@@ -72,24 +70,7 @@ PRIORS = {
         "host_transfer_s_per_byte": 5e-11,  # ~20 GB/s PCIe Gen4 x16
     },
 }
-"""Prior centres (log-normal, sigma :data:`PRIOR_SIGMA`) per NeuronCore generation; its keys
-are the parameters fitted for it. ``input_overlap`` is fitted on NeuronCore-v1 only: the inf1
-ResNet-50 rows (TF 1.15 fp16 at two batches per core against PyTorch fp32 at one) identify
-it. No NeuronCore-v2 row does (fitted there it stays at its prior and the inf2 ResNet hold-out
-error grows from 16% to 23%), so it keeps its assumed 0 (model_parameters.csv)."""
-
-
-def fitted_names(generation: str) -> tuple[str, ...]:
-    """Parameters fitted for one NeuronCore generation, in file order.
-
-    Args:
-        generation: ``"NeuronCore-v1"`` or ``"NeuronCore-v2"``.
-
-    Returns:
-        :data:`FITTED` plus the generation's own (``input_overlap`` on NeuronCore-v1).
-
-    """
-    return tuple(PRIORS[generation])
+"""Prior centres (log-normal, sigma :data:`PRIOR_SIGMA`) per NeuronCore generation."""
 
 
 PRIOR_SIGMA = float(np.log(4.0))
@@ -107,14 +88,13 @@ PARAMETER_FILE = "calibrated_parameters.csv"
 
 def _residuals(
     theta: np.ndarray,
-    names: tuple[str, ...],
     work: ServiceWork,
     base: ServiceParameters,
     data: dict[str, np.ndarray],
     prior: np.ndarray,
 ) -> np.ndarray:
     """Log errors of throughput and p50 (where published), then the prior residuals."""
-    params = dataclasses.replace(base, **dict(zip(names, np.exp(theta), strict=True)))
+    params = dataclasses.replace(base, **dict(zip(FITTED, np.exp(theta), strict=True)))
     split = work.breakdown(params)
     service = split.total_s
     hidden = params.input_overlap * hidden_host_s(service, split.host_s)
@@ -129,7 +109,7 @@ def _residuals(
 def fit_generation(
     rows: pd.DataFrame, info: pd.DataFrame, generation: str, mask: np.ndarray | None = None
 ) -> tuple[ServiceParameters, int]:
-    """Fit the :func:`fitted_names` of one generation on its ``status == "fit"`` rows.
+    """Fit the :data:`FITTED` parameters of one generation on its ``status == "fit"`` rows.
 
     Args:
         rows: Rows in the calibration file's format.
@@ -160,21 +140,20 @@ def fit_generation(
     }
     chip_name = next(c for c in catalog.chip_names() if catalog.chip(c).core_name == generation)
     base = service_parameters(chip_name)
-    names = fitted_names(generation)
-    prior = np.log([PRIORS[generation][p] for p in names])
-    lower = np.log([BOUNDS[p][0] for p in names])
-    upper = np.log([BOUNDS[p][1] for p in names])
+    prior = np.log([PRIORS[generation][p] for p in FITTED])
+    lower = np.log([BOUNDS[p][0] for p in FITTED])
+    upper = np.log([BOUNDS[p][1] for p in FITTED])
     result = least_squares(
         _residuals,
         np.clip(prior, lower + 1e-9, upper - 1e-9),
         bounds=(lower, upper),
         loss="soft_l1",
         f_scale=LOSS_SCALE,
-        args=(names, work, base, data, prior),
+        args=(work, base, data, prior),
         xtol=1e-12,
         ftol=1e-12,
     )
-    fitted = dataclasses.replace(base, **dict(zip(names, np.exp(result.x), strict=True)))
+    fitted = dataclasses.replace(base, **dict(zip(FITTED, np.exp(result.x), strict=True)))
     return fitted, len(where)
 
 
@@ -254,7 +233,6 @@ _UNITS = {
     "overhead_s": "s",
     "step_overhead_s": "s",
     "host_transfer_s_per_byte": "s/byte",
-    "input_overlap": "fraction",
 }
 
 
@@ -278,7 +256,7 @@ def write_parameters(
             f"FITTED by python -m hardware.calibration: soft-L1 least squares on log throughput "
             f"and p50 of {n} published {generation} rows (neuron_published_calibration.csv)"
         )
-        lines += [(generation, p, getattr(params, p), source) for p in fitted_names(generation)]
+        lines += [(generation, p, getattr(params, p), source) for p in FITTED]
     if "NeuronCore-v2" in fitted:
         for p, (value, source) in projected_inf3(fitted["NeuronCore-v2"][0]).items():
             lines.append(("inferentia3", p, value, source))
