@@ -15,8 +15,8 @@ import pandas as pd
 
 from hardware import catalog
 from hardware.calibration.benchmarks import REPORT_ONLY, SKIP, throughput_and_latency
-from hardware.calibration.neuroncore_fit import holdout_service_s
-from hardware.calibration.row_times import predict_service_s
+from hardware.calibration.neuroncore_fit import holdout_row_times
+from hardware.calibration.row_times import RowTimes, predict_row_times
 from hardware.timing.neuroncore_parameters import ServiceParameters
 
 REASONS = {**SKIP, **REPORT_ONLY}
@@ -52,13 +52,13 @@ def model_family(name: object) -> str:
     return next((family for pattern, family in _FAMILIES if re.search(pattern, name)), name)
 
 
-def evaluation(rows: pd.DataFrame, info: pd.DataFrame, service_s: np.ndarray) -> pd.DataFrame:
+def evaluation(rows: pd.DataFrame, info: pd.DataFrame, times: RowTimes) -> pd.DataFrame:
     """Published and predicted throughput and p50 per row, with signed % errors.
 
     Args:
         rows: Rows in the calibration file's format.
         info: Their interpretation (:func:`hardware.calibration.benchmarks.interpret`).
-        service_s: Predicted service seconds per row.
+        times: Predicted service and overlappable seconds per row.
 
     Returns:
         Columns ``model, family, instance, instance_family, status, reason, batch, seq_len,
@@ -66,7 +66,11 @@ def evaluation(rows: pd.DataFrame, info: pd.DataFrame, service_s: np.ndarray) ->
 
     """
     thr, p50 = throughput_and_latency(
-        service_s, info.batch.to_numpy(), info.replicas.to_numpy(), info.in_flight.to_numpy()
+        times.service_s,
+        info.batch.to_numpy(),
+        info.replicas.to_numpy(),
+        info.in_flight.to_numpy(),
+        times.hidden_s,
     )
     names = set(catalog.instance_type_names())
     frame = pd.DataFrame(
@@ -147,6 +151,7 @@ def _parameters_table(params: Mapping[str, ServiceParameters]) -> str:
         "overhead_s",
         "step_overhead_s",
         "host_transfer_s_per_byte",
+        "input_overlap",
     )
     lines = ["| generation | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
     for generation, p in params.items():
@@ -174,7 +179,7 @@ def report(
         The report text.
 
     """
-    frame = evaluation(rows, info, predict_service_s(rows, info, params))
+    frame = evaluation(rows, info, predict_row_times(rows, info, params))
     fitted = frame[frame.status == "fit"]
     out = [
         "## Fitted parameters",
@@ -194,9 +199,9 @@ def report(
         _table(summarise(fitted, ["instance_family", "instance"])),
     ]
     if holdout:
-        held = evaluation(rows, info, holdout_service_s(rows, info, frame.family))
+        held = evaluation(rows, info, holdout_row_times(rows, info, frame.family))
         held = held[held.status == "fit"]
-        across = evaluation(rows, info, holdout_service_s(rows, info, frame.instance_family))
+        across = evaluation(rows, info, holdout_row_times(rows, info, frame.instance_family))
         across = across[(across.status == "fit") & across.pred_thr.notna()]
         out += [
             "",

@@ -26,8 +26,8 @@ import pandas as pd
 from scipy.optimize import least_squares
 
 from hardware import catalog
-from hardware.calibration.benchmarks import throughput_and_latency
-from hardware.calibration.row_times import predict_service_s, work_table
+from hardware.calibration.benchmarks import hidden_host_s, throughput_and_latency
+from hardware.calibration.row_times import RowTimes, predict_row_times, work_table
 from hardware.timing.neuroncore import ServiceWork
 from hardware.timing.neuroncore_parameters import ServiceParameters, service_parameters
 
@@ -39,7 +39,8 @@ FITTED = (
     "step_overhead_s",
     "host_transfer_s_per_byte",
 )
-"""Parameters fitted per NeuronCore generation."""
+"""Parameters fitted per NeuronCore generation (``input_overlap`` is assumed: see
+``model_parameters.csv`` and docs/hardware.md, "CNNs on inf1")."""
 
 BOUNDS = {
     "tensor_efficiency": (0.05, 1.0),
@@ -71,6 +72,7 @@ PRIORS = {
 }
 """Prior centres (log-normal, sigma :data:`PRIOR_SIGMA`) per NeuronCore generation."""
 
+
 PRIOR_SIGMA = float(np.log(4.0))
 """Log-space width of every prior: a factor of 4 is one standard deviation."""
 
@@ -93,8 +95,12 @@ def _residuals(
 ) -> np.ndarray:
     """Log errors of throughput and p50 (where published), then the prior residuals."""
     params = dataclasses.replace(base, **dict(zip(FITTED, np.exp(theta), strict=True)))
-    service = work.breakdown(params).total_s
-    thr, p50 = throughput_and_latency(service, data["batch"], data["replicas"], data["in_flight"])
+    split = work.breakdown(params)
+    service = split.total_s
+    hidden = params.input_overlap * hidden_host_s(service, split.host_s)
+    thr, p50 = throughput_and_latency(
+        service, data["batch"], data["replicas"], data["in_flight"], hidden
+    )
     res_thr = np.log(thr[data["has_thr"]] / data["thr"][data["has_thr"]])
     res_p50 = np.log(p50[data["has_p50"]] / data["p50"][data["has_p50"]])
     return np.concatenate([res_thr, res_p50, (theta - prior) / PRIOR_SIGMA * LOSS_SCALE])
@@ -165,7 +171,7 @@ def fit(rows: pd.DataFrame, info: pd.DataFrame) -> dict[str, tuple[ServiceParame
     return {g: fit_generation(rows, info, g) for g in PRIORS}
 
 
-def holdout_service_s(rows: pd.DataFrame, info: pd.DataFrame, groups: pd.Series) -> np.ndarray:
+def holdout_row_times(rows: pd.DataFrame, info: pd.DataFrame, groups: pd.Series) -> RowTimes:
     """Leave-one-group-out predictions: each fit row predicted by a fit without its group.
 
     A generation whose fit rows all share one group is left NaN (nothing to fit on).
@@ -176,10 +182,11 @@ def holdout_service_s(rows: pd.DataFrame, info: pd.DataFrame, groups: pd.Series)
         groups: Group label per row, e.g. model family (``"bert"``) or instance family.
 
     Returns:
-        Service seconds per row (NaN for rows that are not ``fit`` rows).
+        Service and overlappable seconds per row (NaN for rows that are not ``fit`` rows).
 
     """
     out = np.full(len(rows), np.nan)
+    hidden = np.zeros(len(rows))
     labels = groups.to_numpy()
     for generation in PRIORS:
         mine = ((info.status == "fit") & (info.generation == generation)).to_numpy()
@@ -189,8 +196,9 @@ def holdout_service_s(rows: pd.DataFrame, info: pd.DataFrame, groups: pd.Series)
         for name in names:
             held = mine & (labels == name)
             params, _ = fit_generation(rows, info, generation, mask=~held)
-            out[held] = predict_service_s(rows[held], info[held], {generation: params})
-    return out
+            times = predict_row_times(rows[held], info[held], {generation: params})
+            out[held], hidden[held] = times
+    return RowTimes(out, hidden)
 
 
 def projected_inf3(nc_v2: ServiceParameters) -> dict[str, tuple[float, str]]:

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from hardware import catalog
-from hardware.calibration.benchmarks import interpret, throughput_and_latency
+from hardware.calibration.benchmarks import hidden_host_s, interpret, throughput_and_latency
 from hardware.models import zoo
 from hardware.timing.neuroncore import ServiceWork, service_work
 from hardware.timing.neuroncore_parameters import ServiceParameters, service_parameters
@@ -112,12 +113,68 @@ def _gpu_service(rows: pd.DataFrame, info: pd.DataFrame, out: np.ndarray) -> lis
     return failed
 
 
+class RowTimes(NamedTuple):
+    """Predicted times per benchmark row (NaN where unknown), aligned with the rows.
+
+    Attributes:
+        service_s: Service time of one batch on one replica, seconds.
+        hidden_s: Seconds of it a second queued batch overlaps (its input transfer; 0 on GPUs),
+            see :func:`hardware.calibration.benchmarks.throughput_and_latency`.
+
+    """
+
+    service_s: np.ndarray
+    hidden_s: np.ndarray
+
+
+def predict_row_times(
+    rows: pd.DataFrame,
+    info: pd.DataFrame,
+    params: Mapping[str, ServiceParameters] | None = None,
+) -> RowTimes:
+    """Service and overlappable time per row, optionally under other parameters.
+
+    Args:
+        rows: Rows in the calibration file's format.
+        info: Their interpretation.
+        params: Parameters per NeuronCore generation; default: the shipped ones per chip.
+
+    Returns:
+        The times, aligned with ``rows``.
+
+    """
+    out = np.full(len(rows), np.nan)
+    hidden = np.zeros(len(rows))
+    for generation, (work, where) in work_table(rows, info).items():
+        if params is not None and generation in params:
+            split = work.breakdown(params[generation])
+            out[where] = split.total_s
+            overlap = params[generation].input_overlap
+            hidden[where] = overlap * hidden_host_s(split.total_s, split.host_s)
+        else:
+            chips = {catalog.instance_type(i).chip.name for i in rows.instance.iloc[where]}
+            for chip_name in chips:
+                mine = rows.instance.iloc[where].map(
+                    lambda i, c=chip_name: catalog.instance_type(i).chip.name == c
+                )
+                sub = np.flatnonzero(mine.to_numpy())
+                chip_params = service_parameters(chip_name)
+                split = work.breakdown(chip_params)
+                out[where[sub]] = split.total_s[sub]
+                overlap = chip_params.input_overlap * hidden_host_s(split.total_s, split.host_s)
+                hidden[where[sub]] = overlap[sub]
+    failed = _gpu_service(rows, info, out)
+    if failed:
+        warnings.warn("GPU rows not predicted: " + "; ".join(failed), stacklevel=3)
+    return RowTimes(out, hidden)
+
+
 def predict_service_s(
     rows: pd.DataFrame,
     info: pd.DataFrame,
     params: Mapping[str, ServiceParameters] | None = None,
 ) -> np.ndarray:
-    """Service time per row (NaN where unknown), optionally under other parameters.
+    """Service time per row (NaN where unknown): :func:`predict_row_times` without the overlap.
 
     Args:
         rows: Rows in the calibration file's format.
@@ -128,23 +185,7 @@ def predict_service_s(
         Seconds per batch on one replica, aligned with ``rows``.
 
     """
-    out = np.full(len(rows), np.nan)
-    for generation, (work, where) in work_table(rows, info).items():
-        if params is not None and generation in params:
-            out[where] = work.breakdown(params[generation]).total_s
-        else:
-            chips = {catalog.instance_type(i).chip.name for i in rows.instance.iloc[where]}
-            for chip_name in chips:
-                mine = rows.instance.iloc[where].map(
-                    lambda i, c=chip_name: catalog.instance_type(i).chip.name == c
-                )
-                sub = np.flatnonzero(mine.to_numpy())
-                total = work.breakdown(service_parameters(chip_name)).total_s
-                out[where[sub]] = total[sub]
-    failed = _gpu_service(rows, info, out)
-    if failed:
-        warnings.warn("GPU rows not predicted: " + "; ".join(failed), stacklevel=3)
-    return out
+    return predict_row_times(rows, info, params).service_s
 
 
 def predict(rows: pd.DataFrame) -> pd.DataFrame:
@@ -172,9 +213,13 @@ def predict(rows: pd.DataFrame) -> pd.DataFrame:
         if column not in rows:
             rows[column] = np.nan
     info = interpret(rows)
-    service = predict_service_s(rows, info)
+    service, hidden = predict_row_times(rows, info)
     thr, p50 = throughput_and_latency(
-        service, info.batch.to_numpy(), info.replicas.to_numpy(), info.in_flight.to_numpy()
+        service,
+        info.batch.to_numpy(),
+        info.replicas.to_numpy(),
+        info.in_flight.to_numpy(),
+        hidden,
     )
     rows["pred_throughput_per_s"] = thr
     rows["pred_latency_p50_ms"] = p50 * 1e3

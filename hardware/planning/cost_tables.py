@@ -19,6 +19,8 @@ its interval: :func:`~hardware.planning.capacity.pipeline_depth`). Queueing at a
 what ``fleetsim plan`` simulates.
 
 Prices are On-Demand us-east-1; watts are the accelerators' only (:mod:`hardware.catalog.power`).
+A chip without a power figure (``power_basis`` ``"unavailable"``: the projected Inferentia3)
+gets NaN watts and inferences per joule; ``chip_power(chip).reasoning`` says why.
 Rows whose weights and activations do not fit a replica's device memory keep their service
 time but get NaN throughput and cost.
 """
@@ -145,7 +147,8 @@ def table(
     instance_tput = replicas * replica_tput
     try:
         power = chip_power(inst.chip.name)
-        watts, basis = inst.chips * power.watts, power.basis
+        basis = power.basis
+        watts = np.nan if power.watts is None else inst.chips * power.watts
     except KeyError:
         watts, basis = np.nan, "unknown"
     return pd.DataFrame(

@@ -45,6 +45,10 @@ class ServiceParameters:
             semaphore latency), seconds.
         host_transfer_s_per_byte: Host-to-device transfer time per input byte (token ids or
             image pixels), seconds per byte; the inverse of the achieved PCIe/DMA rate.
+        input_overlap: Fraction of a batch's host input transfer that a second batch queued on
+            the same core hides (the runtime stages it while the core runs the batch ahead).
+            Used where several batches are in flight per core (the published benchmarks'
+            mapping); a replica serving one batch at a time never overlaps [0-1].
         collective_latency_s: Latency of one cross-core exchange when a replica spans
             several cores, seconds.
         elementwise_passes: VectorE passes per elementwise element.
@@ -62,6 +66,7 @@ class ServiceParameters:
     overhead_s: float
     step_overhead_s: float
     host_transfer_s_per_byte: float
+    input_overlap: float
     collective_latency_s: float
     elementwise_passes: float
     softmax_passes: float
@@ -73,7 +78,7 @@ class ServiceParameters:
         for name in ("tensor_efficiency", "vector_efficiency", "core_bandwidth_share"):
             if not 0.0 < getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in (0, 1], got {getattr(self, name)}")
-        for name in ("activation_spill_fraction", "weight_cache_fraction"):
+        for name in ("activation_spill_fraction", "weight_cache_fraction", "input_overlap"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         for f in fields(self):

@@ -18,7 +18,7 @@ from rich.table import Table
 from hardware import catalog, zoo
 from hardware.catalog import InstanceType
 from hardware.catalog.dtypes import DTYPES
-from hardware.catalog.power import chip_power
+from hardware.catalog.power import UNAVAILABLE, chip_power
 from hardware.models.workload import ModelSpec
 from hardware.planning import cost_tables
 from hardware.planning.capacity import AUTO_DTYPE, resolve_dtype
@@ -142,6 +142,8 @@ def _note(row: pd.Series) -> str:
         notes.append("does not fit")
     if row.power_basis in ("estimate", "projected"):
         notes.append(f"power {row.power_basis}")
+    elif row.power_basis == UNAVAILABLE:
+        notes.append("inf/J n/a: no power figure")
     return ", ".join(notes)
 
 
@@ -152,7 +154,10 @@ def _power_footer(instances: list[InstanceType]) -> str:
             p = chip_power(inst.chip.name)
         except KeyError:
             continue
-        seen[inst.chip.name] = f"{inst.chip.name} {p.watts:g} W ({p.basis})"
+        if p.watts is None:
+            seen[inst.chip.name] = f"{inst.chip.name} not available ({p.summary})"
+        else:
+            seen[inst.chip.name] = f"{inst.chip.name} {p.watts:g} W ({p.basis})"
     return "power per chip, accelerators only: " + "; ".join(seen.values())
 
 
@@ -203,7 +208,7 @@ def table_command(
     out.print(grid)
     out.print(f"${inst.usd_per_hour:g}/h On-Demand {inst.region}; {_power_footer([inst])}")
     if inst.projected:
-        out.print("PROJECTED: inf3 performance, price and power are projections, not published.")
+        out.print("PROJECTED: inf3 performance and price are projections, not published.")
 
 
 def _duration_s(option: str, text: str) -> float:
@@ -294,4 +299,4 @@ def compare_command(
     insts = [catalog.instance_type(name) for name in result.best.instance]
     out.print(f"On-Demand us-east-1 prices; {_power_footer(insts)}", soft_wrap=True)
     if result.best.projected.any():
-        out.print("PROJECTED rows (inf3): performance, price and power are projections.")
+        out.print("PROJECTED rows (inf3): performance and price are projections.")

@@ -57,6 +57,18 @@ def test_table_marks_projected_inf3():
     assert "projections" in result.output
 
 
+def test_inf3_perf_per_watt_is_not_available_with_its_reason():
+    """inf3 has no power figure: inf/J shows '-', the note and footer say why; CSV has NaN."""
+    result = invoke("table", "--instance", "inf3.xlarge", "--model", "bert-base")
+    rows = [line for line in result.output.splitlines() if line.startswith("│")]
+    assert rows and all("inf/J n/a: no power figure" in line for line in rows)
+    assert all(line.split("│")[6].strip() == "-" for line in rows)
+    footer = " ".join(result.output.split())
+    assert "inferentia3 not available (no published power to derive it from)" in footer
+    table = csv_of(invoke("table", "--instance", "inf3.xlarge", "--model", "bert-base", "--csv"))
+    assert table.inferences_per_j.isna().all() and (table.power_basis == "unavailable").all()
+
+
 def test_table_on_a_gpu():
     """A GPU instance has one replica and published power."""
     rows = csv_of(invoke("table", "--instance", "g6.xlarge", "--model", "resnet-50", "--csv"))
