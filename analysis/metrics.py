@@ -18,7 +18,9 @@ Definitions (all over the measured window [warmup, duration), by arrival time):
   a batch's accelerator time (``service_s - host_s``, after its host stage) is shared
   equally among its requests, so no batch is counted twice. A pipelined replica
   (``pipeline_depth`` stages) holds several batches at once; each occupies it for its time
-  in the pipeline divided by the depth.
+  in the pipeline divided by the depth. A replica that stages its next batch's input while
+  one runs (pool fact ``staged_share``: NeuronCore-v1) is busy for a batch's interval, not
+  for the staged tail after it took the next batch.
 * ``host_utilisation`` per pool - host-stage time inside the window / (replicas x window):
   the share of the instances' vCPUs busy preparing batches (``sim.policies.host``).
 * ``padding_waste`` per pool - the share of the (batch x sequence) token slots computed
@@ -40,7 +42,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from analysis.pool_usage import busy_time_s as busy_time_s  # re-exported
-from analysis.pool_usage import cost_usd, pool_usage
+from analysis.pool_usage import cost_usd, pool_usage, staged_shares
 from analysis.quantiles import StreamingPercentiles
 from analysis.reader import run_info
 
@@ -223,9 +225,10 @@ class MetricsAccumulator:
         )  # fmt: skip
         c["slo_met"] += met
         c["slo_known"] += known
+        staged = staged_shares(info["pools"], pool_names, pool_code, padded_batch, padded_seq_len)
         usage = pool_usage(
             info, start_s, service_s, batch_size, pool_code, len(pool_names), is_ok,
-            host_s, seq_len, padded_batch, padded_seq_len,
+            host_s, seq_len, padded_batch, padded_seq_len, staged,
         )  # fmt: skip
         depth = {p["pool"]: p.get("pipeline_depth", 1) for p in info["pools"]}
         for code, name in enumerate(pool_names):

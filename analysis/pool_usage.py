@@ -31,6 +31,37 @@ def busy_time_s(
     return share / size
 
 
+def staged_shares(
+    pools: list[dict[str, Any]],
+    pool_names: Any,
+    pool_code: np.ndarray,
+    padded_batch: np.ndarray | None,
+    padded_seq_len: np.ndarray | None,
+) -> np.ndarray | None:
+    """Per row, the share of its batch's accelerator time spent after the batch freed its replica.
+
+    A replica that stages its next batch's input while one runs (the pool fact
+    ``staged_share``, tabulated by compiled shape: ``sim.engine.pool``) takes its next batch
+    before this one leaves; that tail is not busy time. None when no pool stages.
+    """
+    tables = {p["pool"]: p["staged_share"] for p in pools if p.get("staged_share")}
+    if not tables or padded_batch is None or padded_seq_len is None:
+        return None
+    share = np.zeros(len(pool_code))
+    for code, name in enumerate(pool_names):
+        table = tables.get(str(name))
+        mine = (pool_code == code) & (padded_batch > 0)
+        if table is None or not mine.any():
+            continue
+        rows = np.searchsorted(table["padded_batch"], padded_batch[mine])
+        columns = np.searchsorted(table["padded_seq_len"], padded_seq_len[mine])
+        values = np.asarray(table["share"], dtype=float)
+        share[mine] = values[
+            np.minimum(rows, values.shape[0] - 1), np.minimum(columns, values.shape[1] - 1)
+        ]
+    return share
+
+
 def cost_usd(pools: list[dict[str, Any]], window_s: float) -> float:
     """On-demand cost (USD) of every pool's instances over ``window_s`` seconds."""
     return sum(p["count"] * p["usd_per_hour"] for p in pools) * window_s / 3600.0
@@ -58,6 +89,7 @@ def pool_usage(
     seq_len: np.ndarray | None = None,
     padded_batch: np.ndarray | None = None,
     padded_seq_len: np.ndarray | None = None,
+    staged_share: np.ndarray | None = None,
 ) -> PoolUsage:
     """Sum a chunk's rows per pool.
 
@@ -73,6 +105,8 @@ def pool_usage(
         seq_len: Sequence lengths (tokens), for the token slots; None: no padding data.
         padded_batch: The batch's compiled batch size.
         padded_seq_len: The batch's compiled sequence length.
+        staged_share: Per row, the share of the batch's accelerator time after it freed its
+            replica (:func:`staged_shares`), or None: none.
 
     """
     window = (info["warmup_s"], info["duration_s"])
@@ -81,7 +115,10 @@ def pool_usage(
         host_busy = np.zeros_like(busy)
     else:  # the host stage first, then the accelerator
         host = np.where(np.isnan(host_s), 0.0, host_s)
-        busy = busy_time_s(start_s + host, service_s - host, batch_size, *window)
+        accelerator = service_s - host
+        if staged_share is not None:
+            accelerator = accelerator * (1.0 - staged_share)
+        busy = busy_time_s(start_s + host, accelerator, batch_size, *window)
         host_busy = busy_time_s(start_s, host, batch_size, *window)
     n = pools + 1
     present = np.bincount(pool_code, minlength=n)

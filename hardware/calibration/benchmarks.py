@@ -352,7 +352,8 @@ def throughput_and_latency(
         batch: Batch size.
         replicas: Replicas serving (single-core, or one pipelined replica).
         in_flight: Batches in flight on the instance.
-        hidden_s: Seconds of ``service_s`` a queued batch overlaps (:func:`hidden_host_s`).
+        hidden_s: Seconds of ``service_s`` a queued batch overlaps
+            (:func:`hardware.timing.breakdown.hidden_host_s`).
 
     Returns:
         ``(throughput_per_s, latency_p50_s)``: ``min(N, R) b / interval`` and
@@ -363,19 +364,3 @@ def throughput_and_latency(
     interval = service_s - np.clip(per_replica - 1.0, 0.0, 1.0) * hidden_s
     busy = np.minimum(in_flight, replicas)
     return busy * batch / interval, np.maximum(per_replica, 1.0) * interval
-
-
-def hidden_host_s(total_s: np.ndarray, host_s: np.ndarray) -> np.ndarray:
-    """Seconds of a batch's service that a queued batch hides.
-
-    That is its input transfer, up to the rest of the service (the device work it overlaps).
-
-    Args:
-        total_s: Service time of the batch, seconds.
-        host_s: Its host-to-device input transfer, seconds (part of ``total_s``).
-
-    Returns:
-        ``min(host_s, total_s - host_s)``, seconds.
-
-    """
-    return np.minimum(host_s, total_s - host_s)

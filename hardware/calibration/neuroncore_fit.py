@@ -26,8 +26,9 @@ import pandas as pd
 from scipy.optimize import least_squares
 
 from hardware import catalog
-from hardware.calibration.benchmarks import hidden_host_s, throughput_and_latency
+from hardware.calibration.benchmarks import throughput_and_latency
 from hardware.calibration.row_times import RowTimes, predict_row_times, work_table
+from hardware.timing.breakdown import hidden_host_s
 from hardware.timing.neuroncore import ServiceWork
 from hardware.timing.neuroncore_parameters import ServiceParameters, service_parameters
 

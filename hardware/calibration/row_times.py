@@ -18,8 +18,9 @@ import numpy as np
 import pandas as pd
 
 from hardware import catalog
-from hardware.calibration.benchmarks import hidden_host_s, interpret, throughput_and_latency
+from hardware.calibration.benchmarks import interpret, throughput_and_latency
 from hardware.models import zoo
+from hardware.timing.breakdown import hidden_host_s
 from hardware.timing.neuroncore import ServiceWork, service_work
 from hardware.timing.neuroncore_parameters import ServiceParameters, service_parameters
 from hardware.timing.service_times import service_time

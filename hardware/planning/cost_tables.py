@@ -6,7 +6,7 @@ batches back to back, so
 
 .. code-block:: text
 
-    replica_throughput_per_s  = batch_size / service_time_s
+    replica_throughput_per_s  = batch_size / interval_s
     instance_throughput_per_s = replicas * replica_throughput_per_s
     usd_per_million           = usd_per_hour / (3600 * instance_throughput_per_s) * 1e6
     inferences_per_j          = instance_throughput_per_s / instance_watts
@@ -16,7 +16,10 @@ batches back to back, so
 answer when no batch queues: up to ``max_wait_s`` for the batch to form, then the batch's time
 in the replica (a replica over ``c`` cores is a ``c``-stage pipeline, and the service time is
 its interval: :func:`~hardware.planning.capacity.pipeline_depth`). Queueing at a given load is
-what ``fleetsim plan`` simulates.
+what ``fleetsim plan`` simulates. ``interval_s`` is ``service_time_s`` less the input transfer a
+queued batch hides (:func:`~hardware.timing.service_times.service_interval`; NeuronCore-v1
+one-core replicas stage the next batch's input while one runs): a busy replica takes a batch
+every interval, and each batch still takes its service time.
 
 Prices are On-Demand us-east-1; watts are the accelerators' only (:mod:`hardware.catalog.power`).
 A chip without a power figure (``power_basis`` ``"unavailable"``: the projected Inferentia3)
@@ -45,7 +48,7 @@ from hardware.planning.capacity import (
     replica_layouts,
     resolve_dtype,
 )
-from hardware.timing.service_times import service_time
+from hardware.timing.service_times import service_breakdown
 
 if TYPE_CHECKING:  # pandas is imported where it is used: runs never need it
     import pandas as pd
@@ -57,8 +60,8 @@ SECONDS_PER_HOUR = 3600.0
 
 COLUMNS: tuple[str, ...] = (
     "instance", "family", "projected", "model", "seq_len", "dtype", "cores", "replicas",
-    "pipeline_depth", "batch_size", "fits", "service_time_s", "max_wait_s", "request_latency_s",
-    "replica_throughput_per_s",
+    "pipeline_depth", "batch_size", "fits", "service_time_s", "interval_s", "max_wait_s",
+    "request_latency_s", "replica_throughput_per_s",
     "instance_throughput_per_s", "usd_per_hour", "usd_per_million", "instance_watts",
     "power_basis", "inferences_per_j",
 )  # fmt: skip
@@ -140,10 +143,12 @@ def table(
     spec.check_seq_len(seq)
     b = _check_batch_sizes(batch_sizes)
     _check_max_wait(max_wait_s)
-    seconds = np.broadcast_to(service_time(spec, inst, b, seq, dtype, cores), b.shape)
+    split = service_breakdown(spec, inst, b, seq, dtype, cores)
+    seconds = np.broadcast_to(split.total_s, b.shape)
+    interval = np.broadcast_to(split.interval_s, b.shape)
     ok = np.broadcast_to(fits(spec, inst, dtype, cores, b, seq), b.shape)
     replicas = inst.cores // cores
-    replica_tput = np.where(ok, b / seconds, np.nan)
+    replica_tput = np.where(ok, b / interval, np.nan)  # a busy replica: batches queue behind
     instance_tput = replicas * replica_tput
     try:
         power = chip_power(inst.chip.name)
@@ -165,6 +170,7 @@ def table(
             "batch_size": b,
             "fits": ok,
             "service_time_s": seconds,
+            "interval_s": interval,
             "max_wait_s": float(max_wait_s),
             "request_latency_s": max_wait_s + pipeline_depth(cores) * seconds,
             "replica_throughput_per_s": replica_tput,

@@ -55,6 +55,7 @@ and its latency. A batch crossing an idle pipeline takes about ``c`` intervals.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -65,7 +66,7 @@ from hardware.catalog.dtypes import activation_bytes_per_element
 from hardware.catalog.instances import InstanceType
 from hardware.catalog.sparsity import density, weight_speedup
 from hardware.models.workload import ModelSpec
-from hardware.timing.breakdown import ServiceBreakdown
+from hardware.timing.breakdown import ServiceBreakdown, hidden_host_s
 from hardware.timing.neuroncore_parameters import ServiceParameters, service_parameters
 from hardware.timing.systolic import neuroncore_gemm_cycles
 
@@ -113,7 +114,7 @@ class ServiceWork:
         latency = np.where(np.asarray(self.cores) > 1, params.collective_latency_s, 0.0)
         steps_per_stage = self.steps / np.asarray(self.cores)
         shape = self.tensor_s.shape
-        return ServiceBreakdown(
+        split = ServiceBreakdown(
             compute_s=self.tensor_s / params.tensor_efficiency,
             vector_s=self.vector_s / params.vector_efficiency,
             memory_s=self.memory_bytes / (bandwidth * self.chip_bw_bytes_per_s),
@@ -122,6 +123,14 @@ class ServiceWork:
                 params.overhead_s + params.step_overhead_s * steps_per_stage, shape
             ),
             host_s=self.input_bytes * params.host_transfer_s_per_byte,
+        )
+        if not params.input_overlap:
+            return split
+        # A one-core replica stages its next batch's input while this one runs (a pipeline's
+        # interval already streams its stages).
+        staged = params.input_overlap * hidden_host_s(split.total_s, split.host_s)
+        return dataclasses.replace(
+            split, staged_s=np.where(np.asarray(self.cores) == 1, staged, 0.0)
         )
 
     @classmethod

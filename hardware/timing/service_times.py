@@ -24,7 +24,7 @@ from hardware.timing.predictor import predictor_for
 if TYPE_CHECKING:  # pandas is imported where it is used: runs never need it
     import pandas as pd
 
-HARDWARE_MODEL_VERSION = "2.1"
+HARDWARE_MODEL_VERSION = "2.2"
 """Version of the service-time predictions; bumped whenever a prediction changes."""
 
 
@@ -102,6 +102,30 @@ def service_time(
     """
     total = service_breakdown(model, instance, batch_size, seq_len, dtype, cores, sparsity).total_s
     return float(total) if total.ndim == 0 else total
+
+
+def service_interval(
+    model: str | ModelSpec,
+    instance: str | InstanceType,
+    batch_size: ArrayLike,
+    seq_len: ArrayLike | None = None,
+    dtype: str = "bf16",
+    cores: int = 1,
+    sparsity: str | None = None,
+) -> np.ndarray | float:
+    """Seconds between batches on a busy replica: what bounds its throughput.
+
+    :func:`service_time` less the time a queued batch hides by staging its input while the
+    batch ahead runs (:attr:`~hardware.timing.breakdown.ServiceBreakdown.staged_s`: NeuronCore-v1
+    one-core replicas; elsewhere the two are equal). Arguments as :func:`service_time`.
+
+    Returns:
+        Seconds: a float for scalar inputs, else an array of the broadcast shape.
+
+    """
+    split = service_breakdown(model, instance, batch_size, seq_len, dtype, cores, sparsity)
+    interval = split.interval_s
+    return float(interval) if np.ndim(interval) == 0 else interval
 
 
 def service_time_array(

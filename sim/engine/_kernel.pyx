@@ -143,8 +143,11 @@ cdef class Core:
     cdef double* max_wait
     cdef int64_t* queue_limit
     cdef Py_ssize_t* table_at  # offset of the instance's service-by-size table, or -1
+    cdef Py_ssize_t* staged_at  # offset of its staged-by-size table (Pool.staged_s), or -1
     cdef double* table
     cdef list service_fn
+    cdef list staged_fn  # Pool.staged_s per instance (None: no input staging)
+    cdef char* staged_on
     cdef list pool_names
     # service-time jitter (sim.policies.jitter): per instance the index of its pool's draws
     # (-1: none); per draws, the current block of factors and the position in it
@@ -213,6 +216,8 @@ cdef class Core:
         self.max_wait = <double*>self._alloc(n * sizeof(double))
         self.queue_limit = <int64_t*>self._alloc(n * sizeof(int64_t))
         self.table_at = <Py_ssize_t*>self._alloc(n * sizeof(Py_ssize_t))
+        self.staged_at = <Py_ssize_t*>self._alloc(n * sizeof(Py_ssize_t))
+        self.staged_on = <char*>self._alloc(n * sizeof(char))
         self.depth = <int*>self._alloc(n * sizeof(int))
         self.replica_base = <int*>self._alloc((n + 1) * sizeof(int))
         self.replicas = <int*>self._alloc(n * sizeof(int))
@@ -225,12 +230,15 @@ cdef class Core:
         self.timer_armed = <char*>self._alloc(n * sizeof(char))
         self.queue = <Ring*>self._alloc(n * sizeof(Ring))
         self.service_fn = []
+        self.staged_fn = []
         self.pool_names = []
         cells = 0
         slots = 0
         for j in range(n):
             pool = fleet.pool_of(j)
             self.service_fn.append(pool.service_s)
+            self.staged_fn.append(pool.staged_s)
+            self.staged_on[j] = pool.staged_s is not None
             self.pool_names.append(pool.name)
             self.max_batch[j] = pool.max_batch
             self.max_wait[j] = pool.max_wait_s
@@ -245,6 +253,11 @@ cdef class Core:
             else:
                 self.table_at[j] = cells
                 cells += len(pool.service_by_size_s)
+            if pool.staged_by_size_s is None:
+                self.staged_at[j] = -1
+            else:
+                self.staged_at[j] = cells
+                cells += len(pool.staged_by_size_s)
         self.replica_base[n] = slots
         self.host_batch = <double*>self._alloc(n * sizeof(double))
         self.host_request = <double*>self._alloc(n * sizeof(double))
@@ -278,6 +291,9 @@ cdef class Core:
             if self.table_at[j] >= 0:
                 for r, value in enumerate(fleet.pool_of(j).service_by_size_s):
                     self.table[self.table_at[j] + r] = value
+            if self.staged_at[j] >= 0:
+                for r, value in enumerate(fleet.pool_of(j).staged_by_size_s):
+                    self.table[self.staged_at[j] + r] = value
         # one more slot than replicas: scratch for dropped requests
         self.free_replica = <char*>self._alloc((slots + 1) * sizeof(char))
         self.inside = <Ring*>self._alloc((slots + 1) * sizeof(Ring))
@@ -336,6 +352,8 @@ cdef class Core:
         free(self.max_wait)
         free(self.queue_limit)
         free(self.table_at)
+        free(self.staged_at)
+        free(self.staged_on)
         free(self.table)
         free(self.jitter_of)
         free(self.host_batch)
@@ -502,25 +520,31 @@ cdef class Core:
     cdef int start(self, int j, double now, Py_ssize_t size) except -1:
         """Start a batch of the ``size`` oldest requests on the lowest free replica."""
         cdef Ring* q = &self.queue[j]
-        cdef double service, longest, out, leave_at, tokens, host = 0.0
+        cdef double service, longest, out, leave_at, tokens, factor, host = 0.0, staged = 0.0
         cdef Py_ssize_t i
         cdef int r, slot
         cdef Row* row
         cdef uint64_t base = (FLEET_PHASE << PHASE_SHIFT) | (<uint64_t>j << INSTANCE_SHIFT)
         if self.table_at[j] >= 0:
             service = self.table[self.table_at[j] + size]
+            if self.staged_at[j] >= 0:
+                staged = self.table[self.staged_at[j] + size]
         else:
             longest = ring_at(q, 0).c
             for i in range(1, size):
                 if ring_at(q, i).c > longest:
                     longest = ring_at(q, i).c
             service = self.service_fn[j](size, <int64_t>longest)
-            if not service >= 0:  # as sim.engine.model.Replica.service_s
+            if not service >= 0:  # as sim.engine.model.Replica.accelerator_s
                 raise ValueError(
                     f"pool {self.pool_names[j]!r}: a batch's service time is {service!r} s"
                 )
+            if self.staged_on[j]:
+                staged = self.staged_fn[j](size, <int64_t>longest)
         if self.jitter_of[j] >= 0:
-            service *= self.jitter(self.jitter_of[j])
+            factor = self.jitter(self.jitter_of[j])
+            service *= factor
+            staged *= factor
         if self.host_on[j]:  # as sim.policies.host.HostCoefficients.seconds
             tokens = 0.0
             for i in range(size):
@@ -536,12 +560,13 @@ cdef class Core:
         for i in range(size):
             row = ring_pop(q)
             ring_push(&self.inside[slot], row.a, row.b, row.c)
-        if self.depth[j] == 1:
+        if self.depth[j] == 1 and not self.staged_on[j]:
             service = host + service
             ring_push(&self.batches[slot], now, service, size)
             self.schedule(now + service, base | <uint64_t>(2 + 2 * r), DONE, j, r)
-        else:  # a pipeline takes the next batch after one interval; batches leave in order
-            out = now + host + service * self.depth[j]
+        else:  # a pipeline (or a replica staging its next input) takes the next batch after
+            # one interval; batches leave in order
+            out = now + host + (service * self.depth[j] + staged)
             if out < self.last_leave[slot]:
                 out = self.last_leave[slot]
             leave_at = now + delay_to(now, out)

@@ -23,7 +23,9 @@ model's fast twin: the tests require both to write identical traces.
   (``sim.policies.jitter``). A replica spanning
   several cores is a pipeline: it takes its next batch one service interval after the last,
   and each batch leaves ``pipeline_depth`` intervals after it started, in the order they
-  entered.
+  entered. A one-core replica that stages its next input while a batch runs (the pool's
+  ``staged_s``: NeuronCore-v1) is the same process with one stage: free after the interval,
+  the batch leaving ``staged_s`` later.
 * **Instants.** Everything at one simulated time happens in the phases of
   ``sim.engine.phases``: user processes, arrivals, the fleet's timed events, then batching
   decisions - so a decision always sees every arrival and completion of its instant.
@@ -104,7 +106,8 @@ class Instance:
         self.trace = trace
         self.occupancy = occupancy
         self.queue: deque[Request] = deque()
-        replica = PipelinedReplica if pool.pipeline_depth > 1 else Replica
+        staged = pool.pipeline_depth > 1 or pool.staged_s is not None
+        replica = PipelinedReplica if staged else Replica
         self.replicas = [replica(self, r) for r in range(pool.replicas)]
         self.free_replicas = pool.replicas
         self.deciding = False  # a decision is due at the end of this instant
@@ -227,18 +230,23 @@ class Replica:
         self.free = False
         self.given.succeed(batch)
 
-    def service_s(self, batch: list[Request]) -> float:
-        """Seconds the batch takes: the pool's time for its size and longest sequence.
+    def accelerator_s(self, batch: list[Request]) -> tuple[float, float]:
+        """The batch's accelerator time holding the replica, and its staged time after (s).
 
-        With jitter, that time times the pool's next factor (``sim.policies.jitter``).
+        The pool's times for its size and longest sequence; one jitter factor scales both
+        (``sim.policies.jitter``); staged is 0 unless the pool stages inputs (``Pool.staged_s``).
         """
         pool = self.instance.pool
-        service_s = pool.service_s(len(batch), max(r.seq_len for r in batch))
+        size, longest = len(batch), max(r.seq_len for r in batch)
+        service_s = pool.service_s(size, longest)
         if not service_s >= 0:  # NaN too: a batch cannot take negative or no defined time
             raise ValueError(f"pool {pool.name!r}: a batch's service time is {service_s!r} s")
+        staged_s = 0.0 if pool.staged_s is None else pool.staged_s(size, longest)
         if pool.jitter is not None:
-            service_s *= pool.jitter.next()
-        return service_s
+            factor = pool.jitter.next()
+            service_s *= factor
+            staged_s *= factor
+        return service_s, staged_s
 
     def host_s(self, batch: list[Request]) -> float:
         """Seconds of host work before the accelerator (``sim.policies.host``)."""
@@ -253,7 +261,7 @@ class Replica:
             self.given = self.env.event()
             start_s = self.env.now
             host_s = self.host_s(batch)
-            service_s = host_s + self.service_s(batch)
+            service_s = host_s + self.accelerator_s(batch)[0]
             self.inside.append((start_s, service_s, batch))
             yield FleetTimeout(self.env, service_s, leave_key(number, self.number))
             self.inside.popleft()
@@ -267,6 +275,8 @@ class PipelinedReplica(Replica):
 
     The host stage comes first: the replica is free again after host + one interval, and
     the batch leaves after host + ``pipeline_depth`` intervals (or after the batch before it).
+    A one-core replica staging its next input (``Pool.staged_s``) runs here too, its batch
+    leaving host + interval + staged after it started.
     """
 
     def __init__(self, instance: Instance, number: int) -> None:
@@ -281,9 +291,9 @@ class PipelinedReplica(Replica):
             self.given = self.env.event()
             now = self.env.now
             host_s = self.host_s(batch)
-            interval_s = self.service_s(batch)
+            interval_s, staged_s = self.accelerator_s(batch)
             depth = self.instance.pool.pipeline_depth
-            out_s = max(now + host_s + interval_s * depth, self.last_leave_s)
+            out_s = max(now + host_s + (interval_s * depth + staged_s), self.last_leave_s)
             leave_in_s = delay_to(now, out_s)
             self.last_leave_s = now + leave_in_s
             self.inside.append((now, out_s - now, batch))

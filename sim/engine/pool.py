@@ -46,6 +46,12 @@ class Pool:
             from its own stream, in the order batches start.
         service_by_size_s: If the service time depends on the batch size only, the same
             times as a list indexed by batch size (entry 0 unused): the kernel's fast lookup.
+        staged_s: Seconds a batch stays after it frees its replica (``ServiceFn`` form), or
+            None: a one-core NeuronCore-v1 replica stages its next batch's input while this
+            one runs (``hardware.service_interval``), so ``service_s`` is the interval and
+            the batch leaves ``staged_s`` later (jittered alike). None for pipelines.
+        staged_by_size_s: ``staged_s`` by batch size (entry 0 unused), as
+            ``service_by_size_s``.
         pipeline_depth: Stages of a pipelined replica (1: an ordinary replica).
         jitter: The pool's service-time jitter factors (``sim.policies.jitter``), or None
             for exact service times; both engines multiply each batch's time by the next one.
@@ -67,6 +73,8 @@ class Pool:
     queue_limit: int
     service_s: ServiceFn
     service_by_size_s: list[float] | None = None
+    staged_s: ServiceFn | None = None
+    staged_by_size_s: list[float] | None = None
     pipeline_depth: int = 1
     jitter: JitterDraws | None = None
     host: HostCoefficients = HostCoefficients()
@@ -83,12 +91,15 @@ class Pool:
                 raise ValueError(f"pool {self.name!r}: {name} = {value!r}; must be an integer >= 1")
         if self.max_batch >= 2**31 or self.pipeline_depth >= 2**31:
             raise ValueError(f"pool {self.name!r}: max_batch and pipeline_depth must be < 2**31")
-        table = self.service_by_size_s
-        if table is not None and len(table) <= self.max_batch:
-            raise ValueError(
-                f"pool {self.name!r}: service_by_size_s has {len(table)} entries; max_batch "
-                f"{self.max_batch} needs {self.max_batch + 1} (entry 0 unused)"
-            )
+        for name in ("service_by_size_s", "staged_by_size_s"):
+            table = getattr(self, name)
+            if table is not None and len(table) <= self.max_batch:
+                raise ValueError(
+                    f"pool {self.name!r}: {name} has {len(table)} entries; max_batch "
+                    f"{self.max_batch} needs {self.max_batch + 1} (entry 0 unused)"
+                )
+        if self.staged_s is not None and self.pipeline_depth > 1:
+            raise ValueError(f"pool {self.name!r}: a pipelined replica stages no input")
 
 
 def plan_pools(scenario: Scenario, model_names: list[str], replication: int = 0) -> list[Pool]:
@@ -124,7 +135,8 @@ def _plan(
         raise ValueError(f"pool {pool.name!r}: the model does not fit (validate the scenario)")
     max_batch = pool.batching.max_batch
     replicas = instance.cores // cores
-    buckets = batch_shapes = spec = None
+    buckets = batch_shapes = spec = staged = staged_by_size = None
+    staged_share = None
     if pool.service is None:
         seq_lens = seq_lens_of(scenario, pool.model)  # checked against the model's range
         spec = resolve_model(scenario, pool.model)
@@ -132,9 +144,15 @@ def _plan(
             pool.shapes, on_gpu=instance.chip.is_gpu, model_kind=spec.kind,
             max_seq_len=spec.max_seq_len, max_batch=max_batch,
         )  # fmt: skip
-        table = _service_table_s(pool, spec, instance, seq_lens, cores, buckets, batch_shapes)
+        table, extra = _service_tables_s(
+            pool, spec, instance, seq_lens, cores, buckets, batch_shapes
+        )
         service = _table_lookup(table, seq_lens)
         by_size = [NAN, *table[:, 0].tolist()] if table.shape[1] == 1 else None
+        if extra.any():
+            staged = _table_lookup(extra, seq_lens)
+            staged_by_size = [NAN, *extra[:, 0].tolist()] if extra.shape[1] == 1 else None
+            staged_share = _staged_share(table, extra, seq_lens, buckets, batch_shapes)
         depth = hardware.pipeline_depth(cores)
         cv = jitter_cv(pool, instance)
         jitter = None
@@ -171,6 +189,8 @@ def _plan(
         "host_per_token_s": costs.per_token,
         "host_per_batch_s": costs.per_batch,
     }
+    if staged_share is not None:  # analysis.pool_usage: the replica's busy share of a batch
+        facts["staged_share"] = staged_share
     return Pool(
         count=pool.count,
         model=model_names.index(pool.model),
@@ -180,6 +200,8 @@ def _plan(
         queue_limit=pool.queue_limit,
         service_s=service,
         service_by_size_s=by_size,
+        staged_s=staged,
+        staged_by_size_s=staged_by_size,
         pipeline_depth=depth,
         jitter=jitter,
         host=host,
@@ -227,7 +249,7 @@ def host_costs(
     return pool.host
 
 
-def _service_table_s(
+def _service_tables_s(
     pool: PoolConfig,
     model: ModelSpec,
     instance: catalog.InstanceType,
@@ -235,21 +257,51 @@ def _service_table_s(
     cores: int,
     buckets: list[int] | None,
     batch_shapes: list[int] | None,
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     """Hardware-model seconds per batch, ``[batch_size - 1, index of seq_len]``.
 
     Each entry is timed at its padded (compiled) shape.
+
+    Returns:
+        ``(interval, staged)``: the time a batch holds its replica
+        (``hardware.service_interval``) and the time it stays after (its input staging
+        overlap: ``staged_s`` of the breakdown; zeros where the runtime stages none).
+
     """
     batch = padded_sizes(np.arange(1, pool.batching.max_batch + 1), batch_shapes)
     seq = padded_sizes(seq_lens, buckets)
-    table = np.asarray(
-        hardware.service_time(
-            model, instance, batch[:, None], seq[None, :], pool_dtype(pool), cores,
-            sparsity=pool.sparsity,
-        ),
-        dtype=float,
+    split = hardware.service_breakdown(
+        model, instance, batch[:, None], seq[None, :], pool_dtype(pool), cores,
+        sparsity=pool.sparsity,
     )  # fmt: skip
-    return np.broadcast_to(table, (len(batch), len(seq_lens))).copy()
+    shape = (len(batch), len(seq_lens))
+    interval = np.broadcast_to(np.asarray(split.interval_s, dtype=float), shape).copy()
+    staged = np.broadcast_to(np.asarray(split.staged_s, dtype=float), shape).copy()
+    return interval, staged
+
+
+def _staged_share(
+    interval: np.ndarray,
+    staged: np.ndarray,
+    seq_lens: np.ndarray,
+    buckets: list[int] | None,
+    batch_shapes: list[int] | None,
+) -> dict[str, list]:
+    """Per compiled shape, the share of a batch's accelerator time after it freed its replica.
+
+    ``analysis.pool_usage`` reads it (keyed by the trace's ``padded_batch`` and
+    ``padded_seq_len``) to count only the time a batch held its replica as busy.
+    """
+    batch = padded_sizes(np.arange(1, interval.shape[0] + 1), batch_shapes)
+    seq = padded_sizes(seq_lens, buckets)
+    rows = np.unique(batch, return_index=True)
+    columns = np.unique(seq, return_index=True)
+    share = staged / (interval + staged)
+    return {
+        "padded_batch": rows[0].tolist(),
+        "padded_seq_len": columns[0].tolist(),
+        "share": share[np.ix_(rows[1], columns[1])].tolist(),
+    }
 
 
 def _table_lookup(table: np.ndarray, seq_lens: np.ndarray) -> ServiceFn:

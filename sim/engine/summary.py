@@ -43,7 +43,8 @@ def run_summary(
         "hardware_model_version": info["hardware_model_version"],
         "engine": str(stats.engine),
         "engine_reason": stats.engine_reason,
-        "pools": info["pools"],
+        # the staging table is for the trace's readers (analysis.pool_usage), not a headline
+        "pools": [{k: v for k, v in p.items() if k != "staged_share"} for p in info["pools"]],
         "trace": info["trace"],
         **metrics,
         "wall_s": stats.wall_s,

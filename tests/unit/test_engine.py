@@ -16,6 +16,7 @@ from helpers import ENGINES, chunk, needs_kernel, one_pool_fleet
 import analysis
 import hardware
 import sim
+from analysis.pool_usage import staged_shares
 from analysis.schema import COLUMNS
 from sim.engine.engines import EngineUnavailable
 from sim.engine.fleet import Fleet
@@ -99,11 +100,30 @@ def test_conservation_and_causality(tmp_path):
         sizes = group.groupby(["instance_id", "replica_id", "start_s"]).size()
         firsts = group.groupby(["instance_id", "replica_id", "start_s"]).batch_size.first()
         assert (sizes == firsts).all()
-    # batches on one replica never overlap
-    batches = ok.groupby(["pool", "instance_id", "replica_id", "start_s"], observed=True).finish_s
-    b = batches.first().reset_index().sort_values(["pool", "instance_id", "replica_id", "start_s"])
+    # a replica takes its next batch once free: after the batch before it finished, or on a
+    # replica staging its next input (inf1, one core) after that batch's interval, and
+    # batches leave in order
+    info = analysis.run_info(tmp_path / "t.parquet")
+    names = np.asarray(ok.pool.cat.categories)
+    ok = ok.assign(
+        share=staged_shares(
+            info["pools"],
+            names,
+            ok.pool.cat.codes.to_numpy(),
+            ok.padded_batch.to_numpy(),
+            ok.padded_seq_len.to_numpy(),
+        )  # fmt: skip
+    )
+    assert set(ok.pool[ok.share > 0]) == {"distil"}
+    keys = ["pool", "instance_id", "replica_id", "start_s"]
+    b = ok.groupby(keys, observed=True).first().reset_index().sort_values(keys)
+    b["freed_s"] = b.finish_s - (b.service_s - b.host_s) * b.share
+    overlapped = 0
     for _, rep in b.groupby(["pool", "instance_id", "replica_id"], observed=True):
-        assert (rep.start_s.to_numpy()[1:] >= rep.finish_s.to_numpy()[:-1]).all()
+        assert (rep.start_s.to_numpy()[1:] >= rep.freed_s.to_numpy()[:-1] - 1e-12).all()
+        assert (np.diff(rep.finish_s.to_numpy()) >= 0).all()
+        overlapped += int((rep.start_s.to_numpy()[1:] < rep.finish_s.to_numpy()[:-1]).sum())
+    assert overlapped  # the staging replica did take batches before the last one left
     assert df.warmup.equals(df.arrival_s < 0.5)
     assert (df.arrival_s < 3.0).all()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import yaml
@@ -168,8 +169,14 @@ def test_dtype_auto_is_the_default_and_runs_the_natural_dtype(instance, natural)
         assert sc.fleet[0].dtype == "auto"
         (planned,) = plan_pools(sc, ["bert-base"])
         assert planned.facts["dtype"] == natural
-        expected = hardware.service_time("bert-base", instance, [1, 2, 3, 4], 128, natural)
+        # the table holds the interval a batch holds its replica; a staging replica's batch
+        # stays for the rest of its service time
+        expected = hardware.service_interval("bert-base", instance, [1, 2, 3, 4], 128, natural)
         assert planned.service_by_size_s[1:] == pytest.approx(expected.tolist(), rel=1e-12)
+        total = hardware.service_time("bert-base", instance, [1, 2, 3, 4], 128, natural)
+        staged = planned.staged_by_size_s or [0.0] * 5
+        assert (instance == "inf1.xlarge") == (planned.staged_s is not None)
+        assert np.add(planned.service_by_size_s[1:], staged[1:]) == pytest.approx(total, rel=1e-12)
 
 
 def test_explicit_dtype_overrides_auto_and_the_summary_shows_the_resolved_one(tmp_path):
