@@ -45,6 +45,7 @@ from hardware.catalog.dtypes import activation_bytes_per_element, bytes_per_elem
 from hardware.models.workload import ModelSpec
 from hardware.timing.breakdown import ServiceBreakdown
 from hardware.timing.gpu_parameters import GpuParameters, gpu_parameters
+from hardware.timing.gpu_stacks import resolve_stack
 
 
 def components(
@@ -73,18 +74,21 @@ def components(
     gemms = spec.gemms(batch, seq_len)
     act_bpe = activation_bytes_per_element(dtype)
     weight_bpe = bytes_per_element(dtype)
-    flop_rate = chip.peak_flop_per_s_per_core(dtype) * params.compute_efficiency
+    efficiency = params.compute_efficiency * (params.int8_efficiency if dtype == "int8" else 1.0)
+    flop_rate = chip.peak_flop_per_s_per_core(dtype) * efficiency
     byte_rate = chip.mem_bw_bytes_per_s_per_chip * params.bandwidth_efficiency
 
     is_weight = gemms.weight.reshape((-1,) + (1,) * (gemms.m.ndim - 1))
     m, k, n = (x.astype(np.float64) for x in (gemms.m, gemms.k, gemms.n))
     b_bytes = np.where(is_weight, weight_bpe, act_bpe) * k * n
     kernel_bytes = act_bpe * gemms.a_elems + b_bytes + act_bpe * m * n
-    kernel_s = np.maximum(2.0 * m * k * n / flop_rate, kernel_bytes / byte_rate)
+    # A GEMM with few rows fills few thread blocks: its rate ramps up as m / (m + half_rows).
+    gemm_rate = flop_rate * m / (m + params.half_rate_rows)
+    kernel_s = np.maximum(2.0 * m * k * n / gemm_rate, kernel_bytes / byte_rate)
     compute_s = (kernel_s * gemms.count).sum(axis=0)
 
     elems = spec.vector_ops(batch, seq_len).passes(1.0, 1.0, 1.0, 1.0)
-    vector_bytes = 2.0 * act_bpe * elems
+    vector_bytes = 2.0 * act_bpe * elems * params.unfused_elementwise
     vector_s = vector_bytes / byte_rate
     memory_s = ((kernel_bytes * gemms.count).sum(axis=0) + vector_bytes) / byte_rate
 
@@ -103,7 +107,7 @@ class GpuTiming:
     """The GPU timing model as a :class:`~hardware.timing.predictor.ServicePredictor`.
 
     Stateless: parameters come from :func:`~hardware.timing.gpu_parameters.gpu_parameters`
-    (cached per chip).
+    (cached per chip and stack).
     """
 
     def replica_cores(self, inst: InstanceType, cores: int) -> int:
@@ -135,6 +139,7 @@ class GpuTiming:
         seq_len: np.ndarray,
         cores: int,
         sparsity: str | None = None,
+        stack: str | None = None,
     ) -> ServiceBreakdown:
         """Service-time components of one batch: :func:`components` under the shipped parameters.
 
@@ -146,16 +151,17 @@ class GpuTiming:
             seq_len: Sequence lengths (image sides for CNNs).
             cores: 1 (checked).
             sparsity: Must be None: structured sparsity is modelled for NeuronCores only.
+            stack: Serving stack (:data:`hardware.timing.gpu_stacks.STACKS`); None = the
+                default, :data:`~hardware.timing.gpu_stacks.DEFAULT_STACK`.
 
         Returns:
             The components in seconds.
 
         Raises:
-            ValueError: Sparsity requested, or a bad sequence length.
+            ValueError: Sparsity requested, an unknown stack, or a bad sequence length.
 
         """
         if sparsity is not None:
             raise ValueError("structured sparsity is modelled for NeuronCores only")
-        return ServiceBreakdown(
-            **components(spec, chip, gpu_parameters(chip.name), dtype, batch, seq_len)
-        )
+        params = gpu_parameters(chip.name, resolve_stack(chip, stack))
+        return ServiceBreakdown(**components(spec, chip, params, dtype, batch, seq_len))
