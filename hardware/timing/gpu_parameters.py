@@ -1,9 +1,11 @@
 """Parameters of the GPU timing model, loaded from ``hardware/data/gpu_parameters.csv``.
 
 Long form ``stack, chip, parameter, value, unit, source``: one set per serving stack
-(:data:`hardware.timing.gpu_stacks.STACKS`); within a stack a GPU's own rows override the ``*``
-rows. The FITTED values come from ``python -m hardware.calibration.gpu_fit --write`` on the
-published rows of each stack; the others are ASSUMED with their reasoning. Changing a value
+(:data:`hardware.timing.gpu_stacks.STACKS`). Later scopes override earlier ones: stack ``*`` and
+chip ``*`` (every GPU, every stack), stack ``*`` and the GPU (a property of the chip under any
+stack), the stack and chip ``*``, the stack and the GPU. The FITTED values come from
+``python -m hardware.calibration.gpu_fit --write`` on the published rows of each stack; the
+others are ASSUMED with their reasoning. Changing a value
 changes predictions: bump ``HARDWARE_MODEL_VERSION``.
 """
 
@@ -33,11 +35,15 @@ class GpuParameters:
         kernels_per_step_other: Kernels per layer step of any other model kind.
         int8_efficiency: Achieved fraction of the INT8 peak relative to ``compute_efficiency``
             (INT8 engines keep softmax and layernorm in FP16) (0-1].
-        half_rate_rows: GEMM rows (tokens) at which a GEMM reaches half its rate: few rows fill
-            few thread blocks, so the rate ramps as ``m / (m + half_rate_rows)``; >= 0.
+        half_rate_rows: GEMM rows (tokens) at which a GEMM reaches half its rate on a GPU of
+            100 dense TFLOP/s in the dtype; scaled by the GPU's peak (a bigger GPU needs more
+            rows to fill its SMs): the rate ramps as ``m / (m + rows)``; >= 0.
         unfused_elementwise: Share of the elementwise passes (softmax, layernorm, activation,
             residual adds) that run as separate memory-bound kernels; fused stacks fold them
-            into GEMM epilogues and fused attention (0-1].
+            into GEMM epilogues and fused attention [0-1].
+        chip_efficiency_scale: The GPU's sustained share of its peak relative to the stack's
+            shared ``compute_efficiency`` (a 70 W T4 throttles its clock under load); a property
+            of the chip, the same under every stack; > 0.
 
     """
 
@@ -51,6 +57,7 @@ class GpuParameters:
     int8_efficiency: float
     half_rate_rows: float
     unfused_elementwise: float
+    chip_efficiency_scale: float
 
     def __post_init__(self) -> None:
         """Reject values outside their physical range."""
@@ -109,9 +116,9 @@ def gpu_parameters(chip_name: str, stack: str = DEFAULT_STACK) -> GpuParameters:
         raise ValueError(f"unknown GPU stack {stack!r}; choose one of {', '.join(STACKS)}")
     known = {f.name for f in fields(GpuParameters)}
     values: dict[str, float] = {}
-    for scope in ("*", chip_name):
+    for scope in (("*", "*"), ("*", chip_name), (stack, "*"), (stack, chip_name)):
         for stack_, chip_, name, value in _parameter_table():
-            if stack_ != stack or chip_ != scope:
+            if (stack_, chip_) != scope:
                 continue
             if name not in known:
                 raise ValueError(f"gpu_parameters.csv: unknown parameter {name!r}")
