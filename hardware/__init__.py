@@ -14,7 +14,8 @@ Subpackages, each depending only on those above it:
   protocol (systolic roofline for NeuronCores, per-kernel roofline for GPUs).
 * :mod:`hardware.planning`: memory fit, and throughput, cost and energy tables.
 * :mod:`hardware.calibration`: the fits on published benchmarks and their error report
-  (``python -m hardware.calibration [--dry-run]``).
+  (``python -m hardware.calibration [--dry-run]``); :func:`hardware.calibrate.predict` predicts
+  published rows (Neuron or GPU layout). Loaded on first use: it needs pandas, runs do not.
 """
 
 from hardware import catalog
@@ -40,6 +41,16 @@ from hardware.timing.service_times import (
     service_time_array,
     service_time_table,
 )
+
+
+def __getattr__(name: str) -> object:
+    """Load ``hardware.calibrate`` (pandas, scipy) on first access only."""
+    if name == "calibrate":
+        import importlib
+
+        return importlib.import_module("hardware.calibrate")
+    raise AttributeError(f"module 'hardware' has no attribute {name!r}")
+
 
 __all__ = [
     "HARDWARE_MODEL_VERSION",

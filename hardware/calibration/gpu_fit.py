@@ -1,248 +1,513 @@
-"""Fit the GPU roofline on the published g5 (A10G) rows: ``python -m hardware.calibration.gpu_fit``.
+"""Fit each GPU serving stack on published rows: ``python -m hardware.calibration.gpu_fit``.
 
-Data: ``data/gpu_calibration_g5.csv``, the 35 g5.2xlarge rows of the published calibration set
-(Hugging Face batch-1 sequence sweep, 8-512 tokens, PyTorch eager fp32 on one A10G; the
-latency column holds the mean of 100 runs). Rows whose model the zoo does not know are
-skipped and listed.
+Data: ``data/gpu_published_calibration.csv``, read by :mod:`hardware.calibration.gpu_benchmarks`
+(one batch in flight in every row, so the published latency is the service time). For each
+stack of :data:`hardware.timing.gpu_stacks.STACKS` the parameters named in :data:`FREE` are
+fitted on that stack's rows, shared by every GPU; the rest keep the :data:`ASSUMED` values.
+Each GPU with at least :data:`MIN_CHIP_ROWS` TensorRT rows gets its own
+``chip_efficiency_scale`` (the shared values fixed), applied under every stack: a 70 W T4
+sustains a lower share of its peak than an A100 whatever runs on it. GPUs without such rows
+(L4, A10G) keep scale 1.
 
-Free parameters, shared by every GPU: ``compute_efficiency``, ``launch_s`` and ``overhead_s``.
-Fixed assumptions: ``bandwidth_efficiency`` and ``kernels_per_step_*``. Method:
-``scipy.optimize.least_squares`` on ``log(predicted / observed)`` latency, inside bounds, from a
-small grid of starting points (the ``max`` of launch and device time makes the objective only
-piecewise smooth); the lowest cost wins. ``--write`` rewrites ``data/gpu_parameters.csv``.
+Method: ``scipy.optimize.least_squares`` on ``log(predicted / observed)`` latency inside bounds,
+from a few starting points (the roofline's ``max`` makes the objective piecewise smooth).
+:func:`leave_one_model_out` refits without each model's rows and predicts them. ``--write``
+rewrites ``data/gpu_parameters.csv``.
 """
 
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, replace
+import itertools
+from dataclasses import dataclass, fields, replace
 from importlib import resources
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
 from scipy.optimize import least_squares
 
-from hardware.catalog import instance_type
+from hardware import catalog
+from hardware.calibration.gpu_benchmarks import interpret, load_gpu_published, observed
 from hardware.models import zoo
-from hardware.timing.gpu import GpuParameters, components, gpu_parameters
+from hardware.timing.gpu import GpuParameters, components
+from hardware.timing.gpu_parameters import gpu_parameters
+from hardware.timing.gpu_stacks import STACKS
 
-FIT_INSTANCE = "g5.2xlarge"
-"""The instance type of every calibration row."""
+MIN_CHIP_ROWS = 40
+"""Rows a GPU needs in a stack to get its own ``compute_efficiency``."""
 
-FIT_DTYPE = "fp32"
-"""PyTorch eager default: fp32 GEMMs on CUDA cores (TF32 matmul is off by default)."""
+_UNITS = MappingProxyType(
+    {
+        "compute_efficiency": "fraction",
+        "bandwidth_efficiency": "fraction",
+        "launch_s": "s",
+        "overhead_s": "s",
+        "kernels_per_step_encoder": "kernels/step",
+        "kernels_per_step_cnn": "kernels/step",
+        "kernels_per_step_other": "kernels/step",
+        "int8_efficiency": "fraction",
+        "half_rate_rows": "rows",
+        "unfused_elementwise": "fraction",
+        "chip_efficiency_scale": "ratio",
+    }
+)
 
-_BOUNDS = ((0.01, 1e-7, 0.0), (1.0, 2e-4, 5e-3))  # compute_efficiency, launch_s, overhead_s
+_BOUNDS = MappingProxyType(
+    {
+        "compute_efficiency": (0.01, 1.0, 0.1),  # low, high, scale
+        "bandwidth_efficiency": (0.05, 1.0, 0.1),
+        "launch_s": (0.0, 2e-4, 1e-5),
+        "overhead_s": (0.0, 5e-3, 1e-4),
+        "int8_efficiency": (0.05, 1.0, 0.1),
+        "half_rate_rows": (0.0, 4096.0, 100.0),
+        "unfused_elementwise": (0.0, 1.0, 0.1),
+        "chip_efficiency_scale": (0.2, 3.0, 0.1),
+    }
+)
+
+FREE = MappingProxyType(
+    {
+        "tensorrt": (
+            "compute_efficiency",
+            "bandwidth_efficiency",
+            "launch_s",
+            "overhead_s",
+            "int8_efficiency",
+            "half_rate_rows",
+            "unfused_elementwise",
+        ),
+        "onnxruntime": ("compute_efficiency", "launch_s", "overhead_s", "unfused_elementwise"),
+        "eager": ("compute_efficiency", "launch_s", "overhead_s"),
+    }
+)
+"""Parameters fitted per stack (identifiable from its rows)."""
+
+_BW = (
+    "typical achieved fraction of GDDR6/HBM2 peak for streaming kernels; not identifiable from "
+    "these rows"
+)
+ASSUMED = MappingProxyType(
+    {
+        "tensorrt": {
+            "bandwidth_efficiency": (0.8, _BW),
+            "kernels_per_step_encoder": (
+                2.5,
+                "demoBERT fuses a layer into ~5 kernels (QKV GEMM, fused MHA, output GEMM with "
+                "residual+layernorm, FFN1 with GELU, FFN2 with residual+layernorm) = 2.5 per step",
+            ),
+            "kernels_per_step_cnn": (1.0, "TensorRT fuses conv + batch-norm + ReLU (+ add)"),
+            "kernels_per_step_other": (2.5, "other kinds are transformer layers: encoder count"),
+            "int8_efficiency": (1.0, "no INT8 rows"),
+            "half_rate_rows": (0.0, "no small-batch sweep"),
+            "unfused_elementwise": (0.0, "fused"),
+        },
+        "onnxruntime": {
+            "bandwidth_efficiency": (0.8, _BW),
+            "kernels_per_step_encoder": (
+                5.0,
+                "the ORT transformer optimizer fuses attention, skip-layernorm and bias-GELU: "
+                "~10 kernels per layer = 5 per step",
+            ),
+            "kernels_per_step_cnn": (1.0, "ORT fuses conv + batch-norm + ReLU"),
+            "kernels_per_step_other": (5.0, "other kinds are transformer layers: encoder count"),
+            "int8_efficiency": (1.0, "no INT8 rows: INT8 engines are a TensorRT feature here"),
+            "half_rate_rows": (
+                0.0,
+                "not identifiable from 22 rows at batch 1-16; 0 = full rate at any size",
+            ),
+        },
+        "eager": {
+            "bandwidth_efficiency": (0.8, _BW),
+            "kernels_per_step_encoder": (
+                9.5,
+                "a Hugging Face BertLayer in PyTorch eager launches ~19 kernels (q/k/v/out/ffn "
+                "addmm x6, 2 bmm, 2-3 copies, div, mask add, softmax, gelu, 2 residual adds, 2 "
+                "layernorms) = 9.5 per step (2 steps per layer)",
+            ),
+            "kernels_per_step_cnn": (
+                3.5,
+                "torchvision eager convolution step = conv + batch-norm + ReLU (3) plus the "
+                "residual add and ReLU shared by a block's convolutions (~0.5)",
+            ),
+            "kernels_per_step_other": (9.5, "other kinds are transformer layers: encoder count"),
+            "int8_efficiency": (1.0, "eager rows are fp32/fp16 only"),
+            "half_rate_rows": (0.0, "eager rows are batch 1 or one batch 16: not identifiable"),
+            "unfused_elementwise": (1.0, "eager launches every elementwise operator unfused"),
+        },
+    }
+)
+"""Fixed values per stack with their reasoning (ASSUMED in the data file)."""
 
 
 @dataclass(frozen=True, slots=True)
-class FitResult:
-    """Outcome of :func:`fit`.
+class StackFit:
+    """Outcome of :func:`fit_stack`.
 
     Attributes:
-        params: Fitted parameters (fixed ones as in the data file).
-        table: One row per used calibration row: ``model, seq_len, observed_ms,
-            predicted_ms, error`` (relative, predicted / observed - 1).
-        skipped_models: Calibration models the zoo does not know.
+        stack: The stack.
+        shared: Parameters of every GPU without its own values.
+        per_chip: ``{chip: {"chip_efficiency_scale": value}}`` for the GPUs with
+            :data:`MIN_CHIP_ROWS` TensorRT rows, applied under every stack.
+        table: The fitted rows with ``observed_ms``, ``predicted_ms`` and ``error``.
 
     """
 
-    params: GpuParameters
+    stack: str
+    shared: GpuParameters
+    per_chip: dict[str, dict[str, float]]
     table: pd.DataFrame
-    skipped_models: tuple[str, ...]
+
+    def params(self, chip: str) -> GpuParameters:
+        """Parameters of one GPU under this fit."""
+        return replace(self.shared, **self.per_chip.get(chip, {}))
 
 
-def calibration_rows() -> pd.DataFrame:
-    """The copied g5 rows, in the published calibration file's columns.
-
-    Returns:
-        One row per published measurement.
-
-    """
-    path = resources.files("hardware").joinpath("data", "gpu_calibration_g5.csv")
-    with resources.as_file(path) as p:
-        return pd.read_csv(p, comment="#")
-
-
-def _known(rows: pd.DataFrame) -> tuple[pd.DataFrame, tuple[str, ...]]:
-    names: list[str | None] = []
-    for name in rows.model:
-        try:
-            names.append(zoo.model(str(name)).name)
-        except KeyError:
-            names.append(None)
-    known = rows.assign(zoo_model=names)
-    skipped = tuple(sorted(set(known.model[known.zoo_model.isna()])))
-    return known[known.zoo_model.notna()].reset_index(drop=True), skipped
-
-
-def predict_latency_s(rows: pd.DataFrame, params: GpuParameters) -> np.ndarray:
-    """Predicted batch latency of each row on one A10G with ``params``.
+def fit_rows(stack: str) -> pd.DataFrame:
+    """The shipped rows of one stack that the model can predict, with their reading.
 
     Args:
-        rows: Calibration rows whose ``model`` the zoo resolves (``zoo_model`` column).
-        params: GPU parameters to evaluate.
+        stack: A stack name.
 
     Returns:
-        Seconds, one per row.
+        Interpretation columns plus ``observed_ms`` and ``observed_per_s``.
 
     """
-    chip = instance_type(FIT_INSTANCE).chip
+    rows = load_gpu_published()
+    info = interpret(rows)
+    latency_ms, thr = observed(rows)
+    out = pd.concat([rows[["source", "gpu", "model"]], info], axis=1)
+    out = out.assign(observed_ms=latency_ms, observed_per_s=thr)
+    keep = (out.gpu_stack == stack) & (out.reason == "") & out.observed_ms.notna()
+    return out[keep].reset_index(drop=True)
+
+
+def predict_ms(rows: pd.DataFrame, params_of) -> np.ndarray:
+    """Predicted latency of interpreted rows, one batch in flight.
+
+    Args:
+        rows: Rows with ``chip, zoo_model, dtype, batch, seq_len``.
+        params_of: ``chip name -> GpuParameters``.
+
+    Returns:
+        Milliseconds per row.
+
+    """
     out = np.empty(len(rows))
-    for name, group in rows.groupby("zoo_model"):
-        spec = zoo.model(str(name))
-        batch = group.batch_size.to_numpy().astype(np.int64)
-        seq = group.seq_len_or_image_size.to_numpy().astype(np.int64)
-        parts = components(spec, chip, params, FIT_DTYPE, batch, seq)
-        engines = np.maximum(parts["compute_s"] + parts["vector_s"], parts["memory_s"])
-        out[group.index.to_numpy()] = parts["overhead_s"] + engines
+    for (chip, model, dtype), group in rows.groupby(["chip", "zoo_model", "dtype"]):
+        c = components(
+            zoo.model(model),
+            catalog.chip(chip),
+            params_of(chip),
+            dtype,
+            group.batch.to_numpy().astype(np.int64),
+            group.seq_len.to_numpy().astype(np.int64),
+        )
+        total = c["overhead_s"] + np.maximum(c["compute_s"] + c["vector_s"], c["memory_s"])
+        out[rows.index.get_indexer(group.index)] = total * 1e3
     return out
 
 
-def fit(rows: pd.DataFrame | None = None) -> FitResult:
-    """Fit ``compute_efficiency``, ``launch_s`` and ``overhead_s`` on the g5 rows.
+def _assumed_params(stack: str) -> GpuParameters:
+    start = {"compute_efficiency": 0.5, "launch_s": 1e-5, "overhead_s": 1e-4}
+    start |= {"bandwidth_efficiency": 0.8, "int8_efficiency": 1.0, "half_rate_rows": 0.0}
+    start |= {"unfused_elementwise": 1.0, "chip_efficiency_scale": 1.0}
+    start |= {name: value for name, (value, _) in ASSUMED[stack].items()}
+    return GpuParameters(**{f.name: float(start[f.name]) for f in fields(GpuParameters)})
+
+
+def _least_squares(residuals, starts, names):
+    low = [_BOUNDS[n][0] for n in names]
+    high = [_BOUNDS[n][1] for n in names]
+    scale = [_BOUNDS[n][2] for n in names]
+    best = None
+    for start in starts:
+        x0 = np.clip(start, low, high)
+        result = least_squares(residuals, x0, bounds=(low, high), x_scale=scale)
+        if best is None or result.cost < best.cost:
+            best = result
+    assert best is not None
+    return best.x
+
+
+def _fit_shared(stack: str, rows: pd.DataFrame, per_chip: dict) -> GpuParameters:
+    """The stack's free parameters on ``rows``, the per-GPU values fixed."""
+    names = FREE[stack]
+    base = _assumed_params(stack)
+    observed_ms = rows.observed_ms.to_numpy()
+
+    def shared_of(x: np.ndarray) -> GpuParameters:
+        return replace(base, **{n: float(v) for n, v in zip(names, x, strict=True)})
+
+    def residuals(x: np.ndarray) -> np.ndarray:
+        params = shared_of(x)
+        return np.log(
+            predict_ms(rows, lambda c: replace(params, **per_chip.get(c, {}))) / observed_ms
+        )
+
+    guesses = {"compute_efficiency": (0.3, 0.7), "launch_s": (3e-6, 3e-5)}
+    defaults = {"bandwidth_efficiency": 0.8, "overhead_s": 1e-4, "int8_efficiency": 0.6}
+    defaults |= {"half_rate_rows": 64.0, "unfused_elementwise": 0.3}
+    grid = [guesses[n] if n in guesses else (defaults[n],) for n in names]
+    starts = [np.array(combo) for combo in itertools.product(*grid)]
+    return shared_of(_least_squares(residuals, starts, names))
+
+
+def _fit_chips(rows: pd.DataFrame, shared: GpuParameters) -> dict[str, dict[str, float]]:
+    """Per GPU with enough TensorRT rows: its efficiency scale (the shared values fixed)."""
+    out: dict[str, dict[str, float]] = {}
+    for chip, group in rows.groupby("chip"):
+        if len(group) < MIN_CHIP_ROWS:
+            continue
+        sub = group.reset_index(drop=True)
+        names = ("chip_efficiency_scale",)
+
+        def chip_residuals(x: np.ndarray, sub=sub, names=names) -> np.ndarray:
+            params = replace(shared, **{n: float(v) for n, v in zip(names, x, strict=True)})
+            return np.log(predict_ms(sub, lambda _c: params) / sub.observed_ms.to_numpy())
+
+        start = np.array([1.0])
+        x = _least_squares(chip_residuals, [start], names)
+        out[str(chip)] = {n: float(v) for n, v in zip(names, x, strict=True)}
+    return out
+
+
+def chip_scales(per_chip: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    """The stack-independent part of a TensorRT fit's per-GPU values (efficiency scales)."""
+    return {c: {"chip_efficiency_scale": v["chip_efficiency_scale"]} for c, v in per_chip.items()}
+
+
+def shipped_chip_scales() -> dict[str, dict[str, float]]:
+    """The shipped ``chip_efficiency_scale`` of every GPU that has its own."""
+    out = {}
+    for name in catalog.chip_names():
+        chip = catalog.chip(name)
+        if chip.is_gpu:
+            scale = gpu_parameters(name, "tensorrt").chip_efficiency_scale
+            if scale != 1.0:
+                out[name] = {"chip_efficiency_scale": scale}
+    return out
+
+
+def fit_stack(
+    stack: str,
+    rows: pd.DataFrame | None = None,
+    scales: dict[str, dict[str, float]] | None = None,
+) -> StackFit:
+    """Fit one stack: shared parameters and, for TensorRT, per-GPU values.
+
+    TensorRT alternates twice between the shared fit (per-GPU values fixed) and the per-GPU
+    fits (shared values fixed). The other stacks take the GPUs' efficiency scales from
+    ``scales`` (default: the shipped ones, themselves fitted on the TensorRT rows).
 
     Args:
-        rows: Calibration rows (default: :func:`calibration_rows`).
+        stack: A stack name.
+        rows: :func:`fit_rows` of the stack, or a subset (default: all).
+        scales: Per-GPU ``chip_efficiency_scale`` for the non-TensorRT stacks.
 
     Returns:
         The fit and its per-row errors.
 
     """
-    used, skipped = _known(calibration_rows() if rows is None else rows)
-    observed_s = used.latency_p50_ms.to_numpy() / 1e3
-    base = gpu_parameters(instance_type(FIT_INSTANCE).chip.name)
+    rows = fit_rows(stack) if rows is None else rows.reset_index(drop=True)
+    if stack == "tensorrt":
+        per_chip: dict[str, dict[str, float]] = {}
+        for _ in range(2):
+            shared = _fit_shared(stack, rows, per_chip)
+            per_chip = _fit_chips(rows, shared)
+    else:
+        per_chip = shipped_chip_scales() if scales is None else scales
+        shared = _fit_shared(stack, rows, per_chip)
+    result = StackFit(stack, shared, per_chip, rows)
+    predicted = predict_ms(rows, result.params)
+    table = rows.assign(predicted_ms=predicted, error=predicted / rows.observed_ms - 1.0)
+    return StackFit(stack, shared, per_chip, table)
 
-    def params_of(x: np.ndarray) -> GpuParameters:
-        eff, launch_s, overhead_s = (float(v) for v in x)
-        return replace(base, compute_efficiency=eff, launch_s=launch_s, overhead_s=overhead_s)
 
-    def residuals(x: np.ndarray) -> np.ndarray:
-        return np.log(predict_latency_s(used, params_of(x)) / observed_s)
+def errors(table: pd.DataFrame, by: str | None = None) -> pd.DataFrame:
+    """Median and p90 absolute relative errors of latency and throughput.
 
-    best = None
-    for eff in (0.2, 0.5, 0.8):
-        for launch_s in (1e-5, 4e-5):
-            start = np.array([eff, launch_s, 5e-4])
-            result = least_squares(residuals, start, bounds=_BOUNDS, x_scale=[0.1, 1e-5, 1e-4])
-            if best is None or result.cost < best.cost:
-                best = result
-    assert best is not None
-    params = params_of(best.x)
-    predicted_s = predict_latency_s(used, params)
-    table = pd.DataFrame(
-        {
-            "model": used.model,
-            "seq_len": used.seq_len_or_image_size.astype(int),
-            "observed_ms": observed_s * 1e3,
-            "predicted_ms": predicted_s * 1e3,
-            "error": predicted_s / observed_s - 1.0,
+    Args:
+        table: Rows with ``predicted_ms``, ``observed_ms``, ``observed_per_s`` and ``batch``.
+        by: Optional grouping column (e.g. ``"chip"``).
+
+    Returns:
+        ``rows, latency_median, latency_p90, throughput_median, throughput_p90`` (fractions).
+
+    """
+    t = table.assign(
+        lat=(table.predicted_ms / table.observed_ms - 1.0).abs(),
+        thr=(table.batch * 1e3 / table.predicted_ms / table.observed_per_s - 1.0).abs(),
+    )
+    groups = [("all", t)] if by is None else list(t.groupby(by))
+    return pd.DataFrame(
+        [
+            {
+                "group": name,
+                "rows": len(g),
+                "latency_median": g.lat.median(),
+                "latency_p90": g.lat.quantile(0.9),
+                "throughput_median": g.thr.median(),
+                "throughput_p90": g.thr.quantile(0.9),
+            }
+            for name, g in groups
+        ]
+    )
+
+
+def leave_one_model_out(
+    stack: str, scales: dict[str, dict[str, float]] | None = None
+) -> pd.DataFrame:
+    """Refit without each model's rows and predict them.
+
+    Args:
+        stack: A stack name.
+        scales: Per-GPU efficiency scales for the non-TensorRT stacks (see :func:`fit_stack`).
+
+    Returns:
+        The held-out rows of every model with ``predicted_ms`` and ``error``.
+
+    """
+    rows = fit_rows(stack)
+    parts = []
+    for model in sorted(rows.zoo_model.unique()):
+        held = rows.zoo_model == model
+        result = fit_stack(stack, rows[~held], scales)
+        out = rows[held].reset_index(drop=True)
+        predicted = predict_ms(out, result.params)
+        parts.append(out.assign(predicted_ms=predicted, error=predicted / out.observed_ms - 1))
+    return pd.concat(parts, ignore_index=True)
+
+
+def parameter_rows(fits: list[StackFit]) -> list[dict[str, str]]:
+    """Rows of ``data/gpu_parameters.csv`` for the fits of every stack, each with its source.
+
+    Args:
+        fits: One :func:`fit_stack` result per stack, TensorRT first.
+
+    Returns:
+        Dicts with keys ``stack, chip, parameter, value, unit, source``.
+
+    """
+
+    def row(stack: str, chip: str, name: str, value: float, source: str) -> dict[str, str]:
+        return {"stack": stack, "chip": chip, "parameter": name, "value": f"{value:.4g}"} | {
+            "unit": _UNITS[name],
+            "source": source,
         }
-    )
-    return FitResult(params, table, skipped)
 
-
-def error_summary(table: pd.DataFrame) -> dict[str, float]:
-    """Absolute relative latency errors of a fit table.
-
-    Args:
-        table: :attr:`FitResult.table`.
-
-    Returns:
-        ``rows``, ``median_abs_error``, ``p90_abs_error``, ``max_abs_error`` (fractions).
-
-    """
-    err = table.error.abs()
-    return {
-        "rows": float(len(table)),
-        "median_abs_error": float(err.median()),
-        "p90_abs_error": float(err.quantile(0.9)),
-        "max_abs_error": float(err.max()),
-    }
-
-
-def parameter_rows(result: FitResult) -> list[dict[str, str]]:
-    """Rows of ``data/gpu_parameters.csv`` for a fit, each with its source.
-
-    Args:
-        result: A :func:`fit` result.
-
-    Returns:
-        Dicts with keys ``chip, parameter, value, unit, source``.
-
-    """
-    s = error_summary(result.table)
-    how = (
-        f"FITTED by python -m hardware.calibration.gpu_fit: scipy least_squares on log latency of "
-        f"{int(s['rows'])} g5.2xlarge rows (data/gpu_calibration_g5.csv; PyTorch eager fp32, "
-        f"batch 1); median |error| {s['median_abs_error']:.1%}, max {s['max_abs_error']:.1%}. "
-        "Used unchanged for every GPU (only A10G data exist)"
-    )
-    p = result.params
-    assumed_bw = (
-        "ASSUMED: typical achieved fraction of GDDR6/HBM2 peak for streaming kernels; not "
-        "identifiable from the g5 rows (batch-1 weight traffic is below the launch floor)"
-    )
-    assumed_encoder = (
-        "ASSUMED: a Hugging Face BertLayer in PyTorch eager launches ~19 kernels (q/k/v/out/ffn "
-        "addmm x6, 2 bmm, 2-3 copies, div, mask add, softmax, gelu, 2 residual adds, "
-        "2 layernorms) = 9.5 per step (2 steps per layer)"
-    )
-    assumed_cnn = (
-        "ASSUMED: torchvision eager convolution step = conv + batch-norm + ReLU (3) plus the "
-        "residual add and ReLU shared by a block's convolutions (~0.5); only the ratio to the "
-        "encoder count matters"
-    )
-    assumed_other = "ASSUMED: other kinds (ViT, decoders) are transformer layers: encoder count"
-    tensor = "; for fp16/bf16/int8/fp8 it is applied to the tensor-core peak, untested"
-    table = (
-        ("compute_efficiency", p.compute_efficiency, "fraction", how + tensor),
-        ("launch_s", p.launch_s, "s", how),
-        ("overhead_s", p.overhead_s, "s", how),
-        ("bandwidth_efficiency", p.bandwidth_efficiency, "fraction", assumed_bw),
-        ("kernels_per_step_encoder", p.kernels_per_step_encoder, "kernels/step", assumed_encoder),
-        ("kernels_per_step_cnn", p.kernels_per_step_cnn, "kernels/step", assumed_cnn),
-        ("kernels_per_step_other", p.kernels_per_step_other, "kernels/step", assumed_other),
-    )
-    return [
-        {"parameter": name, "value": f"{value:.4g}", "unit": unit, "source": source}
-        for name, value, unit, source in table
+    trt = fits[0]
+    assert trt.stack == "tensorrt"
+    out = [
+        row(
+            "*",
+            "*",
+            "chip_efficiency_scale",
+            1.0,
+            "ASSUMED: 1 for a GPU without TensorRT rows (L4, A10G): the stack's shared efficiency",
+        )
     ]
+    for chip, values in sorted(trt.per_chip.items()):
+        n = int((trt.table.chip == chip).sum())
+        source = (
+            f"FITTED by python -m hardware.calibration.gpu_fit on the {n} TensorRT rows of this "
+            "GPU (shared values fixed); applied under every stack"
+        )
+        out.append(row("*", chip, "chip_efficiency_scale", values["chip_efficiency_scale"], source))
+    for result in fits:
+        e = errors(result.table).iloc[0]
+        chips = ", ".join(sorted(result.table.chip.unique()))
+        how = (
+            f"FITTED by python -m hardware.calibration.gpu_fit: least squares on log latency of "
+            f"{int(e.rows)} published {result.stack} rows (data/gpu_published_calibration.csv; "
+            f"{chips}); median |error| {e.latency_median:.1%}, p90 {e.latency_p90:.1%}"
+        )
+        for f in fields(GpuParameters):
+            if f.name == "chip_efficiency_scale":
+                continue
+            value = getattr(result.shared, f.name)
+            if f.name in FREE[result.stack]:
+                source = how
+            else:
+                source = "ASSUMED: " + ASSUMED[result.stack][f.name][1]
+            out.append(row(result.stack, "*", f.name, value, source))
+    return out
 
 
-def write_parameters(result: FitResult, path: Path) -> None:
-    """Write ``gpu_parameters.csv`` (all rows at chip ``*``) for a fit.
+def fit_all() -> list[StackFit]:
+    """Fit every stack as ``python -m hardware.calibration.gpu_fit`` does, TensorRT first.
 
-    Args:
-        result: A :func:`fit` result.
-        path: Target CSV path.
+    Returns:
+        One :class:`StackFit` per stack of :data:`STACKS`; the non-TensorRT stacks use the
+        TensorRT fit's per-GPU efficiency scales.
 
     """
-    rows = pd.DataFrame(parameter_rows(result))
-    rows.insert(0, "chip", "*")
-    rows.to_csv(path, index=False)
+    trt = fit_stack("tensorrt")
+    scales = chip_scales(trt.per_chip)
+    return [trt] + [fit_stack(stack, scales=scales) for stack in STACKS if stack != "tensorrt"]
+
+
+def report_table(fitted: pd.DataFrame, held: pd.DataFrame | None) -> pd.DataFrame:
+    """Per GPU and over all GPUs: in-fit and (optionally) held-out errors side by side.
+
+    Args:
+        fitted: A :attr:`StackFit.table` (in-fit predictions).
+        held: :func:`leave_one_model_out` of the same stack, or None.
+
+    Returns:
+        One row per GPU and a last row ``all``; columns ``rows`` then ``fit_*`` and ``held_*``
+        for ``latency_median, latency_p90, throughput_median, throughput_p90`` (fractions).
+
+    """
+    parts = []
+    for name, table in (("fit", fitted), ("held", held)):
+        if table is None:
+            continue
+        e = pd.concat([errors(table, "chip"), errors(table)]).set_index(["group", "rows"])
+        parts.append(e.add_prefix(f"{name}_"))
+    return pd.concat(parts, axis=1).reset_index()
+
+
+def _markdown(table: pd.DataFrame) -> str:
+    """A report table as a Markdown table, errors in percent."""
+    head = ["GPU", "rows"] + [c.replace("_", " ") for c in table.columns[2:]]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in table.itertuples(index=False):
+        cells = [str(row[0]), str(row[1])] + [f"{100 * v:.1f}%" for v in row[2:]]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Fit, print the per-row table and error summary, optionally write the parameters."""
+    """Fit every stack, print errors (fit and leave-one-model-out), optionally write."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true", help="rewrite data/gpu_parameters.csv")
-    args = parser.parse_args(argv)
-    result = fit()
-    with pd.option_context("display.width", 120, "display.max_rows", 100):
-        print(result.table.round(3).to_string(index=False))
-    p = result.params
-    print(
-        f"\ncompute_efficiency={p.compute_efficiency:.4g} launch_s={p.launch_s:.4g} "
-        f"overhead_s={p.overhead_s:.4g}"
+    parser.add_argument("--no-lomo", action="store_true", help="skip leave-one-model-out")
+    parser.add_argument(
+        "--report", action="store_true", help="print the error tables of docs/hardware.md"
     )
-    print({k: round(v, 4) for k, v in error_summary(result.table).items()})
-    if result.skipped_models:
-        print(f"skipped (not in the zoo): {', '.join(result.skipped_models)}")
+    args = parser.parse_args(argv)
+    fits = fit_all()
+    scales = chip_scales(fits[0].per_chip)
+    with pd.option_context("display.width", 140, "display.float_format", "{:.3f}".format):
+        for result in fits:
+            p = result.shared
+            free = ", ".join(f"{n}={getattr(p, n):.4g}" for n in FREE[result.stack])
+            held = None if args.no_lomo else leave_one_model_out(result.stack, scales)
+            table = report_table(result.table, held)
+            print(f"\n== {result.stack}: {free}")
+            if args.report:
+                print(_markdown(table))
+                continue
+            print(f"   per-GPU values: {result.per_chip}")
+            print(table.to_string(index=False))
+            if held is not None:
+                print("   leave-one-model-out by held-out model:")
+                print(errors(held, "zoo_model").to_string(index=False))
     if args.write:
         target = Path(str(resources.files("hardware").joinpath("data", "gpu_parameters.csv")))
-        write_parameters(result, target)
+        pd.DataFrame(parameter_rows(fits)).to_csv(target, index=False)
         print(f"wrote {target}")
 
 

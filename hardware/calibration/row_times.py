@@ -5,7 +5,8 @@ Rows are grouped by (model, instance, dtype, replica cores); each group is one
 works of one NeuronCore generation are concatenated so that a parameter set is applied to all of
 them in one vectorised :meth:`~hardware.timing.neuroncore.ServiceWork.breakdown` (this is what
 makes the fit fast). GPU rows go through :func:`hardware.service_time`. :func:`predict` turns
-the service times into each row's instance throughput and p50 latency.
+the service times into each row's instance throughput and p50 latency; it also takes rows in
+the published GPU file's layout (:func:`predict_gpu_published`).
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ import pandas as pd
 
 from hardware import catalog
 from hardware.calibration.benchmarks import interpret, throughput_and_latency
+from hardware.calibration.gpu_benchmarks import interpret as interpret_gpu
 from hardware.models import zoo
 from hardware.timing.breakdown import hidden_host_s
 from hardware.timing.neuroncore import ServiceWork, service_work
 from hardware.timing.neuroncore_parameters import ServiceParameters, service_parameters
+from hardware.timing.predictor import predictor_for
 from hardware.timing.service_times import service_time
 
 
@@ -94,6 +97,10 @@ def work_table(rows: pd.DataFrame, info: pd.DataFrame) -> dict[str, tuple[Servic
     }
 
 
+NEURON_FILE_GPU_STACK = "eager"
+"""Stack of the GPU rows of the Neuron calibration file (the Hugging Face g5 sweep: eager)."""
+
+
 def _gpu_service(rows: pd.DataFrame, info: pd.DataFrame, out: np.ndarray) -> list[str]:
     """Fill GPU rows' service times through :func:`hardware.service_time`; return failures."""
     failed = []
@@ -108,6 +115,7 @@ def _gpu_service(rows: pd.DataFrame, info: pd.DataFrame, out: np.ndarray) -> lis
                 info.batch.to_numpy()[positions].astype(np.int64),
                 info.seq_len.to_numpy()[positions].astype(np.int64),
                 dtype,
+                stack=NEURON_FILE_GPU_STACK,
             )
         except Exception as error:  # the GPU model is another module's: never let it raise
             failed.append(f"{model} on {instance}: {error}")
@@ -189,8 +197,62 @@ def predict_service_s(
     return predict_row_times(rows, info, params).service_s
 
 
+def predict_gpu_published(rows: pd.DataFrame) -> pd.DataFrame:
+    """Predicted throughput and latency for rows in gpu_published.csv's layout.
+
+    Each row is read by :func:`hardware.calibration.gpu_benchmarks.interpret` (stack, catalog
+    GPU, zoo model, dtype, size, batch) and timed with one batch in flight under the shipped
+    parameters of its stack: latency = service time, throughput = batch / service time. Rows
+    that cannot be read get NaN and one :func:`warnings.warn` per call; nothing raises.
+
+    Args:
+        rows: Rows with ``gpu, software_stack, model, seq_len_or_image_size, batch_size,
+            precision``.
+
+    Returns:
+        A copy of ``rows`` with ``pred_throughput_per_s`` and ``pred_latency_ms`` added.
+
+    """
+    rows = rows.copy()
+    info = interpret_gpu(rows)
+    service = np.full(len(rows), np.nan)
+    ok = (info.reason == "").to_numpy()
+    keys = ["gpu_stack", "chip", "zoo_model", "dtype"]
+    for (stack, chip, model, dtype), group in info[ok].groupby(keys):
+        spec = zoo.model(model)
+        seq = group.seq_len.to_numpy()
+        batch = group.batch.to_numpy()
+        fine = (seq >= spec.min_seq_len) & (seq <= spec.max_seq_len) & (batch % 1 == 0)
+        fine &= seq % 1 == 0
+        where = info.index.get_indexer(group.index[fine])
+        parts = predictor_for(catalog.chip(chip)).breakdown(
+            spec,
+            catalog.chip(chip),
+            dtype,
+            batch[fine].astype(np.int64),
+            seq[fine].astype(np.int64),
+            1,
+            None,
+            stack,
+        )
+        service[where] = parts.total_s
+    rows["pred_throughput_per_s"] = info.batch.to_numpy() / service
+    rows["pred_latency_ms"] = service * 1e3
+    missing = np.isnan(service)
+    if missing.any():
+        reasons = info.reason.where(info.reason != "", "size outside the model's range")
+        counts = reasons[missing].value_counts()
+        detail = "; ".join(f"{n} x {reason}" for reason, n in counts.items())
+        warnings.warn(f"{missing.sum()} GPU rows not predicted (NaN): {detail}", stacklevel=3)
+    return rows
+
+
 def predict(rows: pd.DataFrame) -> pd.DataFrame:
     """Predicted instance throughput and p50 latency for published benchmark rows.
+
+    Rows in gpu_published.csv's layout (a ``gpu`` and a ``software_stack`` column, no
+    ``instance``) go to :func:`predict_gpu_published`, which adds ``pred_throughput_per_s`` and
+    ``pred_latency_ms``. Rows in the Neuron calibration file's layout are read as below.
 
     Each row's model, dtype, size, replicas and batches in flight are read as described in
     :mod:`hardware.calibration.benchmarks`; the service time of one batch comes from the shipped
@@ -206,6 +268,8 @@ def predict(rows: pd.DataFrame) -> pd.DataFrame:
         instance) and ``pred_latency_p50_ms`` added.
 
     """
+    if {"gpu", "software_stack"} <= set(rows.columns) and "instance" not in rows.columns:
+        return predict_gpu_published(rows)
     rows = rows.copy()
     for column in ("notes", "model", "instance", "dtype", "seq_len_or_image_size"):
         if column not in rows:

@@ -21,12 +21,17 @@ A replica owns one whole GPU (``cores`` must be 1). For one batch of a zoo model
   is launch-bound (flat latency, as PyTorch eager on the A10G shows up to 256 tokens), a large
   one device-bound. ``overhead_s`` is the rest of a call (input/output copies, synchronisation).
 
-Parameters (:mod:`hardware.timing.gpu_parameters`) live in ``data/gpu_parameters.csv``:
-``compute_efficiency``, ``launch_s`` and ``overhead_s`` are fitted on the g5 (A10G) rows by
-:mod:`hardware.calibration.gpu_fit`; the others are assumptions. Every GPU uses the same
-fitted values (only g5 data exist) with its own peaks and bandwidth. The calibration data are
-PyTorch eager fp32, so the overheads describe an eager stack; an optimised stack (TensorRT, CUDA
-graphs) would shrink ``launch_s``.
+Three refinements let one form describe every serving stack (:mod:`hardware.timing.gpu_stacks`):
+the GEMM rate ramps as ``m / (m + half_rate_rows * peak / 100 TFLOP/s)`` (few rows fill few thread
+blocks, and a bigger GPU has more to fill), only ``unfused_elementwise`` of the elementwise
+traffic runs as separate kernels (a compiled engine fuses it into GEMM epilogues and fused
+attention), and INT8 GEMMs reach ``int8_efficiency`` of the FP16 share of their peak. A GPU's
+``chip_efficiency_scale`` multiplies ``compute_efficiency`` under every stack (a 70 W T4 throttles).
+
+Parameters (:mod:`hardware.timing.gpu_parameters`) live in ``data/gpu_parameters.csv``, one set
+per stack, fitted on published rows of that stack by :mod:`hardware.calibration.gpu_fit`
+(TensorRT on T4, V100, A30, A100 and L40S; ONNX Runtime on T4, V100 and A30; eager on A10G and
+T4); the values the rows cannot identify are assumptions, each with its reasoning.
 
 :class:`GpuTiming` is this model behind :class:`hardware.timing.predictor.ServicePredictor`; its
 :class:`~hardware.timing.breakdown.ServiceBreakdown` has
@@ -45,6 +50,10 @@ from hardware.catalog.dtypes import activation_bytes_per_element, bytes_per_elem
 from hardware.models.workload import ModelSpec
 from hardware.timing.breakdown import ServiceBreakdown
 from hardware.timing.gpu_parameters import GpuParameters, gpu_parameters
+from hardware.timing.gpu_stacks import resolve_stack
+
+HALF_RATE_REFERENCE_FLOP_PER_S = 1e14
+"""Peak (dtype, dense) at which ``half_rate_rows`` applies unscaled: 100 TFLOP/s."""
 
 
 def components(
@@ -73,18 +82,25 @@ def components(
     gemms = spec.gemms(batch, seq_len)
     act_bpe = activation_bytes_per_element(dtype)
     weight_bpe = bytes_per_element(dtype)
-    flop_rate = chip.peak_flop_per_s_per_core(dtype) * params.compute_efficiency
+    efficiency = params.compute_efficiency * params.chip_efficiency_scale
+    if dtype == "int8":
+        efficiency *= params.int8_efficiency
+    peak = chip.peak_flop_per_s_per_core(dtype)
+    flop_rate = peak * efficiency
     byte_rate = chip.mem_bw_bytes_per_s_per_chip * params.bandwidth_efficiency
 
     is_weight = gemms.weight.reshape((-1,) + (1,) * (gemms.m.ndim - 1))
     m, k, n = (x.astype(np.float64) for x in (gemms.m, gemms.k, gemms.n))
     b_bytes = np.where(is_weight, weight_bpe, act_bpe) * k * n
     kernel_bytes = act_bpe * gemms.a_elems + b_bytes + act_bpe * m * n
-    kernel_s = np.maximum(2.0 * m * k * n / flop_rate, kernel_bytes / byte_rate)
+    # A GEMM with few rows fills few thread blocks, and a bigger GPU has more SMs to fill.
+    half_rows = params.half_rate_rows * peak / HALF_RATE_REFERENCE_FLOP_PER_S
+    gemm_rate = flop_rate * m / (m + half_rows)
+    kernel_s = np.maximum(2.0 * m * k * n / gemm_rate, kernel_bytes / byte_rate)
     compute_s = (kernel_s * gemms.count).sum(axis=0)
 
     elems = spec.vector_ops(batch, seq_len).passes(1.0, 1.0, 1.0, 1.0)
-    vector_bytes = 2.0 * act_bpe * elems
+    vector_bytes = 2.0 * act_bpe * elems * params.unfused_elementwise
     vector_s = vector_bytes / byte_rate
     memory_s = ((kernel_bytes * gemms.count).sum(axis=0) + vector_bytes) / byte_rate
 
@@ -103,7 +119,7 @@ class GpuTiming:
     """The GPU timing model as a :class:`~hardware.timing.predictor.ServicePredictor`.
 
     Stateless: parameters come from :func:`~hardware.timing.gpu_parameters.gpu_parameters`
-    (cached per chip).
+    (cached per chip and stack).
     """
 
     def replica_cores(self, inst: InstanceType, cores: int) -> int:
@@ -135,6 +151,7 @@ class GpuTiming:
         seq_len: np.ndarray,
         cores: int,
         sparsity: str | None = None,
+        stack: str | None = None,
     ) -> ServiceBreakdown:
         """Service-time components of one batch: :func:`components` under the shipped parameters.
 
@@ -146,16 +163,17 @@ class GpuTiming:
             seq_len: Sequence lengths (image sides for CNNs).
             cores: 1 (checked).
             sparsity: Must be None: structured sparsity is modelled for NeuronCores only.
+            stack: Serving stack (:data:`hardware.timing.gpu_stacks.STACKS`); None = the
+                default, :data:`~hardware.timing.gpu_stacks.DEFAULT_STACK`.
 
         Returns:
             The components in seconds.
 
         Raises:
-            ValueError: Sparsity requested, or a bad sequence length.
+            ValueError: Sparsity requested, an unknown stack, or a bad sequence length.
 
         """
         if sparsity is not None:
             raise ValueError("structured sparsity is modelled for NeuronCores only")
-        return ServiceBreakdown(
-            **components(spec, chip, gpu_parameters(chip.name), dtype, batch, seq_len)
-        )
+        params = gpu_parameters(chip.name, resolve_stack(chip, stack))
+        return ServiceBreakdown(**components(spec, chip, params, dtype, batch, seq_len))

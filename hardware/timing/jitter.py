@@ -23,7 +23,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from hardware.catalog import chip_names, instance_type, instance_type_names
+from hardware.catalog import instance_type, instance_type_names
 from hardware.catalog.data_files import data_rows, parse_bool
 
 JITTER_FILE = "jitter.csv"
@@ -151,7 +151,9 @@ def _fits() -> MappingProxyType[str, JitterFit]:
         if not math.isclose(fit.sigma, lognormal_sigma(fit.cv), rel_tol=1e-3):
             raise ValueError(f"{where}: sigma {fit.sigma} != lognormal_sigma(cv={fit.cv})")
         fits[fit.chip] = fit
-    missing = set(chip_names()) - set(fits)
+    # every chip an instance type runs on (calibration-only GPUs serve in no fleet)
+    serving = {instance_type(name).chip.name for name in instance_type_names()}
+    missing = serving - set(fits)
     if missing:
         raise ValueError(f"{JITTER_FILE}: no row for chips {sorted(missing)}")
     return MappingProxyType(fits)

@@ -67,6 +67,7 @@ from hardware.catalog.instances import InstanceType
 from hardware.catalog.sparsity import density, weight_speedup
 from hardware.models.workload import ModelSpec
 from hardware.timing.breakdown import ServiceBreakdown, hidden_host_s
+from hardware.timing.gpu_stacks import resolve_stack
 from hardware.timing.neuroncore_parameters import ServiceParameters, service_parameters
 from hardware.timing.systolic import neuroncore_gemm_cycles
 
@@ -277,6 +278,7 @@ class NeuronCoreTiming:
         seq_len: np.ndarray,
         cores: int,
         sparsity: str | None = None,
+        stack: str | None = None,
     ) -> ServiceBreakdown:
         """Service-time components of one batch: :func:`service_work` under the shipped parameters.
 
@@ -289,14 +291,16 @@ class NeuronCoreTiming:
             cores: NeuronCores the replica spans (checked).
             sparsity: Structured weight sparsity ``"M:N"`` (see :mod:`hardware.catalog.sparsity`),
                 or None.
+            stack: Must be None: GPU serving stacks do not apply to NeuronCores.
 
         Returns:
             The components in seconds.
 
         Raises:
-            ValueError: A bad sequence length, or sparsity the chip does not run.
+            ValueError: A bad sequence length, sparsity the chip does not run, or a stack.
 
         """
+        resolve_stack(chip, stack)
         params = service_parameters(chip.name)
         work = service_work(spec, chip, params, dtype, batch, seq_len, cores, sparsity=sparsity)
         return work.breakdown(params)

@@ -55,6 +55,7 @@ class ServicePredictor(Protocol):
         seq_len: np.ndarray,
         cores: int,
         sparsity: str | None = None,
+        stack: str | None = None,
     ) -> ServiceBreakdown:
         """Service-time components of one batch; arguments already validated.
 
@@ -66,13 +67,15 @@ class ServicePredictor(Protocol):
             seq_len: Tokens per sequence (image side in pixels for CNNs).
             cores: Cores the replica spans (checked by :meth:`replica_cores`).
             sparsity: Structured weight sparsity ``"M:N"``, or None for dense weights.
+            stack: GPU serving stack (:data:`hardware.timing.gpu_stacks.STACKS`), or None for
+                the chip's default; NeuronCore chips take None only.
 
         Returns:
             The components in seconds, arrays of the broadcast shape.
 
         Raises:
-            ValueError: A sequence length outside the model's range, or a sparsity pattern
-                this chip does not run.
+            ValueError: A sequence length outside the model's range, a sparsity pattern
+                this chip does not run, or a stack it does not run.
 
         """
         ...

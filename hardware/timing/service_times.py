@@ -19,12 +19,13 @@ from hardware.catalog.dtypes import check_dtype
 from hardware.models.workload import ModelSpec
 from hardware.models.zoo import model_spec
 from hardware.timing.breakdown import ServiceBreakdown
+from hardware.timing.gpu_stacks import STACKS, resolve_stack
 from hardware.timing.predictor import predictor_for
 
 if TYPE_CHECKING:  # pandas is imported where it is used: runs never need it
     import pandas as pd
 
-HARDWARE_MODEL_VERSION = "2.2"
+HARDWARE_MODEL_VERSION = "2.3"
 """Version of the service-time predictions; bumped whenever a prediction changes."""
 
 
@@ -36,6 +37,8 @@ def service_breakdown(
     dtype: str = "bf16",
     cores: int = 1,
     sparsity: str | None = None,
+    *,
+    stack: str | None = None,
 ) -> ServiceBreakdown:
     """Service-time components of one batch; see :func:`service_time`.
 
@@ -47,25 +50,28 @@ def service_breakdown(
         dtype: Compiled dtype.
         cores: NeuronCores the replica spans.
         sparsity: Structured weight sparsity ``"M:N"`` (projected Inferentia3 only), or None.
+        stack: GPU serving stack, see :func:`service_time`.
 
     Returns:
         The components, in seconds.
 
     Raises:
         KeyError: Unknown model or instance name.
-        ValueError: Unsupported dtype, bad cores, batch size or sequence length.
+        ValueError: Unsupported dtype, bad cores, batch size or sequence length; an unknown
+            stack, or a stack named for a NeuronCore instance.
 
     """
     spec = model_spec(model)
     inst = instance_of(instance)
     check_dtype(dtype)
+    resolve_stack(inst.chip, stack)
     if not inst.chip.supports(dtype):
         raise ValueError(f"{inst.name} ({inst.chip.name}) does not support dtype {dtype!r}")
     predictor = predictor_for(inst.chip)
     cores = predictor.replica_cores(inst, cores)
     seq = spec.default_seq_len if seq_len is None else seq_len
     b, s = np.broadcast_arrays(np.asarray(batch_size), np.asarray(seq))
-    return predictor.breakdown(spec, inst.chip, dtype, b, s, cores, sparsity)
+    return predictor.breakdown(spec, inst.chip, dtype, b, s, cores, sparsity, stack)
 
 
 def service_time(
@@ -76,6 +82,8 @@ def service_time(
     dtype: str = "bf16",
     cores: int = 1,
     sparsity: str | None = None,
+    *,
+    stack: str | None = None,
 ) -> np.ndarray | float:
     """Seconds to serve one batch on one replica spanning ``cores`` NeuronCores.
 
@@ -91,16 +99,23 @@ def service_time(
         cores: NeuronCores the replica spans (1 .. instance cores).
         sparsity: Structured weight sparsity ``"M:N"`` (e.g. ``"2:4"``; projected
             Inferentia3 only, see :mod:`hardware.catalog.sparsity`), or None for dense weights.
+        stack: GPU serving stack, one of :data:`hardware.timing.gpu_stacks.STACKS`
+            (``"tensorrt"``, ``"onnxruntime"``, ``"eager"``); None = the chip's default (the best
+            published stack, ``"tensorrt"``, on GPUs). Must be None on NeuronCore instances.
 
     Returns:
         Service time in seconds: a float for scalar inputs, else an array of the broadcast shape.
 
     Raises:
         KeyError: Unknown model or instance name.
-        ValueError: Unsupported dtype, bad cores, batch size or sequence length.
+        ValueError: Unsupported dtype, bad cores, batch size or sequence length; an unknown
+            stack, or a stack named for a NeuronCore instance.
 
     """
-    total = service_breakdown(model, instance, batch_size, seq_len, dtype, cores, sparsity).total_s
+    parts = service_breakdown(
+        model, instance, batch_size, seq_len, dtype, cores, sparsity, stack=stack
+    )
+    total = parts.total_s
     return float(total) if total.ndim == 0 else total
 
 
@@ -135,11 +150,14 @@ def service_time_array(
     seq_lens: ArrayLike | None = None,
     dtype: str = "bf16",
     cores: int = 1,
+    *,
+    stack: str | None = None,
 ) -> np.ndarray:
     """Service times for every (model, instance, batch size, sequence length) combination.
 
     Entries that cannot run are NaN: dtype unsupported by the chip, ``cores`` larger than the
-    instance, or a sequence length outside the model's range (e.g. 8 px for a CNN).
+    instance, a sequence length outside the model's range (e.g. 8 px for a CNN), or a GPU
+    ``stack`` named for a NeuronCore instance.
 
     Args:
         models: Zoo names or specs.
@@ -148,13 +166,19 @@ def service_time_array(
         seq_lens: 1-D sequence lengths (image sides for CNNs); None = each model's default.
         dtype: Compiled dtype.
         cores: NeuronCores per replica.
+        stack: GPU serving stack (see :func:`service_time`); None = each chip's default.
 
     Returns:
         Seconds, float64 array of shape ``(models, instances, batch_sizes, seq_lens)``
         (last axis length 1 when ``seq_lens`` is None).
 
+    Raises:
+        ValueError: An unknown dtype or stack.
+
     """
     check_dtype(dtype)
+    if stack is not None and stack not in STACKS:
+        raise ValueError(f"unknown GPU stack {stack!r}; choose one of {', '.join(STACKS)}")
     specs = [model_spec(m) for m in models]
     insts = [instance_of(i) for i in instances]
     b = np.atleast_1d(np.asarray(batch_sizes))
@@ -167,6 +191,8 @@ def service_time_array(
         for ii, inst in enumerate(insts):
             if not inst.chip.supports(dtype) or not ok.any():
                 continue
+            if stack is not None and not inst.chip.is_gpu:  # one stack on NeuronCores: NaN
+                continue
             predictor = predictor_for(inst.chip)
             try:
                 replica_cores = predictor.replica_cores(inst, cores)
@@ -174,7 +200,14 @@ def service_time_array(
                 continue
             if inst.chip.name not in per_chip:
                 grid = predictor.breakdown(
-                    spec, inst.chip, dtype, b[:, None], seqs[ok][None, :], replica_cores
+                    spec,
+                    inst.chip,
+                    dtype,
+                    b[:, None],
+                    seqs[ok][None, :],
+                    replica_cores,
+                    None,
+                    stack,
                 )
                 per_chip[inst.chip.name] = grid.total_s
             out[mi, ii][:, ok] = per_chip[inst.chip.name]
@@ -188,6 +221,8 @@ def service_time_table(
     seq_lens: ArrayLike | None = None,
     dtype: str = "bf16",
     cores: int = 1,
+    *,
+    stack: str | None = None,
 ) -> pd.DataFrame:
     """Long-form table of :func:`service_time_array`, one row per combination.
 
@@ -198,6 +233,7 @@ def service_time_table(
         seq_lens: 1-D sequence lengths (image sides for CNNs); None = each model's default.
         dtype: Compiled dtype.
         cores: NeuronCores per replica.
+        stack: GPU serving stack (see :func:`service_time_array`).
 
     Returns:
         Columns ``model, instance, batch_size, seq_len, dtype, cores, service_time_s,
@@ -210,7 +246,7 @@ def service_time_table(
     specs = [model_spec(m) for m in models]
     insts = [instance_of(i) for i in instances]
     b = np.atleast_1d(np.asarray(batch_sizes))
-    times = service_time_array(specs, insts, b, seq_lens, dtype, cores)
+    times = service_time_array(specs, insts, b, seq_lens, dtype, cores, stack=stack)
     columns: dict[str, list[np.ndarray]] = {
         "model": [],
         "instance": [],

@@ -1,4 +1,5 @@
-"""GPU instance types, the GPU roofline and its g5 fit, and the cost report."""
+"""GPU instance types, the GPU roofline, power figures and the cost report (stacks and their fit:
+test_gpu_stacks.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from hardware import catalog
 from hardware.calibration import gpu_fit
 from hardware.planning import cost_tables
 from hardware.timing.gpu_parameters import gpu_parameters
+from hardware.timing.gpu_stacks import STACKS
 
 DATA = Path(__file__).resolve().parents[2] / "hardware" / "data"
 GPU_INSTANCES = {
@@ -26,9 +28,6 @@ GPU_INSTANCES = {
 }
 BATCHES = np.array([1, 2, 4, 8, 16, 32, 64, 128])
 SEQS = np.array([8, 32, 128, 256, 512])
-
-# Bounds on the g5 fit (35 rows; at the time of writing median 3.3%, p90 7.8%, max 18%).
-FIT_MEDIAN_BOUND, FIT_P90_BOUND, FIT_MAX_BOUND = 0.05, 0.10, 0.25
 
 
 @pytest.mark.parametrize("name,price", GPU_INSTANCES.items())
@@ -50,7 +49,13 @@ def test_neuron_instances_are_not_gpus():
 
 @pytest.mark.parametrize(
     "name",
-    ["gpus.csv", "gpu_instances.csv", "gpu_parameters.csv", "gpu_calibration_g5.csv", "power.csv"],
+    [
+        "gpus.csv",
+        "gpu_instances.csv",
+        "gpu_parameters.csv",
+        "gpu_published_calibration.csv",
+        "power.csv",
+    ],
 )
 def test_gpu_data_files_carry_sources(name):
     """Every row of every GPU and power data file names its source."""
@@ -62,10 +67,11 @@ def test_gpu_assumptions_are_labelled():
     """The A10G tensor peak and the non-fitted GPU parameters are flagged as assumptions."""
     chips = pd.read_csv(DATA / "gpus.csv", comment="#").set_index("name")
     assert "ASSUMED" in chips.loc["nvidia-a10g", "assumptions"]
-    params = pd.read_csv(DATA / "gpu_parameters.csv").set_index("parameter")
-    fitted = {"compute_efficiency", "launch_s", "overhead_s"}
-    for name, source in params.source.items():
-        assert source.startswith("FITTED" if name in fitted else "ASSUMED"), name
+    params = pd.read_csv(DATA / "gpu_parameters.csv")
+    assert set(params["stack"]) == {"*", *STACKS}
+    for row in params.itertuples():
+        fitted = row.chip != "*" or (row.stack != "*" and row.parameter in gpu_fit.FREE[row.stack])
+        assert row.source.startswith("FITTED" if fitted else "ASSUMED"), row
 
 
 @pytest.mark.parametrize("name", sorted(GPU_INSTANCES))
@@ -124,29 +130,6 @@ def test_gpu_memory_fit():
     )
     assert hardware.fits("bert-large", "g4dn.xlarge", "fp16", 1, 32, 512)
     assert not hardware.fits("bert-base", "g4dn.xlarge", "fp32", 1, 4096, 512)
-
-
-def test_g5_fit_error_within_bounds():
-    """The stored GPU parameters reproduce the 35 published g5 latencies within the bounds."""
-    used, skipped = gpu_fit._known(gpu_fit.calibration_rows())
-    assert len(gpu_fit.calibration_rows()) == 35
-    params = gpu_parameters("nvidia-a10g")
-    predicted = gpu_fit.predict_latency_s(used, params)
-    error = np.abs(predicted / (used.latency_p50_ms.to_numpy() / 1e3) - 1.0)
-    print(f"g5 fit on {len(used)} rows (skipped {skipped}): median {np.median(error):.3f}, "
-          f"p90 {np.quantile(error, 0.9):.3f}, max {error.max():.3f}")  # fmt: skip
-    assert len(used) >= 28
-    assert np.median(error) <= FIT_MEDIAN_BOUND
-    assert np.quantile(error, 0.9) <= FIT_P90_BOUND
-    assert error.max() <= FIT_MAX_BOUND
-
-
-def test_refit_reproduces_stored_parameters():
-    """python -m hardware.calibration.gpu_fit recovers the stored fitted values (within 5%)."""
-    fitted = gpu_fit.fit().params
-    stored = gpu_parameters("nvidia-a10g")
-    for name in ("compute_efficiency", "launch_s", "overhead_s"):
-        assert getattr(fitted, name) == pytest.approx(getattr(stored, name), rel=0.05), name
 
 
 def test_cost_table_arithmetic():
