@@ -32,6 +32,7 @@ from hardware.planning.capacity import (
     resolve_dtype,
 )
 from hardware.timing import systolic
+from hardware.timing.gpu_stacks import DEFAULT_STACK, STACKS, resolve_stack
 from hardware.timing.service_times import (
     HARDWARE_MODEL_VERSION,
     ServiceBreakdown,
@@ -53,7 +54,9 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "DEFAULT_STACK",
     "HARDWARE_MODEL_VERSION",
+    "STACKS",
     "ServiceBreakdown",
     "catalog",
     "dtype_supported",
@@ -65,6 +68,7 @@ __all__ = [
     "replica_layouts",
     "replica_memory_bytes",
     "resolve_dtype",
+    "resolve_stack",
     "service_breakdown",
     "service_interval",
     "service_time",

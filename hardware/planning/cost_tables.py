@@ -48,6 +48,7 @@ from hardware.planning.capacity import (
     replica_layouts,
     resolve_dtype,
 )
+from hardware.timing.gpu_stacks import STACKS, resolve_stack
 from hardware.timing.service_times import service_breakdown
 
 if TYPE_CHECKING:  # pandas is imported where it is used: runs never need it
@@ -58,8 +59,11 @@ DEFAULT_BATCH_SIZES: tuple[int, ...] = (1, 2, 4, 8, 16, 32)
 
 SECONDS_PER_HOUR = 3600.0
 
+NEURON_STACK = "neuron"
+"""The ``stack`` column of NeuronCore rows: the Neuron compiler and runtime."""
+
 COLUMNS: tuple[str, ...] = (
-    "instance", "family", "projected", "model", "seq_len", "dtype", "cores", "replicas",
+    "instance", "family", "projected", "model", "seq_len", "dtype", "stack", "cores", "replicas",
     "pipeline_depth", "batch_size", "fits", "service_time_s", "interval_s", "max_wait_s",
     "request_latency_s", "replica_throughput_per_s",
     "instance_throughput_per_s", "usd_per_hour", "usd_per_million", "instance_watts",
@@ -112,6 +116,7 @@ def table(
     cores: int = 1,
     batch_sizes: Sequence[int] | np.ndarray = DEFAULT_BATCH_SIZES,
     max_wait_s: float = 0.0,
+    stack: str | None = None,
 ) -> pd.DataFrame:
     """Throughput, cost and energy of ``model`` on one instance type, one row per batch size.
 
@@ -125,6 +130,8 @@ def table(
         batch_sizes: Batch sizes, each >= 1.
         max_wait_s: Longest a request waits for its batch to fill, seconds (the batching
             ``max_wait``); only ``request_latency_s`` depends on it.
+        stack: GPU serving stack (:data:`hardware.timing.gpu_stacks.STACKS`); None = the
+            GPU's default (the best published, TensorRT). Must be None for NeuronCores.
 
     Returns:
         One row per batch size, columns :data:`COLUMNS`.
@@ -143,7 +150,7 @@ def table(
     spec.check_seq_len(seq)
     b = _check_batch_sizes(batch_sizes)
     _check_max_wait(max_wait_s)
-    split = service_breakdown(spec, inst, b, seq, dtype, cores)
+    split = service_breakdown(spec, inst, b, seq, dtype, cores, stack=stack)
     seconds = np.broadcast_to(split.total_s, b.shape)
     interval = np.broadcast_to(split.interval_s, b.shape)
     ok = np.broadcast_to(fits(spec, inst, dtype, cores, b, seq), b.shape)
@@ -164,6 +171,7 @@ def table(
             "model": spec.name,
             "seq_len": seq,
             "dtype": dtype,
+            "stack": resolve_stack(inst.chip, stack) or NEURON_STACK,
             "cores": cores,
             "replicas": replicas,
             "pipeline_depth": pipeline_depth(cores),
@@ -192,6 +200,7 @@ def compare(
     latency_budget_s: float | None = None,
     instances: Sequence[str | InstanceType] | None = None,
     max_wait_s: float = 0.0,
+    stack: str | None = None,
 ) -> Comparison:
     """Cheapest full-load configuration of ``model`` on every instance type.
 
@@ -211,6 +220,8 @@ def compare(
         latency_budget_s: Longest acceptable ``request_latency_s``, seconds; None = any.
         instances: Instance types to compare; None = the whole catalog.
         max_wait_s: Longest a request waits for its batch to fill, seconds, >= 0.
+        stack: Serving stack of the GPU instance types; None = each GPU's default (the best
+            published: TensorRT). NeuronCore instance types run the Neuron compiler.
 
     Returns:
         The best row per instance type (sorted by ``usd_per_million``) and the skipped ones.
@@ -234,6 +245,8 @@ def compare(
     if latency_budget_s is not None and not latency_budget_s > 0:
         raise ValueError(f"latency budget must be > 0 s, got {latency_budget_s!r}")
     _check_max_wait(max_wait_s)
+    if stack is not None and stack not in STACKS:
+        raise ValueError(f"unknown GPU stack {stack!r}; choose one of {', '.join(STACKS)}")
     names = instance_type_names() if instances is None else instances
     batch = np.arange(1, max_batch + 1)
     best: list[pd.DataFrame] = []
@@ -246,7 +259,16 @@ def compare(
             continue
         rows = pd.concat(
             [
-                table(spec, inst, seq, run_dtype, cores, batch, max_wait_s)
+                table(
+                    spec,
+                    inst,
+                    seq,
+                    run_dtype,
+                    cores,
+                    batch,
+                    max_wait_s,
+                    stack if inst.chip.is_gpu else None,
+                )  # fmt: skip
                 for cores in replica_layouts(inst)
             ],
             ignore_index=True,

@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from hardware import catalog, zoo
+from hardware import STACKS, catalog, zoo
 from hardware.catalog import InstanceType
 from hardware.catalog.dtypes import DTYPES
 from hardware.catalog.power import UNAVAILABLE, chip_power
@@ -54,6 +54,14 @@ DtypeOption = Annotated[
     ),
 ]
 CsvOption = Annotated[bool, typer.Option("--csv", help="Print the full table as CSV.")]
+StackOption = Annotated[
+    str,
+    typer.Option(
+        "--stack",
+        help="GPU serving stack: auto (the best published: tensorrt) or one of "
+        f"{', '.join(STACKS)}.",
+    ),
+]
 
 
 MAX_BATCH = 4096  # as a scenario's batching.max_batch
@@ -107,6 +115,25 @@ def _dtype(dtype: str, inst: InstanceType | None = None) -> str:
             f"{inst.name} ({inst.chip.name}) does not run {dtype!r}; supported: {allowed}",
         )
     return dtype
+
+
+def _stack(stack: str, inst: InstanceType | None = None) -> str | None:
+    """``stack`` checked: None for ``auto``; a named stack only for a GPU ``inst``."""
+    choices = (AUTO_DTYPE, *STACKS)
+    if stack not in choices:
+        raise _fail(
+            "--stack", f"unknown stack {stack!r}{did_you_mean(stack, choices)}; "
+            f"expected one of {', '.join(choices)}",
+        )  # fmt: skip
+    if stack == AUTO_DTYPE:
+        return None
+    if inst is not None and not inst.chip.is_gpu:
+        raise _fail(
+            "--stack",
+            f"{stack!r} is a GPU serving stack; {inst.name} ({inst.chip.name}) runs the Neuron "
+            "compiler (use auto)",
+        )
+    return stack
 
 
 def _seq_len(spec: ModelSpec, seq_len: int | None) -> int:
@@ -167,6 +194,7 @@ def table_command(
     model: ModelOption,
     seq_len: SeqLenOption = None,
     dtype: DtypeOption = AUTO_DTYPE,
+    stack: StackOption = AUTO_DTYPE,
     cores: Annotated[int, typer.Option("--cores", help="Cores per replica (1 on GPUs).")] = 1,
     batch_sizes: Annotated[
         str, typer.Option("--batch-sizes", help="Comma-separated batch sizes.")
@@ -177,18 +205,22 @@ def table_command(
     inst = _instance(instance)
     spec = _model(model)
     dtype = _dtype(dtype, inst)
+    run_stack = _stack(stack, inst)
     seq = _seq_len(spec, seq_len)
     if inst.cores == 1 and cores != 1:
         raise _fail("--cores", f"a replica owns the single GPU of {inst.name}: use 1, not {cores}")
     if not 1 <= cores <= inst.cores or inst.cores % cores:
         raise _fail("--cores", f"must divide the {inst.cores} cores of {inst.name}, got {cores}")
-    rows = cost_tables.table(spec, inst, seq, dtype, cores, _batch_sizes(batch_sizes))
+    rows = cost_tables.table(
+        spec, inst, seq, dtype, cores, _batch_sizes(batch_sizes), stack=run_stack
+    )
     out = _console()
     if csv:
         out.print(rows.to_csv(index=False), end="", soft_wrap=True)
         return
     title = (
-        f"{spec.name}, {seq} {'px' if spec.kind == 'cnn' else 'tokens'}, {dtype} on {inst.name}: "
+        f"{spec.name}, {seq} {'px' if spec.kind == 'cnn' else 'tokens'}, {dtype} on {inst.name} "
+        f"({rows['stack'].iloc[0]}): "
         f"{rows.replicas.iloc[0]} replica(s) of {cores} core(s), full load"
     )
     grid = Table(title=title)
@@ -223,6 +255,7 @@ def compare_command(
     model: ModelOption,
     seq_len: SeqLenOption = None,
     dtype: DtypeOption = AUTO_DTYPE,
+    stack: StackOption = AUTO_DTYPE,
     max_batch: Annotated[
         int, typer.Option("--max-batch", min=1, max=MAX_BATCH, help="Largest batch size tried.")
     ] = 32,
@@ -247,6 +280,7 @@ def compare_command(
     """Every instance type at its cheapest layout and batch size, sorted by $ per million."""
     spec = _model(model)
     _dtype(dtype)
+    run_stack = _stack(stack)
     seq = _seq_len(spec, seq_len)
     budget_s = None
     if latency_budget is not None:
@@ -254,7 +288,9 @@ def compare_command(
         if budget_s <= 0:
             raise _fail("--latency-budget", f"must be > 0, got {latency_budget!r}")
     wait_s = _duration_s("--max-wait", max_wait)
-    result = cost_tables.compare(spec, seq, dtype, max_batch, budget_s, max_wait_s=wait_s)
+    result = cost_tables.compare(
+        spec, seq, dtype, max_batch, budget_s, max_wait_s=wait_s, stack=run_stack
+    )
     out = _console()
     if csv:
         out.print(result.best.to_csv(index=False), end="", soft_wrap=True)
@@ -267,16 +303,18 @@ def compare_command(
         f"full load, cheapest cores per replica and batch <= {max_batch}, {wait}{budget}"
     )
     headers = (
-        "instance", "dtype", "cores/replica", "batch", "service ms", "latency ms", "inf/s", "$/h",
-        "$/M inf", "inf/J",
+        "instance", "dtype", "stack", "cores/replica", "batch", "service ms", "latency ms",
+        "inf/s", "$/h", "$/M inf", "inf/J",
     )  # fmt: skip
     for header in headers:
-        grid.add_column(header, justify="left" if header in ("instance", "dtype") else "right")
+        left = header in ("instance", "dtype", "stack")
+        grid.add_column(header, justify="left" if left else "right")
     grid.add_column("note")
     for _, r in result.best.iterrows():
         grid.add_row(
             r.instance,
             r["dtype"],  # r.dtype is the Series dtype
+            r["stack"],  # r.stack is DataFrame.stack
             str(r.cores),
             str(r.batch_size),
             _number(1e3 * r.service_time_s, 3),

@@ -20,7 +20,7 @@ from hardware.timing.jitter import service_cv
 from sim.policies.host import HostCoefficients, HostCosts, coefficients
 from sim.policies.jitter import JitterDraws
 from sim.policies.shapes import TOKEN_KINDS, padded_sizes, resolve_shapes
-from sim.scenario.checks import pool_dtype, replica_cores
+from sim.scenario.checks import pool_dtype, pool_stack, replica_cores
 from sim.scenario.models import resolve_model, seq_len_bounds_by_model, seq_lens_of
 from sim.scenario.schema import PoolConfig, Scenario
 from sim.streams import name_index, stream
@@ -173,6 +173,7 @@ def _plan(
         "count": pool.count,
         "model": pool.model,
         "dtype": pool_dtype(pool),  # resolved: 'auto' is shown as the dtype it picked
+        "stack": pool_stack(pool, instance) if pool.service is None else None,
         "replicas_per_instance": replicas,
         "vcpus": instance.vcpus,
         "cores_per_replica": cores,
@@ -232,8 +233,9 @@ def host_costs(
 
     The defaults (``hardware.timing.host``): every request pays the framework and network
     overhead, and a token model's its tokenisation (image decoding is not modelled). The
-    per-batch framework cost is charged on GPUs only: the NeuronCore fit already holds it
-    (its benchmark rows time Python loops around the runtime call). Synthetic-service pools
+    per-batch framework cost is charged on GPUs running a compiled stack (TensorRT, ONNX
+    Runtime) only: the NeuronCore and PyTorch-eager fits already hold it (their benchmark
+    rows time Python loops around the framework call). Synthetic-service pools
     have no host stage unless one is given.
     """
     if pool.host == "none" or (pool.host == "auto" and pool.service is not None):
@@ -244,7 +246,7 @@ def host_costs(
         return HostCosts.model_construct(  # numbers in seconds already: no unit to parse
             per_request=p.request_overhead_s + (p.tokenise_fixed_s if tokens else 0.0),
             per_token=p.tokenise_per_token_s if tokens else 0.0,
-            per_batch=p.per_batch_s if instance.chip.is_gpu else 0.0,
+            per_batch=p.per_batch_s if pool_stack(pool, instance) not in (None, "eager") else 0.0,
         )
     return pool.host
 
@@ -272,7 +274,7 @@ def _service_tables_s(
     seq = padded_sizes(seq_lens, buckets)
     split = hardware.service_breakdown(
         model, instance, batch[:, None], seq[None, :], pool_dtype(pool), cores,
-        sparsity=pool.sparsity,
+        sparsity=pool.sparsity, stack=pool_stack(pool, instance),
     )  # fmt: skip
     shape = (len(batch), len(seq_lens))
     interval = np.broadcast_to(np.asarray(split.interval_s, dtype=float), shape).copy()

@@ -171,6 +171,14 @@ def _check_pool(
         ]
     if pool.service is not None:
         return []  # synthetic service: the hardware model is not consulted
+    if pool.stack != "auto" and not instance.chip.is_gpu:
+        return [
+            (
+                (*where, "stack"),
+                f"stack {pool.stack!r} applies to GPU instances; {pool.instance} "
+                f"({instance.chip.name}) runs the Neuron compiler (remove stack)",
+            )
+        ]
     if pool.sparsity is not None and not sparsity.supports(instance.chip):
         return [
             (
@@ -235,6 +243,13 @@ def pool_dtype(pool: PoolConfig) -> str:
 
     """
     return hardware.resolve_dtype(pool.instance, pool.dtype)
+
+
+def pool_stack(pool: PoolConfig, instance: catalog.InstanceType) -> str | None:
+    """The serving stack a pool's GPUs run (``auto``: the best published); None off GPUs."""
+    if not instance.chip.is_gpu:
+        return None
+    return hardware.resolve_stack(instance.chip, None if pool.stack == "auto" else pool.stack)
 
 
 def replica_cores(scenario: Scenario, pool: PoolConfig, longest: int) -> int | None:

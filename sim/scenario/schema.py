@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from analysis.schema import MAX_SEQ_LEN
+from hardware import STACKS
 from sim.policies.balancers import BALANCERS
 from sim.policies.host import HostConfig
 from sim.policies.jitter import JitterConfig
@@ -182,6 +183,11 @@ class PoolConfig(Config):
     )
     service: ServiceConfig | None = Field(
         default=None, description="synthetic service times instead of the hardware model"
+    )
+    stack: Literal[("auto", *STACKS)] = Field(  # type: ignore[valid-type]
+        default="auto",
+        description="GPU serving stack: 'auto' (the best published: tensorrt), 'tensorrt', "
+        "'onnxruntime' or 'eager' (PyTorch eager); GPUs only",
     )
     jitter: JitterConfig = Field(
         default="auto",

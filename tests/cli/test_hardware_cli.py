@@ -97,7 +97,8 @@ def test_compare_lists_every_family_in_its_natural_dtype():
     table_rows = [line.split("│") for line in text.splitlines() if line.startswith("│")]
     assert [r[1].strip() for r in table_rows] == rows.instance.tolist()
     assert [r[2].strip() for r in table_rows] == rows.dtype.tolist()
-    assert [int(r[3]) for r in table_rows] == rows.cores.tolist()  # cores per replica shown
+    assert [r[3].strip() for r in table_rows] == rows["stack"].tolist()
+    assert [int(r[4]) for r in table_rows] == rows.cores.tolist()  # cores per replica shown
     pointer = [line for line in text.splitlines() if "fleetsim plan" in line]
     assert (
         pointer
@@ -205,6 +206,10 @@ def test_compare_tries_replicas_over_several_cores():
         (["compare", "--model", "bert-base", "--max-wait", "5"], ["--max-wait", "needs a unit"]),
         (["compare", "--model", "bert-base", "--dtype", "auto16"],
          ["--dtype", "'auto16'", "auto, fp32"]),
+        (["compare", "--model", "bert-base", "--stack", "eagr"],
+         ["--stack", "'eagr'", "did you mean 'eager'", "tensorrt, onnxruntime, eager"]),
+        (["table", "--instance", "inf2.xlarge", "--model", "bert-base", "--stack", "tensorrt"],
+         ["--stack", "'tensorrt'", "inf2.xlarge", "Neuron"]),
     ],
 )  # fmt: skip
 def test_bad_input_exits_2_naming_option_and_value(args, fragments):
@@ -214,3 +219,32 @@ def test_bad_input_exits_2_naming_option_and_value(args, fragments):
     assert "Traceback" not in result.output
     for fragment in fragments:
         assert fragment in result.output, (fragment, result.output)
+
+
+def test_gpu_rows_name_their_stack_and_the_stack_changes_the_time():
+    """compare shows each row's stack (neuron on NeuronCores, the default tensorrt on GPUs);
+    --stack eager times the GPUs on the PyTorch-eager fit (slower than TensorRT at batch 1)
+    and leaves the NeuronCore rows as they were."""
+    best = csv_of(invoke("compare", "--model", "bert-base", "--max-batch", 1, "--csv"))
+    gpu = best.instance.map(lambda i: catalog.instance_type(i).chip.is_gpu)
+    assert set(best["stack"][gpu]) == {hardware.DEFAULT_STACK} == {"tensorrt"}
+    assert set(best["stack"][~gpu]) == {cost_tables.NEURON_STACK}
+    eager = csv_of(
+        invoke("compare", "--model", "bert-base", "--max-batch", 1, "--stack", "eager", "--csv")
+    )
+    assert set(
+        eager["stack"][eager.instance.map(lambda i: catalog.instance_type(i).chip.is_gpu)]
+    ) == {"eager"}
+    both = best.merge(eager, on="instance", suffixes=("", "_eager"))
+    on_gpu = both.instance.map(lambda i: catalog.instance_type(i).chip.is_gpu)
+    assert (both.service_time_s_eager[on_gpu] > both.service_time_s[on_gpu]).all()
+    assert (both.service_time_s_eager[~on_gpu] == both.service_time_s[~on_gpu]).all()
+    table = csv_of(
+        invoke("table", "--instance", "g4dn.xlarge", "--model", "bert-base", "--stack",
+               "onnxruntime", "--batch-sizes", "1", "--csv")
+    )  # fmt: skip
+    expected = hardware.service_time(
+        "bert-base", "g4dn.xlarge", 1, 128, "fp16", stack="onnxruntime"
+    )
+    assert table["stack"].tolist() == ["onnxruntime"]
+    assert table.service_time_s.iloc[0] == pytest.approx(expected)

@@ -199,3 +199,35 @@ def test_explicit_dtype_overrides_auto_and_the_summary_shows_the_resolved_one(tm
     sim.run(path, tmp_path / "out")
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert [p["dtype"] for p in summary["pools"]] == ["fp16"]
+
+
+def test_a_gpu_pool_runs_its_serving_stack():
+    """stack: auto is the best published (tensorrt); a named stack times the pool with that
+    stack's fit; the per-batch framework cost is charged on compiled stacks only (the eager
+    fit holds it); summary.json names the stack (None on NeuronCores)."""
+    from sim.engine.pool import plan_pools
+
+    times, hosts = {}, {}
+    for stack in ("auto", "tensorrt", "onnxruntime", "eager"):
+        sc = parse_scenario(scenario({"instance": "g4dn.xlarge", "stack": stack, "host": "auto"}))
+        (planned,) = plan_pools(sc, ["bert-base"])
+        expected = "tensorrt" if stack == "auto" else stack
+        assert planned.facts["stack"] == expected
+        seconds = hardware.service_time("bert-base", "g4dn.xlarge", [1, 2, 3, 4], 128, "fp16",
+                                        stack=expected)  # fmt: skip
+        assert planned.service_by_size_s[1:] == pytest.approx(seconds.tolist(), rel=1e-12)
+        times[stack], hosts[stack] = planned.service_by_size_s[1], planned.host.batch_s
+    assert times["auto"] == times["tensorrt"] < times["onnxruntime"] < times["eager"]
+    assert hosts["tensorrt"] == hosts["onnxruntime"] > 0 == hosts["eager"]
+    (neuron,) = plan_pools(parse_scenario(scenario({})), ["bert-base"])
+    assert neuron.facts["stack"] is None
+
+
+def test_a_stack_on_a_neuroncore_pool_is_refused():
+    """stack names a GPU serving stack: on an inf2 pool it is an error naming the field."""
+    with pytest.raises(ScenarioError) as err:
+        parse_scenario(scenario({"stack": "tensorrt"}))
+    assert "fleet[0].stack" in str(err.value) and "Neuron" in str(err.value)
+    with pytest.raises(ScenarioError) as err:
+        parse_scenario(scenario({"instance": "g5.xlarge", "stack": "tensor-rt"}))
+    assert "fleet[0].stack" in str(err.value) and "tensor-rt" in str(err.value)
