@@ -135,13 +135,16 @@ def estimate_run(
     for pool in scenario.fleet:
         cores = replica_cores(scenario, pool, bounds[pool.model][1]) or 1
         per_instance = max(catalog.instance_type(pool.instance).cores // cores, 1)
-        depth = cores if pool.service is None else 1
+        # batches inside a replica at once: a pipeline's stages; a one-core replica staging
+        # its next input (inf1) holds two
+        depth = max(cores, 2) if pool.service is None else 1
         instances += pool.count
         replicas += pool.count * per_instance
         most_inside = pool.queue_limit + per_instance * pool.batching.max_batch * depth
         waiting += pool.count * most_inside
         if pool.service is None:
-            table_cells += pool.batching.max_batch * len(seq_lens_of(scenario, pool.model))
+            # the interval and staged tables
+            table_cells += 2 * pool.batching.max_batch * len(seq_lens_of(scenario, pool.model))
     waiting = min(waiting, requests)
     state = instances * PER_INSTANCE_BYTES[engine] + replicas * PER_REPLICA_BYTES[engine]
     state += instances * VIEW_BYTES_PER_INSTANCE if processes else 0

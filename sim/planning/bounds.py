@@ -97,7 +97,8 @@ def unloaded_latency_s(scenario: Scenario, pool_name: str) -> float | None:
     """The SLO percentile of a request's latency in an idle pool (s): no count does better.
 
     An idle replica serves a request alone: after ``max_wait`` when it may batch (nobody
-    joins), then for its host stage and ``pipeline_depth`` intervals of a batch of one (at
+    joins), then for its host stage and ``pipeline_depth`` intervals of a batch of one, plus
+    the tail a replica staging its next input leaves after the interval (at
     its padded shape; jitter has mean 1 and is left out). None for a synthetic
     service (its draws have no fixed floor) or when no mix entry needs the pool.
     """
@@ -113,7 +114,10 @@ def unloaded_latency_s(scenario: Scenario, pool_name: str) -> float | None:
     for entry in entries:
         lengths, pmf = seq_len_pmf(entry, default_seq_len(scenario, config.model))
         latencies += [
-            wait_s + pool.host.seconds(1, int(s)) + pool.pipeline_depth * pool.service_s(1, int(s))
+            wait_s
+            + pool.host.seconds(1, int(s))
+            + pool.pipeline_depth * pool.service_s(1, int(s))
+            + (0.0 if pool.staged_s is None else pool.staged_s(1, int(s)))  # its staged tail
             for s in lengths
         ]
         probabilities += list(pmf * entry.weight / total)
