@@ -25,7 +25,7 @@ from hardware.timing.predictor import predictor_for
 if TYPE_CHECKING:  # pandas is imported where it is used: runs never need it
     import pandas as pd
 
-HARDWARE_MODEL_VERSION = "2.1"
+HARDWARE_MODEL_VERSION = "2.3"
 """Version of the service-time predictions; bumped whenever a prediction changes."""
 
 

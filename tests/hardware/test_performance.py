@@ -204,7 +204,7 @@ def test_dtype_supported():
 
 def test_public_api_and_version():
     """The package re-exports the documented API and a string model version."""
-    assert hardware.HARDWARE_MODEL_VERSION == "2.1"
+    assert hardware.HARDWARE_MODEL_VERSION == "2.3"
     for name in (
         "service_time",
         "service_time_table",
