@@ -2,8 +2,9 @@
 
 Data: ``data/gpu_published_calibration.csv``, read by :mod:`hardware.calibration.gpu_benchmarks`
 (one batch in flight in every row, so the published latency is the service time). For each
-stack of :data:`hardware.timing.gpu_stacks.STACKS` the parameters named in :data:`FREE` are
-fitted on that stack's rows, shared by every GPU; the rest keep the :data:`ASSUMED` values.
+stack of :data:`hardware.timing.gpu_stacks.STACKS` the parameters named in
+:data:`hardware.calibration.gpu_fit_choices.FREE` are fitted on that stack's rows, shared by
+every GPU; the rest keep their ``ASSUMED`` values (same module).
 Each GPU with at least :data:`MIN_CHIP_ROWS` TensorRT rows gets its own
 ``chip_efficiency_scale`` (the shared values fixed), applied under every stack: a 70 W T4
 sustains a lower share of its peak than an A100 whatever runs on it. GPUs without such rows
@@ -22,7 +23,6 @@ import itertools
 from dataclasses import dataclass, fields, replace
 from importlib import resources
 from pathlib import Path
-from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
@@ -30,115 +30,15 @@ from scipy.optimize import least_squares
 
 from hardware import catalog
 from hardware.calibration.gpu_benchmarks import interpret, load_gpu_published, observed
+from hardware.calibration.gpu_errors import errors, markdown, report_table
+from hardware.calibration.gpu_fit_choices import ASSUMED, BOUNDS, FREE, UNITS
 from hardware.models import zoo
 from hardware.timing.gpu import GpuParameters, components
 from hardware.timing.gpu_parameters import gpu_parameters
 from hardware.timing.gpu_stacks import STACKS
 
 MIN_CHIP_ROWS = 40
-"""Rows a GPU needs in a stack to get its own ``compute_efficiency``."""
-
-_UNITS = MappingProxyType(
-    {
-        "compute_efficiency": "fraction",
-        "bandwidth_efficiency": "fraction",
-        "launch_s": "s",
-        "overhead_s": "s",
-        "kernels_per_step_encoder": "kernels/step",
-        "kernels_per_step_cnn": "kernels/step",
-        "kernels_per_step_other": "kernels/step",
-        "int8_efficiency": "fraction",
-        "half_rate_rows": "rows",
-        "unfused_elementwise": "fraction",
-        "chip_efficiency_scale": "ratio",
-    }
-)
-
-_BOUNDS = MappingProxyType(
-    {
-        "compute_efficiency": (0.01, 1.0, 0.1),  # low, high, scale
-        "bandwidth_efficiency": (0.05, 1.0, 0.1),
-        "launch_s": (0.0, 2e-4, 1e-5),
-        "overhead_s": (0.0, 5e-3, 1e-4),
-        "int8_efficiency": (0.05, 1.0, 0.1),
-        "half_rate_rows": (0.0, 4096.0, 100.0),
-        "unfused_elementwise": (0.0, 1.0, 0.1),
-        "chip_efficiency_scale": (0.2, 3.0, 0.1),
-    }
-)
-
-FREE = MappingProxyType(
-    {
-        "tensorrt": (
-            "compute_efficiency",
-            "bandwidth_efficiency",
-            "launch_s",
-            "overhead_s",
-            "int8_efficiency",
-            "half_rate_rows",
-            "unfused_elementwise",
-        ),
-        "onnxruntime": ("compute_efficiency", "launch_s", "overhead_s", "unfused_elementwise"),
-        "eager": ("compute_efficiency", "launch_s", "overhead_s"),
-    }
-)
-"""Parameters fitted per stack (identifiable from its rows)."""
-
-_BW = (
-    "typical achieved fraction of GDDR6/HBM2 peak for streaming kernels; not identifiable from "
-    "these rows"
-)
-ASSUMED = MappingProxyType(
-    {
-        "tensorrt": {
-            "bandwidth_efficiency": (0.8, _BW),
-            "kernels_per_step_encoder": (
-                2.5,
-                "demoBERT fuses a layer into ~5 kernels (QKV GEMM, fused MHA, output GEMM with "
-                "residual+layernorm, FFN1 with GELU, FFN2 with residual+layernorm) = 2.5 per step",
-            ),
-            "kernels_per_step_cnn": (1.0, "TensorRT fuses conv + batch-norm + ReLU (+ add)"),
-            "kernels_per_step_other": (2.5, "other kinds are transformer layers: encoder count"),
-            "int8_efficiency": (1.0, "no INT8 rows"),
-            "half_rate_rows": (0.0, "no small-batch sweep"),
-            "unfused_elementwise": (0.0, "fused"),
-        },
-        "onnxruntime": {
-            "bandwidth_efficiency": (0.8, _BW),
-            "kernels_per_step_encoder": (
-                5.0,
-                "the ORT transformer optimizer fuses attention, skip-layernorm and bias-GELU: "
-                "~10 kernels per layer = 5 per step",
-            ),
-            "kernels_per_step_cnn": (1.0, "ORT fuses conv + batch-norm + ReLU"),
-            "kernels_per_step_other": (5.0, "other kinds are transformer layers: encoder count"),
-            "int8_efficiency": (1.0, "no INT8 rows: INT8 engines are a TensorRT feature here"),
-            "half_rate_rows": (
-                0.0,
-                "not identifiable from 22 rows at batch 1-16; 0 = full rate at any size",
-            ),
-        },
-        "eager": {
-            "bandwidth_efficiency": (0.8, _BW),
-            "kernels_per_step_encoder": (
-                9.5,
-                "a Hugging Face BertLayer in PyTorch eager launches ~19 kernels (q/k/v/out/ffn "
-                "addmm x6, 2 bmm, 2-3 copies, div, mask add, softmax, gelu, 2 residual adds, 2 "
-                "layernorms) = 9.5 per step (2 steps per layer)",
-            ),
-            "kernels_per_step_cnn": (
-                3.5,
-                "torchvision eager convolution step = conv + batch-norm + ReLU (3) plus the "
-                "residual add and ReLU shared by a block's convolutions (~0.5)",
-            ),
-            "kernels_per_step_other": (9.5, "other kinds are transformer layers: encoder count"),
-            "int8_efficiency": (1.0, "eager rows are fp32/fp16 only"),
-            "half_rate_rows": (0.0, "eager rows are batch 1 or one batch 16: not identifiable"),
-            "unfused_elementwise": (1.0, "eager launches every elementwise operator unfused"),
-        },
-    }
-)
-"""Fixed values per stack with their reasoning (ASSUMED in the data file)."""
+"""TensorRT rows a GPU needs to get its own ``chip_efficiency_scale``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,9 +118,9 @@ def _assumed_params(stack: str) -> GpuParameters:
 
 
 def _least_squares(residuals, starts, names):
-    low = [_BOUNDS[n][0] for n in names]
-    high = [_BOUNDS[n][1] for n in names]
-    scale = [_BOUNDS[n][2] for n in names]
+    low = [BOUNDS[n][0] for n in names]
+    high = [BOUNDS[n][1] for n in names]
+    scale = [BOUNDS[n][2] for n in names]
     best = None
     for start in starts:
         x0 = np.clip(start, low, high)
@@ -325,37 +225,6 @@ def fit_stack(
     return StackFit(stack, shared, per_chip, table)
 
 
-def errors(table: pd.DataFrame, by: str | None = None) -> pd.DataFrame:
-    """Median and p90 absolute relative errors of latency and throughput.
-
-    Args:
-        table: Rows with ``predicted_ms``, ``observed_ms``, ``observed_per_s`` and ``batch``.
-        by: Optional grouping column (e.g. ``"chip"``).
-
-    Returns:
-        ``rows, latency_median, latency_p90, throughput_median, throughput_p90`` (fractions).
-
-    """
-    t = table.assign(
-        lat=(table.predicted_ms / table.observed_ms - 1.0).abs(),
-        thr=(table.batch * 1e3 / table.predicted_ms / table.observed_per_s - 1.0).abs(),
-    )
-    groups = [("all", t)] if by is None else list(t.groupby(by))
-    return pd.DataFrame(
-        [
-            {
-                "group": name,
-                "rows": len(g),
-                "latency_median": g.lat.median(),
-                "latency_p90": g.lat.quantile(0.9),
-                "throughput_median": g.thr.median(),
-                "throughput_p90": g.thr.quantile(0.9),
-            }
-            for name, g in groups
-        ]
-    )
-
-
 def leave_one_model_out(
     stack: str, scales: dict[str, dict[str, float]] | None = None
 ) -> pd.DataFrame:
@@ -393,7 +262,7 @@ def parameter_rows(fits: list[StackFit]) -> list[dict[str, str]]:
 
     def row(stack: str, chip: str, name: str, value: float, source: str) -> dict[str, str]:
         return {"stack": stack, "chip": chip, "parameter": name, "value": f"{value:.4g}"} | {
-            "unit": _UNITS[name],
+            "unit": UNITS[name],
             "source": source,
         }
 
@@ -448,37 +317,6 @@ def fit_all() -> list[StackFit]:
     return [trt] + [fit_stack(stack, scales=scales) for stack in STACKS if stack != "tensorrt"]
 
 
-def report_table(fitted: pd.DataFrame, held: pd.DataFrame | None) -> pd.DataFrame:
-    """Per GPU and over all GPUs: in-fit and (optionally) held-out errors side by side.
-
-    Args:
-        fitted: A :attr:`StackFit.table` (in-fit predictions).
-        held: :func:`leave_one_model_out` of the same stack, or None.
-
-    Returns:
-        One row per GPU and a last row ``all``; columns ``rows`` then ``fit_*`` and ``held_*``
-        for ``latency_median, latency_p90, throughput_median, throughput_p90`` (fractions).
-
-    """
-    parts = []
-    for name, table in (("fit", fitted), ("held", held)):
-        if table is None:
-            continue
-        e = pd.concat([errors(table, "chip"), errors(table)]).set_index(["group", "rows"])
-        parts.append(e.add_prefix(f"{name}_"))
-    return pd.concat(parts, axis=1).reset_index()
-
-
-def _markdown(table: pd.DataFrame) -> str:
-    """A report table as a Markdown table, errors in percent."""
-    head = ["GPU", "rows"] + [c.replace("_", " ") for c in table.columns[2:]]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for row in table.itertuples(index=False):
-        cells = [str(row[0]), str(row[1])] + [f"{100 * v:.1f}%" for v in row[2:]]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
 def main(argv: list[str] | None = None) -> None:
     """Fit every stack, print errors (fit and leave-one-model-out), optionally write."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -498,7 +336,7 @@ def main(argv: list[str] | None = None) -> None:
             table = report_table(result.table, held)
             print(f"\n== {result.stack}: {free}")
             if args.report:
-                print(_markdown(table))
+                print(markdown(table))
                 continue
             print(f"   per-GPU values: {result.per_chip}")
             print(table.to_string(index=False))

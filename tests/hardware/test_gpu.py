@@ -11,7 +11,7 @@ import pytest
 
 import hardware
 from hardware import catalog
-from hardware.calibration import gpu_fit
+from hardware.calibration import gpu_fit_choices
 from hardware.planning import cost_tables
 from hardware.timing.gpu_parameters import gpu_parameters
 from hardware.timing.gpu_stacks import STACKS
@@ -70,7 +70,9 @@ def test_gpu_assumptions_are_labelled():
     params = pd.read_csv(DATA / "gpu_parameters.csv")
     assert set(params["stack"]) == {"*", *STACKS}
     for row in params.itertuples():
-        fitted = row.chip != "*" or (row.stack != "*" and row.parameter in gpu_fit.FREE[row.stack])
+        fitted = row.chip != "*" or (
+            row.stack != "*" and row.parameter in gpu_fit_choices.FREE[row.stack]
+        )
         assert row.source.startswith("FITTED" if fitted else "ASSUMED"), row
 
 

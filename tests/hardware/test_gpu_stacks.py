@@ -11,7 +11,7 @@ import pytest
 
 import hardware
 from hardware import calibrate
-from hardware.calibration import gpu_benchmarks, gpu_fit, row_times
+from hardware.calibration import gpu_benchmarks, gpu_errors, gpu_fit, gpu_fit_choices, row_times
 from hardware.timing.gpu_parameters import gpu_parameters
 from hardware.timing.gpu_stacks import DEFAULT_STACK, STACKS
 
@@ -31,7 +31,7 @@ ERROR_COLUMNS = ("latency_median", "latency_p90", "throughput_median", "throughp
 
 def assert_documented(table: pd.DataFrame, documented: tuple[float, ...]) -> None:
     """Each error of ``table`` within the tolerance of its documented value (both ways)."""
-    e = gpu_fit.errors(table).iloc[0]
+    e = gpu_errors.errors(table).iloc[0]
     for column, value in zip(ERROR_COLUMNS, documented, strict=True):
         tolerance = MEDIAN_TOLERANCE if column.endswith("median") else P90_TOLERANCE
         assert abs(e[column] - value) <= tolerance, (column, e[column], value)
@@ -72,10 +72,12 @@ def test_t4_tensorrt_matches_the_published_figure():
 
 def test_stacks_on_neuroncores_are_errors_or_nan():
     """A stack named for an Inferentia instance: ValueError from scalar calls, NaN in arrays."""
-    with pytest.raises(ValueError, match="GPUs only"):
+    with pytest.raises(ValueError, match="GPUs only.*got 'tensorrt'"):
         hardware.service_time("bert-base", "inf2.xlarge", 1, 128, stack="tensorrt")
-    with pytest.raises(ValueError, match="GPUs only"):
+    with pytest.raises(ValueError, match="GPUs only.*got 'eager'"):
         hardware.service_breakdown("bert-base", "inf1.xlarge", 1, 128, stack="eager")
+    for name in ("service_time", "service_breakdown"):
+        getattr(hardware, name)("bert-base", "inf2.xlarge", 1, 128, stack=None)  # no error
     grid = hardware.service_time_array(
         ["bert-base"], ["inf2.xlarge", "g5.xlarge"], [1, 8], [128], "fp16", stack="eager"
     )
@@ -242,7 +244,7 @@ def test_shipped_parameters_reproduce_documented_errors(stack):
     rows = gpu_fit.fit_rows(stack)
     predicted = gpu_fit.predict_ms(rows, lambda chip: gpu_parameters(chip, stack))
     table = rows.assign(predicted_ms=predicted)
-    print(f"{stack}: {gpu_fit.errors(table).iloc[0].to_dict()}")
+    print(f"{stack}: {gpu_errors.errors(table).iloc[0].to_dict()}")
     assert len(rows) == DOCUMENTED[stack][0]
     assert_documented(table, DOCUMENTED[stack][1])
 
@@ -251,11 +253,11 @@ def test_shipped_parameters_reproduce_documented_errors(stack):
 def test_held_out_errors_reproduce_the_documented_figures(stack):
     """Leave-one-model-out errors match docs/hardware.md; TensorRT and eager meet the 20% target."""
     held = gpu_fit.leave_one_model_out(stack, gpu_fit.shipped_chip_scales())
-    print(f"{stack} held out: {gpu_fit.errors(held).iloc[0].to_dict()}")
+    print(f"{stack} held out: {gpu_errors.errors(held).iloc[0].to_dict()}")
     assert len(held) == DOCUMENTED[stack][0]
     assert_documented(held, DOCUMENTED[stack][2])
     if stack != "onnxruntime":  # 22 rows of 4 models: misses the target (docs/hardware.md)
-        e = gpu_fit.errors(held).iloc[0]
+        e = gpu_errors.errors(held).iloc[0]
         assert e.latency_median <= 0.20 and e.throughput_median <= 0.20
 
 
@@ -263,8 +265,8 @@ def test_held_out_errors_reproduce_the_documented_figures(stack):
 def test_refit_reproduces_stored_parameters(refit, stack):
     """python -m hardware.calibration.gpu_fit recovers the shipped fitted values (within 5%)."""
     fitted = refit[stack]
-    for name in gpu_fit.FREE[stack]:
-        low, high, _ = gpu_fit._BOUNDS[name]
+    for name in gpu_fit_choices.FREE[stack]:
+        low, high, _ = gpu_fit_choices.BOUNDS[name]
         stored = getattr(gpu_parameters("nvidia-l4", stack), name)
         assert getattr(fitted.shared, name) == pytest.approx(
             stored, rel=0.05, abs=0.01 * (high - low)
@@ -278,5 +280,18 @@ def test_a_broken_stack_fails_the_error_check():
     """Eager parameters on the TensorRT rows miss the documented errors by far (the check bites)."""
     rows = gpu_fit.fit_rows("tensorrt")
     predicted = gpu_fit.predict_ms(rows, lambda chip: gpu_parameters(chip, "eager"))
-    e = gpu_fit.errors(rows.assign(predicted_ms=predicted)).iloc[0]
+    e = gpu_errors.errors(rows.assign(predicted_ms=predicted)).iloc[0]
     assert e.latency_median > 3 * DOCUMENTED["tensorrt"][1][0]
+
+
+def test_report_table_is_the_documented_layout(refit):
+    """--report's table: one row per GPU and 'all', in-fit and held-out columns, in percent."""
+    fit = refit["eager"]
+    held = gpu_fit.leave_one_model_out("eager", gpu_fit.chip_scales(refit["tensorrt"].per_chip))
+    table = gpu_errors.report_table(fit.table, held)
+    assert table.group.tolist() == ["nvidia-a10g", "nvidia-t4", "all"]
+    assert table.rows.tolist() == [44, 4, 48]
+    text = gpu_errors.markdown(table)
+    first = gpu_errors.errors(fit.table).iloc[0]
+    assert f"| all | 48 | {100 * first.latency_median:.1f}% |" in text
+    assert text.splitlines()[0].endswith("| held throughput median | held throughput p90 |")
