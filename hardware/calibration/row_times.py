@@ -238,12 +238,7 @@ def predict_gpu_published(rows: pd.DataFrame) -> pd.DataFrame:
         service[where] = parts.total_s
     rows["pred_throughput_per_s"] = info.batch.to_numpy() / service
     rows["pred_latency_ms"] = service * 1e3
-    missing = np.isnan(service)
-    if missing.any():
-        reasons = info.reason.where(info.reason != "", "size outside the model's range")
-        counts = reasons[missing].value_counts()
-        detail = "; ".join(f"{n} x {reason}" for reason, n in counts.items())
-        warnings.warn(f"{missing.sum()} GPU rows not predicted (NaN): {detail}", stacklevel=3)
+    _warn_missing(service, info, "size outside the model's range", "GPU rows", stacklevel=4)
     return rows
 
 
@@ -288,10 +283,19 @@ def predict(rows: pd.DataFrame) -> pd.DataFrame:
     )
     rows["pred_throughput_per_s"] = thr
     rows["pred_latency_p50_ms"] = p50 * 1e3
+    _warn_missing(service, info, "model, instance, size or dtype unknown", "rows", stacklevel=3)
+    return rows
+
+
+def _warn_missing(
+    service: np.ndarray, info: pd.DataFrame, default: str, what: str, stacklevel: int
+) -> None:
+    """One warning counting the rows without a prediction, by reason (``default`` if none)."""
     missing = np.isnan(service)
     if missing.any():
-        reasons = info.reason.where(info.reason != "", "model, instance, size or dtype unknown")
+        reasons = info.reason.where(info.reason != "", default)
         counts = reasons[missing].value_counts()
         detail = "; ".join(f"{n} x {reason}" for reason, n in counts.items())
-        warnings.warn(f"{missing.sum()} rows not predicted (NaN): {detail}", stacklevel=2)
-    return rows
+        warnings.warn(
+            f"{missing.sum()} {what} not predicted (NaN): {detail}", stacklevel=stacklevel
+        )

@@ -48,7 +48,7 @@ from hardware.planning.capacity import (
     replica_layouts,
     resolve_dtype,
 )
-from hardware.timing.gpu_stacks import STACKS, resolve_stack
+from hardware.timing.gpu_stacks import check_stack, resolve_stack
 from hardware.timing.service_times import service_breakdown
 
 if TYPE_CHECKING:  # pandas is imported where it is used: runs never need it
@@ -245,8 +245,8 @@ def compare(
     if latency_budget_s is not None and not latency_budget_s > 0:
         raise ValueError(f"latency budget must be > 0 s, got {latency_budget_s!r}")
     _check_max_wait(max_wait_s)
-    if stack is not None and stack not in STACKS:
-        raise ValueError(f"unknown GPU stack {stack!r}; choose one of {', '.join(STACKS)}")
+    if stack is not None:
+        check_stack(stack)
     names = instance_type_names() if instances is None else instances
     batch = np.arange(1, max_batch + 1)
     best: list[pd.DataFrame] = []

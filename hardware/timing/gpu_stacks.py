@@ -53,8 +53,16 @@ def resolve_stack(chip: Chip, stack: str | None) -> str | None:
                 f"stack applies to GPUs only; {chip.name} runs the Neuron compiler, got {stack!r}"
             )
         return None
-    if stack is None:
-        return DEFAULT_STACK
+    return DEFAULT_STACK if stack is None else check_stack(stack)
+
+
+def check_stack(stack: str) -> str:
+    """``stack`` if it names a stack of :data:`STACKS`.
+
+    Raises:
+        ValueError: An unknown stack, with the choices.
+
+    """
     if stack not in STACKS:
         raise ValueError(f"unknown GPU stack {stack!r}; choose one of {', '.join(STACKS)}")
     return stack

@@ -97,14 +97,18 @@ def _instance(name: str) -> InstanceType:
         ) from None
 
 
-def _dtype(dtype: str, inst: InstanceType | None = None) -> str:
-    """``dtype`` checked (resolved on ``inst`` when one is given)."""
-    choices = (AUTO_DTYPE, *DTYPES)
-    if dtype not in choices:
+def _one_of(option: str, kind: str, value: str, choices: tuple[str, ...]) -> None:
+    """Refuse ``value`` unless it is one of ``choices``, with a did-you-mean."""
+    if value not in choices:
         raise _fail(
-            "--dtype", f"unknown dtype {dtype!r}{did_you_mean(dtype, choices)}; "
+            option, f"unknown {kind} {value!r}{did_you_mean(value, choices)}; "
             f"expected one of {', '.join(choices)}",
         )  # fmt: skip
+
+
+def _dtype(dtype: str, inst: InstanceType | None = None) -> str:
+    """``dtype`` checked (resolved on ``inst`` when one is given)."""
+    _one_of("--dtype", "dtype", dtype, (AUTO_DTYPE, *DTYPES))
     if inst is None:
         return dtype
     dtype = resolve_dtype(inst, dtype)
@@ -119,12 +123,7 @@ def _dtype(dtype: str, inst: InstanceType | None = None) -> str:
 
 def _stack(stack: str, inst: InstanceType | None = None) -> str | None:
     """``stack`` checked: None for ``auto``; a named stack only for a GPU ``inst``."""
-    choices = (AUTO_DTYPE, *STACKS)
-    if stack not in choices:
-        raise _fail(
-            "--stack", f"unknown stack {stack!r}{did_you_mean(stack, choices)}; "
-            f"expected one of {', '.join(choices)}",
-        )  # fmt: skip
+    _one_of("--stack", "stack", stack, (AUTO_DTYPE, *STACKS))
     if stack == AUTO_DTYPE:
         return None
     if inst is not None and not inst.chip.is_gpu:
