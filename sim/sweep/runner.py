@@ -225,6 +225,8 @@ class SweepSession:
             failed += outcome.status == "failed"
             done += outcome.status != "failed"
             self._report(len(tasks), done, failed, len(pending) - ended, ended, start)
+        for point in points:  # a worker killed after publishing, before unlinking its lock
+            remove_stale_staging(point_dir(self.out_dir, point.point_id))
         return outcomes
 
     def _report(

@@ -295,3 +295,23 @@ def test_a_scheduler_without_workers_is_one_clear_error(tmp_path, monkeypatch):
     with pytest.raises(executors.ClusterError, match="has no workers .*`dask worker tcp://h:1`"):
         executors.DaskExecutor(tmp_path, "tcp://h:1", None)
     assert not list(tmp_path.iterdir())
+
+
+def test_a_lock_left_by_a_worker_killed_after_publishing_is_removed(tmp_path, monkeypatch):
+    """A worker killed between publishing a replication and unlinking its output lock leaves
+    an abandoned lock file; the sweep removes it when its tasks end, the same run."""
+    import sim.engine.api as api
+
+    real_run = api.run
+
+    def killed_after_publishing(scenario, out, **kwargs):
+        result = real_run(scenario, out, **kwargs)
+        out = Path(out)
+        out.with_name(f".{out.name}.fleetsim-lock").write_text("{}")  # held by nobody
+        return result
+
+    path = write_sweep(tmp_path, {**SMALL, "trace": "summary"})
+    monkeypatch.setattr(api, "run", killed_after_publishing)
+    result = invoke("sweep", path, "--out", tmp_path / "out", "--serial")
+    assert result.exit_code == 0, result.output
+    assert not list((tmp_path / "out").rglob("*.fleetsim-lock"))
