@@ -1,0 +1,170 @@
+"""A sweep's (or capacity plan's) part of the report: metrics against each varied field.
+
+Each point's replications are summarised by their mean and a 95% Student-t interval
+(``analysis.replication_summary``); the plots put each varied field on the x axis (one
+line per combination of the other varied fields) with the p99 latency and the cost per
+million completed requests, and a table lists every point.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from analysis.report import figures
+from analysis.report.formatting import field_label, number, percent
+from analysis.report.html import Heading, Note, Section, Table
+from analysis.report.pages import PROJECTED_NOTE, plot
+
+METRICS = ("latency_p99_s", "cost_per_million_usd", "throughput_per_s", "slo_attainment")
+PANELS = (
+    ("latency_p99_s", "p99 latency (ms)", 1e3),
+    ("cost_per_million_usd", "cost per million completed (USD)", 1.0),
+)
+MAX_SERIES = 10
+"""More combinations of the other varied fields than this: points without lines."""
+
+
+def point_summary(rows: pd.DataFrame, varied: list[str]) -> pd.DataFrame:
+    """One row per point: varied values, replications, and mean/low/high of ``METRICS``.
+
+    Intervals are Student t at 95% over the point's completed replications (NaN ends with
+    one replication). Also ``slo_met_all`` (the SLO held in every replication),
+    ``utilisation_max_mean`` (the busiest pool) and ``projected``.
+    """
+    ok = rows[rows["status"] == "ok"] if "status" in rows else rows
+    utilisation = [c for c in rows.columns if c.startswith("utilisation.")]
+    projected = [c for c in rows.columns if c.startswith("pools.") and c.endswith(".projected")]
+    out = []
+    order = list(dict.fromkeys(rows["point_id"]))
+    for point_id in order:
+        group = ok[ok["point_id"] == point_id]
+        first = rows[rows["point_id"] == point_id].iloc[0]
+        record: dict[str, Any] = {"point_id": point_id, **{v: first[v] for v in varied}}
+        record["replications"] = len(group)
+        record["replications_run"] = int((rows["point_id"] == point_id).sum())
+        for metric in METRICS:
+            values = group[metric].to_numpy(dtype=float) if metric in group else np.zeros(0)
+            record.update(_t_interval(metric, values[np.isfinite(values)]))
+        record["slo_met_all"] = bool(len(group)) and bool(group["slo_met"].all())
+        busiest = group[utilisation].max(axis=1) if utilisation and len(group) else pd.Series()
+        record["utilisation_max_mean"] = float(busiest.mean()) if len(busiest) else math.nan
+        record["projected"] = bool(first[projected].fillna(False).any()) if projected else False
+        out.append(record)
+    return pd.DataFrame(out)
+
+
+def _t_interval(metric: str, values: np.ndarray) -> dict[str, float]:
+    n = values.size
+    mean = float(values.mean()) if n else math.nan
+    half = math.nan
+    if n > 1:
+        half = float(stats.t.ppf(0.975, n - 1) * values.std(ddof=1) / math.sqrt(n))
+    return {f"{metric}_mean": mean, f"{metric}_low": mean - half, f"{metric}_high": mean + half}
+
+
+def sweep_section(label: str, facts: dict[str, Any], rows: pd.DataFrame) -> Section:
+    """The sweep's plots against each varied field and its table of points."""
+    varied = [v for v in facts.get("varied", []) if v in rows.columns]
+    section = Section(f"Sweep: {label}")
+    reps = facts.get("replications", "?")
+    source = str(facts.get("source", "")).strip().splitlines()
+    command = source[0] if len(source) == 1 and source[0].startswith("fleetsim") else None
+    section.blocks.append(
+        Note(
+            f"{len(set(rows['point_id']))} points x {reps} replications; varied: "
+            f"{', '.join(varied) or 'nothing'}; traces: {facts.get('trace', '?')}"
+            + (f"; made by: {command}" if command else "")
+            + ". Each point shows the mean of its replications with a 95% Student-t interval "
+            "(error bars); replication r of every point sees the same arrivals."
+        )
+    )
+    points = point_summary(rows, varied)
+    if points["projected"].any():
+        section.blocks.append(Note(PROJECTED_NOTE.format(runs="points marked PROJECTED"), True))
+    slo = rows["slo_target_s"].dropna()
+    slo_target_s = float(slo.iloc[0]) if len(slo) and slo.nunique() == 1 else None
+    for field in varied:
+        if points[field].nunique() < 2:
+            continue
+        others = [v for v in varied if v != field and points[v].nunique() > 1]
+        frame = points.copy()
+        series = None
+        if others:
+            frame["others"] = [
+                ", ".join(f"{o.rsplit('.', 1)[-1]}={row[o]}" for o in others)
+                for _, row in frame.iterrows()
+            ]
+            if frame["others"].nunique() <= MAX_SERIES:
+                series = "others"
+        if field.endswith(".instance"):
+            frame[field] = [
+                f"{v} (PROJECTED)" if p else str(v)
+                for v, p in zip(frame[field], frame["projected"], strict=True)
+            ]
+        section.blocks.append(Heading(f"Against {field}"))
+        fig = figures.sweep_metric(frame, field, field_label(field), series, PANELS, slo_target_s)
+        section.blocks.append(
+            plot(
+                fig,
+                f"{label}-vs-{field}",
+                f"p99 latency and cost per million against {field}"
+                + (
+                    f", one line per {', '.join(o.rsplit('.', 1)[-1] for o in others)}"
+                    if series
+                    else ""
+                )
+                + "; the dotted line is the SLO target.",
+                f"Sweep {label}: p99 and cost per million against {field}",
+            )
+        )
+    section.blocks.append(points_table(points, varied))
+    return section
+
+
+def points_table(points: pd.DataFrame, varied: list[str]) -> Table:
+    """One row per point: the varied values and the replication summaries."""
+    columns = [
+        *[v.rsplit(".", 1)[-1] if v.count(".") else v for v in varied],
+        "replications ok",
+        "p99 mean [95% interval] (ms)",
+        "SLO met (every rep)",
+        "busiest pool utilisation",
+        "throughput (/s)",
+        "cost per million mean [95% interval] (USD)",
+        "point",
+    ]
+    rows = []
+    for _, p in points.iterrows():
+        values = [
+            str(p[v]) + (" PROJECTED" if v.endswith(".instance") and p["projected"] else "")
+            for v in varied
+        ]
+        rows.append(
+            [
+                *values,
+                f"{p['replications']}/{p['replications_run']}",
+                _ci(p, "latency_p99_s", 1e3),
+                "yes" if p["slo_met_all"] else "NO",
+                percent(p["utilisation_max_mean"]),
+                number(p["throughput_per_s_mean"]),
+                _ci(p, "cost_per_million_usd", 1.0),
+                str(p["point_id"]),
+            ]
+        )
+    if not varied:
+        columns = columns[len(varied) :]
+    return Table("Points (mean over replications)", columns, rows)
+
+
+def _ci(p: pd.Series, metric: str, scale: float) -> str:
+    mean, low, high = (p[f"{metric}_{k}"] * scale for k in ("mean", "low", "high"))
+    if not math.isfinite(mean):
+        return "-"
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return number(mean)
+    return f"{number(mean)} [{number(low)}, {number(high)}]"
