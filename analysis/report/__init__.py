@@ -22,7 +22,7 @@ from pathlib import Path
 from analysis.report.html import Section, render_page, slug
 from analysis.report.sources import ReportInputError, RunSource, SweepSource, resolve
 
-__all__ = ["Report", "ReportInputError", "build_report", "write_report"]
+__all__ = ["Report", "ReportInputError", "build_report", "check_outputs", "write_report"]
 
 
 @dataclass
@@ -80,6 +80,26 @@ def write_report(report: Report, out: str | Path, png_dir: str | Path | None = N
         ReportInputError: ``out``'s directory or ``png_dir``'s parent does not exist.
 
     """
+    check_outputs(out, png_dir)
+    out = Path(out)
+    written = []
+    if png_dir is not None:
+        png_dir = Path(png_dir)
+        png_dir.mkdir(exist_ok=True)
+        for name, data in report.plots:
+            written.append(_write_atomic(png_dir / name, data))
+    written.insert(0, _write_atomic(out, report.html.encode("utf-8")))
+    return written
+
+
+def check_outputs(out: str | Path, png_dir: str | Path | None = None) -> None:
+    """Refuse outputs that cannot be written, before any work is done.
+
+    Raises:
+        ReportInputError: ``out`` is a directory or its directory does not exist, or
+            ``png_dir`` is a file or neither it nor its parent exists.
+
+    """
     out = Path(out)
     if out.is_dir():
         raise ReportInputError(out, "is a directory; give the HTML file to write", argument="-o")
@@ -87,15 +107,10 @@ def write_report(report: Report, out: str | Path, png_dir: str | Path | None = N
         raise ReportInputError(out, "its directory does not exist", argument="-o")
     if png_dir is not None:
         png_dir = Path(png_dir)
+        if png_dir.exists() and not png_dir.is_dir():
+            raise ReportInputError(png_dir, "is not a directory", argument="--png")
         if not png_dir.is_dir() and not png_dir.parent.is_dir():
             raise ReportInputError(png_dir, "neither it nor its parent exists", argument="--png")
-    written = []
-    if png_dir is not None:
-        png_dir.mkdir(exist_ok=True)
-        for name, data in report.plots:
-            written.append(_write_atomic(png_dir / name, data))
-    written.insert(0, _write_atomic(out, report.html.encode("utf-8")))
-    return written
 
 
 def _version() -> str:

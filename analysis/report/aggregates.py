@@ -34,11 +34,15 @@ COLUMNS = ["latency_s", "queue_s", "batch_size", "status", "warmup"]
 """The trace columns the aggregates read."""
 
 
-def _log_bins(values_s: np.ndarray) -> np.ndarray:
-    """Counts of values (s) per bin of ``EDGES_S`` (clipped into the end bins)."""
-    index = np.searchsorted(EDGES_S, values_s, side="right") - 1
-    index = np.clip(index, 0, EDGES_S.size - 2)
-    return np.bincount(index, minlength=EDGES_S.size - 1)
+def _log_bins(values_s: np.ndarray) -> tuple[np.ndarray, int]:
+    """Counts of values (s) per bin ``(EDGES_S[i], EDGES_S[i + 1]]``, and of values <= LOW_S.
+
+    Values above ``HIGH_S`` are counted in the last bin.
+    """
+    index = np.searchsorted(EDGES_S, values_s, side="left") - 1
+    below = index < 0
+    index = np.minimum(index[~below], EDGES_S.size - 2)
+    return np.bincount(index, minlength=EDGES_S.size - 1), int(below.sum())
 
 
 @dataclass
@@ -47,7 +51,9 @@ class TraceAggregates:
 
     latency_counts: np.ndarray = field(default_factory=lambda: np.zeros(EDGES_S.size - 1, int))
     queue_counts: np.ndarray = field(default_factory=lambda: np.zeros(EDGES_S.size - 1, int))
+    latency_below: int = 0
     queue_zero: int = 0
+    queue_below: int = 0
     batch_requests: dict[int, int] = field(default_factory=dict)
     rows: int = 0
 
@@ -72,10 +78,14 @@ class TraceAggregates:
         done = ok & measured
         self.rows += int(measured.sum())
         latency = latency_s[done]
-        self.latency_counts += _log_bins(latency[np.isfinite(latency)])
+        counts, below = _log_bins(latency[np.isfinite(latency)])
+        self.latency_counts += counts
+        self.latency_below += below
         waits = queue_s[measured & np.isfinite(queue_s)]
         self.queue_zero += int((waits <= 0).sum())
-        self.queue_counts += _log_bins(waits[waits > 0])
+        counts, below = _log_bins(waits[waits > 0])
+        self.queue_counts += counts
+        self.queue_below += below
         sizes, counts = np.unique(batch_size[done], return_counts=True)
         for size, count in zip(sizes.tolist(), counts.tolist(), strict=True):
             self.batch_requests[int(size)] = self.batch_requests.get(int(size), 0) + count
@@ -103,12 +113,12 @@ class TraceAggregates:
 
     def latency_cdf(self) -> tuple[np.ndarray, np.ndarray]:
         """(edges_s, share of completed requests with latency <= edge), trimmed to the data."""
-        return _cdf(self.latency_counts, 0)
+        return _cdf(self.latency_counts, self.latency_below)
 
     def queue_wait_cdf(self) -> tuple[np.ndarray, np.ndarray, float]:
         """(edges_s, share of started requests waiting <= edge, share that waited 0)."""
-        total = self.queue_counts.sum() + self.queue_zero
-        edges, cdf = _cdf(self.queue_counts, self.queue_zero)
+        total = self.queue_counts.sum() + self.queue_zero + self.queue_below
+        edges, cdf = _cdf(self.queue_counts, self.queue_zero + self.queue_below)
         return edges, cdf, (self.queue_zero / total if total else float("nan"))
 
     def batch_shares(self) -> tuple[np.ndarray, np.ndarray]:

@@ -29,9 +29,10 @@ def report(
     ] = None,
 ) -> None:
     """Write one self-contained HTML file with the runs' and sweeps' tables and plots."""
-    from analysis.report import ReportInputError, build_report, write_report
+    from analysis.report import ReportInputError, build_report, check_outputs, write_report
 
     try:
+        check_outputs(out, png)
         written = write_report(build_report(paths), out, png)
     except ReportInputError as exc:
         raise fail(str(exc)) from None
