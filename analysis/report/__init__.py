@@ -56,7 +56,7 @@ def build_report(paths: list[str | Path], title: str | None = None) -> Report:
         sections.append(runs_section(runs))
     for source in sources:
         if isinstance(source, SweepSource):
-            sections.append(sweep_section(source.label, source.manifest, source.rows))
+            sections.append(sweep_section(source.label, source.manifest, source.rows, source.path))
     title = title or "fleetsim report: " + ", ".join(s.label for s in sources)
     facts = [
         f"Made {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by fleetsim {_version()} from: "

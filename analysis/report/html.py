@@ -31,6 +31,7 @@ table { border-collapse: collapse; font-size: 0.88rem; font-variant-numeric: tab
 caption { text-align: left; font-weight: 600; padding-bottom: 0.3rem; }
 th, td { border: 1px solid #ddd; padding: 0.25rem 0.55rem; text-align: right;
   white-space: nowrap; vertical-align: top; }
+td.text { white-space: normal; min-width: 22rem; text-align: left; }
 th { background: #f3f3f3; }
 th:first-child, td:first-child { text-align: left; position: sticky; left: 0;
   background: #fbfbfb; }
@@ -39,6 +40,9 @@ figure img { max-width: 100%; height: auto; display: block; border: 1px solid #e
 figcaption { font-size: 0.88rem; color: #444; margin-top: 0.3rem; }
 code { font-size: 0.9em; }
 """
+
+LONG_CELL = 40
+"""Cells longer than this (characters) wrap, left-aligned; others stay on one line."""
 
 
 @dataclass
@@ -121,7 +125,11 @@ def render_block(block: Block) -> str:
     body = "".join(
         "<tr>"
         + "".join(
-            f'<th scope="row">{_e(cell)}</th>' if i == 0 else f"<td>{_e(cell)}</td>"
+            f'<th scope="row">{_e(cell)}</th>'
+            if i == 0
+            else f'<td class="text">{_e(cell)}</td>'
+            if len(cell) > LONG_CELL
+            else f"<td>{_e(cell)}</td>"
             for i, cell in enumerate(row)
         )
         + "</tr>"

@@ -9,6 +9,7 @@ million completed requests, and a table lists every point.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,8 @@ PANELS = (
     ("latency_p99_s", "p99 latency (ms)", 1e3),
     ("cost_per_million_usd", "cost per million completed (USD)", 1.0),
 )
+PLAN_PARQUET = "plan.parquet"
+"""What ``fleetsim plan`` writes beside its sweep files."""
 MAX_SERIES = 10
 """More combinations of the other varied fields than this: points without lines."""
 
@@ -55,7 +58,13 @@ def point_summary(rows: pd.DataFrame, varied: list[str]) -> pd.DataFrame:
         record["utilisation_max_mean"] = float(busiest.mean()) if len(busiest) else math.nan
         record["projected"] = bool(first[projected].fillna(False).any()) if projected else False
         out.append(record)
-    return pd.DataFrame(out)
+    frame = pd.DataFrame(out)
+    if varied and len(frame):
+        try:
+            frame = frame.sort_values(varied, kind="stable")
+        except TypeError:  # a column mixing numbers and names: by text
+            frame = frame.sort_values(varied, kind="stable", key=lambda c: c.astype(str))
+    return frame.reset_index(drop=True)
 
 
 def _t_interval(metric: str, values: np.ndarray) -> dict[str, float]:
@@ -67,7 +76,9 @@ def _t_interval(metric: str, values: np.ndarray) -> dict[str, float]:
     return {f"{metric}_mean": mean, f"{metric}_low": mean - half, f"{metric}_high": mean + half}
 
 
-def sweep_section(label: str, facts: dict[str, Any], rows: pd.DataFrame) -> Section:
+def sweep_section(
+    label: str, facts: dict[str, Any], rows: pd.DataFrame, source_dir: Path | None = None
+) -> Section:
     """The sweep's plots against each varied field and its table of points."""
     varied = [v for v in facts.get("varied", []) if v in rows.columns]
     section = Section(f"Sweep: {label}")
@@ -88,42 +99,96 @@ def sweep_section(label: str, facts: dict[str, Any], rows: pd.DataFrame) -> Sect
         section.blocks.append(Note(PROJECTED_NOTE.format(runs="points marked PROJECTED"), True))
     slo = rows["slo_target_s"].dropna()
     slo_target_s = float(slo.iloc[0]) if len(slo) and slo.nunique() == 1 else None
+    frame = points.copy()
     for field in varied:
-        if points[field].nunique() < 2:
-            continue
-        others = [v for v in varied if v != field and points[v].nunique() > 1]
-        frame = points.copy()
-        series = None
-        if others:
-            frame["others"] = [
-                ", ".join(f"{o.rsplit('.', 1)[-1]}={row[o]}" for o in others)
-                for _, row in frame.iterrows()
-            ]
-            if frame["others"].nunique() <= MAX_SERIES:
-                series = "others"
         if field.endswith(".instance"):
             frame[field] = [
                 f"{v} (PROJECTED)" if p else str(v)
                 for v, p in zip(frame[field], frame["projected"], strict=True)
             ]
-        section.blocks.append(Heading(f"Against {field}"))
-        fig = figures.sweep_metric(frame, field, field_label(field), series, PANELS, slo_target_s)
-        section.blocks.append(
-            plot(
-                fig,
-                f"{label}-vs-{field}",
-                f"p99 latency and cost per million against {field}"
-                + (
-                    f", one line per {', '.join(o.rsplit('.', 1)[-1] for o in others)}"
-                    if series
-                    else ""
-                )
-                + "; the dotted line is the SLO target.",
-                f"Sweep {label}: p99 and cost per million against {field}",
-            )
+    for field in plotted_fields(points, varied):
+        section.blocks += _against(
+            label, frame, field, plotted_fields(points, varied), slo_target_s
         )
+    plan = source_dir / PLAN_PARQUET if source_dir is not None else None
+    if plan is not None and plan.is_file():
+        section.blocks.append(plan_table(pd.read_parquet(plan)))
     section.blocks.append(points_table(points, varied))
     return section
+
+
+def plotted_fields(points: pd.DataFrame, varied: list[str]) -> list[str]:
+    """The varied fields worth an x axis.
+
+    Those with more than one value that no earlier chosen field determines (a plan's dtype
+    follows from its instance type).
+    """
+    chosen: list[str] = []
+    for field in varied:
+        if points[field].astype(str).nunique() < 2:
+            continue
+        if any(points.groupby(c)[field].nunique().max() <= 1 for c in chosen):
+            continue
+        chosen.append(field)
+    return chosen
+
+
+def _against(
+    label: str, frame: pd.DataFrame, field: str, fields: list[str], slo_target_s: float | None
+) -> list[Any]:
+    """A heading and the plot of p99 and cost per million against ``field``."""
+    others = [v for v in fields if v != field]
+    frame = frame.copy()
+    series = None
+    if others:
+        frame["others"] = [
+            ", ".join(f"{o.rsplit('.', 1)[-1]}={row[o]}" for o in others)
+            for _, row in frame.iterrows()
+        ]
+        if frame["others"].nunique() <= MAX_SERIES:
+            series = "others"
+    fig = figures.sweep_metric(frame, field, field_label(field), series, PANELS, slo_target_s)
+    names = ", ".join(o.rsplit(".", 1)[-1] for o in others)
+    caption = (
+        f"p99 latency and cost per million completed against {field}"
+        + (f", one line per {names}" if series else "")
+        + "; mean of the replications with its 95% interval; the dotted line is the SLO target."
+    )
+    alt = f"Sweep {label}: p99 and cost per million against {field}"
+    return [Heading(f"Against {field}"), plot(fig, f"{label}-vs-{field}", caption, alt)]
+
+
+def plan_table(plan: pd.DataFrame) -> Table:
+    """A capacity plan's answer (``plan.parquet``): the cheapest count per candidate."""
+    columns = [
+        "instance",
+        "count",
+        "max batch",
+        "p99, worst replication (ms)",
+        "SLO",
+        "USD per hour",
+        "cost per million (USD)",
+        "note",
+    ]
+    rows = [
+        [
+            f"{r.instance}{' PROJECTED' if r.projected else ''}",
+            number(None if pd.isna(r.count) else int(r.count)),
+            str(r.max_batch),
+            number(r.latency_p99_s * 1e3),
+            "met" if r.slo_met else "NOT MET",
+            number(r.usd_per_hour),
+            number(r.cost_per_million_usd),
+            str(r.note),
+        ]
+        for r in plan.itertuples()
+    ]
+    return Table(
+        "Plan: the smallest count meeting the SLO in every replication, per "
+        "candidate (plan.parquet), cheapest first",
+        columns,
+        rows,
+    )
 
 
 def points_table(points: pd.DataFrame, varied: list[str]) -> Table:
