@@ -20,7 +20,7 @@ from importlib import metadata
 from pathlib import Path
 
 from analysis.report.html import Section, render_page, slug
-from analysis.report.sources import ReportInputError, RunSource, SweepSource, resolve
+from analysis.report.inputs import ReportInputError, RunSource, SweepSource, resolve
 
 __all__ = ["Report", "ReportInputError", "build_report", "check_outputs", "write_report"]
 
@@ -39,7 +39,7 @@ def build_report(paths: list[str | Path], title: str | None = None) -> Report:
 
     Args:
         paths: Run directories, ``requests.parquet`` files, sweep or plan directories, or
-            directories of runs (``analysis.report.sources``), in the order to show them.
+            directories of runs (``analysis.report.inputs``), in the order to show them.
         title: The page title (default: ``fleetsim report: <labels>``).
 
     Raises:

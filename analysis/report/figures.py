@@ -112,7 +112,9 @@ def latency_cdf(
     return fig
 
 
-def latency_over_time(series: pd.DataFrame, warmup_s: float, title: str) -> Figure:
+def latency_over_time(
+    series: pd.DataFrame, warmup_s: float, title: str, slo_target_s: float | None = None
+) -> Figure:
     """p50 and p99 latency per window, with the arrival rate on a second axis.
 
     Args:
@@ -120,24 +122,28 @@ def latency_over_time(series: pd.DataFrame, warmup_s: float, title: str) -> Figu
             ``latency_p99_s``, ``arrival_rate_per_s`` (``analysis.time_series``).
         warmup_s: End of the warm-up (s), shaded.
         title: The run this is.
+        slo_target_s: The latency target (s), dotted when it falls near the data.
 
     """
     fig, (ax,) = new_figure()
     mid = (series["window_start_s"] + series["window_end_s"]).to_numpy() / 2
-    ax.plot(mid, series["latency_p50_s"] * 1e3, marker=".", label="p50 latency")
-    ax.plot(mid, series["latency_p99_s"] * 1e3, marker=".", label="p99 latency")
-    ax.set_ylim(bottom=0)
+    marker = "." if len(series) <= 40 else None
+    p50_ms = series["latency_p50_s"].to_numpy(dtype=float) * 1e3
+    p99_ms = series["latency_p99_s"].to_numpy(dtype=float) * 1e3
+    ax.plot(mid, p50_ms, marker=marker, label="p50 latency")
+    ax.plot(mid, p99_ms, marker=marker, label="p99 latency")
+    top_ms = float(np.nanmax(p99_ms, initial=0.0))
+    if slo_target_s is not None and 0 < slo_target_s * 1e3 <= 1.5 * top_ms:
+        ax.axhline(slo_target_s * 1e3, color="C3", linestyle=":", label="SLO target")
+        top_ms = max(top_ms, slo_target_s * 1e3)
+    ax.set_ylim(0, top_ms * 1.25 or 1.0)
     rate = ax.twinx()
-    rate.plot(mid, series["arrival_rate_per_s"], color="C2", linestyle="--", label="arrival rate")
-    rate.set_ylim(bottom=0)
+    arrivals = series["arrival_rate_per_s"].to_numpy(dtype=float)
+    rate.plot(mid, arrivals, color="C2", linestyle="--", label="arrival rate")
+    rate.set_ylim(0, float(np.nanmax(arrivals, initial=0.0)) * 1.25 or 1.0)
     if warmup_s > 0:
-        ax.axvspan(
-            float(series["window_start_s"].min()),
-            warmup_s,
-            color="grey",
-            alpha=0.15,
-            label="warm-up",
-        )
+        start = float(series["window_start_s"].min())
+        ax.axvspan(start, warmup_s, color="grey", alpha=0.15, label="warm-up")
     width = float((series["window_end_s"] - series["window_start_s"]).median())
     xlabel = "time since start (s)"
     ax.set(
@@ -148,7 +154,7 @@ def latency_over_time(series: pd.DataFrame, warmup_s: float, title: str) -> Figu
     rate.set(xlabel=xlabel, ylabel="arrival rate (requests/s)", title="")
     lines = ax.get_legend_handles_labels()
     more = rate.get_legend_handles_labels()
-    ax.legend(lines[0] + more[0], lines[1] + more[1], fontsize="small", loc="lower right")
+    ax.legend(lines[0] + more[0], lines[1] + more[1], fontsize="small", loc="lower right", ncols=3)
     return fig
 
 

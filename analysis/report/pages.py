@@ -13,18 +13,20 @@ from typing import Any
 
 import pandas as pd
 
+from analysis.estimates import summarize_with_intervals
 from analysis.report import figures
 from analysis.report.aggregates import TraceAggregates
 from analysis.report.formatting import duration, interval, number, percent, scaled
 from analysis.report.html import Heading, Note, Plot, Section, Table
-from analysis.report.sources import READ_ERRORS, ReportInputError, RunSource
+from analysis.report.inputs import READ_ERRORS, ReportInputError, RunSource
+from analysis.timeseries import time_series
 
 PROJECTED_NOTE = (
     "PROJECTED hardware (Inferentia3 / inf3) in {runs}: its performance and price are "
     "projections from public Trainium2/3 figures, not published for an Inf3 chip."
 )
 WINDOWS_S = (0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)
-"""Window lengths (s) the latency-over-time plot chooses from: about 40-100 windows a run."""
+"""Window lengths (s) the latency-over-time plot chooses from: about 25-60 windows a run."""
 
 
 def plot(fig: Any, name: str, caption: str, alt: str) -> Plot:
@@ -33,8 +35,8 @@ def plot(fig: Any, name: str, caption: str, alt: str) -> Plot:
 
 
 def window_s(duration_s: float) -> float:
-    """The shortest listed window giving at most 100 windows over the run (s)."""
-    return next((w for w in WINDOWS_S if duration_s / w <= 100), WINDOWS_S[-1])
+    """The shortest listed window giving at most 60 windows over the run (s)."""
+    return next((w for w in WINDOWS_S if duration_s / w <= 60), WINDOWS_S[-1])
 
 
 def _read(source: RunSource) -> TraceAggregates:
@@ -67,27 +69,36 @@ def runs_section(runs: list[RunSource]) -> Section:
             section.blocks.append(
                 Note(
                     f"{run.label} kept a {fraction:g} sample of its requests: its summary rows are "
-                    "exact, its plots and intervals come from the sample."
+                    "exact and its distributions come from the sample; it has no intervals and no "
+                    "latency-over-time plot (they count requests)."
                 )
             )
-    section.blocks.append(summary_table(runs))
+    intervals = {r.label: run_intervals(r) for r in runs}
+    section.blocks.append(summary_table(runs, intervals))
     traced = [r for r in runs if r.trace is not None]
     aggregates = {r.label: _read(r) for r in traced}
     if traced:
         section.blocks += trace_plots(traced, aggregates)
+        section.blocks += time_plots([r for r in traced if r.trace_mode == "full"])
     section.blocks += fleet_plots(runs)
     return section
 
 
-def summary_table(runs: list[RunSource]) -> Table:
-    """One row per fact or metric, one column per run."""
+def summary_table(runs: list[RunSource], intervals: dict[str, dict[str, Any]]) -> Table:
+    """One row per fact or metric, one column per run.
+
+    Args:
+        runs: The runs, in column order.
+        intervals: Run label -> ``run_intervals`` of the run (``<metric>_ci`` entries).
+
+    """
     rows: list[list[str]] = []
 
     def row(name: str, values: list[str]) -> None:
         rows.append([name, *values])
 
     sums = [r.summary for r in runs]
-    cis = [run_intervals(r) for r in runs]
+    cis = [intervals.get(r.label, {}) for r in runs]
     row("scenario (seed)", [f"{s.get('scenario', '-')} ({s.get('seed', '-')})" for s in sums])
     row(
         "simulated / warm-up",
@@ -158,21 +169,44 @@ def summary_table(runs: list[RunSource]) -> Table:
     methods = sorted({c[k].method for c in cis for k in c if k.endswith("_ci")})
     caption = "Summary (after the warm-up)"
     if methods:
-        caption += "; 95% intervals in brackets, by " + "; ".join(methods)
+        caption += (
+            "; 95% intervals in brackets, by "
+            + "; ".join(methods)
+            + " of arrival time in the measured window"
+        )
+    if any(NO_INTERVAL in cell for r in rows for cell in r):
+        caption += (
+            f";{NO_INTERVAL}: no interval, too few completed requests for this percentile "
+            "(a pXX needs 10 / (1 - XX/100) per batch: p99 1,000, p99.9 10,000)"
+        )
     return Table(
         caption, ["", *[r.label + (" (PROJECTED)" if r.projected else "") for r in runs]], rows
     )
 
 
 def run_intervals(run: RunSource) -> dict[str, Any]:
-    """The run's ``<metric>_ci`` intervals (none without a trace)."""
-    return {}
+    """The run's summary with batch-means intervals (``analysis.summarize_with_intervals``).
+
+    Empty for a run without a full trace (none, or a sample: intervals count requests).
+    """
+    if run.trace_mode != "full":
+        return {}
+    try:
+        return summarize_with_intervals(run.trace)
+    except READ_ERRORS as exc:
+        raise ReportInputError(run.path, f"unreadable parquet trace ({exc})") from None
+
+
+NO_INTERVAL = " †"
+"""Marks an estimate whose interval the run cannot give (too few requests per batch)."""
 
 
 def _metric(summary: dict[str, Any], cis: dict[str, Any], key: str, scale: float, unit: str) -> str:
-    if f"{key}_ci" in cis:
-        return interval(cis[f"{key}_ci"], scale, unit)
-    return scaled(summary.get(key), scale, unit)
+    ci = cis.get(f"{key}_ci")
+    if ci is None:
+        return scaled(summary.get(key), scale, unit)
+    shown = interval(ci, scale, unit)
+    return shown + NO_INTERVAL if "[" not in shown and shown != "-" else shown
 
 
 def fleet_text(summary: dict[str, Any]) -> str:
@@ -223,6 +257,32 @@ def trace_plots(runs: list[RunSource], aggregates: dict[str, TraceAggregates]) -
             "Queue-wait CDF",
         )
     )
+    return blocks
+
+
+def time_plots(runs: list[RunSource]) -> list[Any]:
+    """p50/p99 latency and the arrival rate per window (``analysis.time_series``), per run."""
+    blocks: list[Any] = [Heading("Latency over time")] if runs else []
+    for run in runs:
+        duration_s = run.summary["duration_s"]
+        try:
+            series = time_series(run.trace, window_s=window_s(duration_s))
+        except READ_ERRORS as exc:
+            raise ReportInputError(run.path, f"unreadable parquet trace ({exc})") from None
+        title = run.label + (" (PROJECTED)" if run.projected else "")
+        fig = figures.latency_over_time(
+            series, run.summary["warmup_s"], title, run.summary.get("slo_target_s")
+        )
+        blocks.append(
+            plot(
+                fig,
+                f"{run.label}-latency-over-time",
+                f"{run.label}: p50 and p99 "
+                "latency of the requests finishing in each window (left axis) and "
+                "the arrival rate (right axis, dashed); the warm-up is shaded.",
+                f"Latency and arrival rate over time, {run.label}",
+            )
+        )
     return blocks
 
 

@@ -12,14 +12,13 @@ import math
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
-from scipy import stats
 
 from analysis.report import figures
 from analysis.report.formatting import field_label, number, percent
 from analysis.report.html import Heading, Note, Section, Table
 from analysis.report.pages import PROJECTED_NOTE, plot
+from analysis.runs import replication_summary
 
 METRICS = ("latency_p99_s", "cost_per_million_usd", "throughput_per_s", "slo_attainment")
 PANELS = (
@@ -35,45 +34,39 @@ MAX_SERIES = 10
 def point_summary(rows: pd.DataFrame, varied: list[str]) -> pd.DataFrame:
     """One row per point: varied values, replications, and mean/low/high of ``METRICS``.
 
-    Intervals are Student t at 95% over the point's completed replications (NaN ends with
-    one replication). Also ``slo_met_all`` (the SLO held in every replication),
-    ``utilisation_max_mean`` (the busiest pool) and ``projected``.
+    Intervals are Student t at 95% over the point's completed replications
+    (``analysis.replication_summary``; NaN ends with one replication). Also
+    ``replications_run`` (failed ones included), ``slo_met_all`` (the SLO held in every
+    completed replication), ``utilisation_max_mean`` (the busiest pool's mean) and
+    ``projected``.
     """
+    metrics = [m for m in METRICS if m in rows.columns]
+    summary = replication_summary(rows, metrics)
     ok = rows[rows["status"] == "ok"] if "status" in rows else rows
     utilisation = [c for c in rows.columns if c.startswith("utilisation.")]
     projected = [c for c in rows.columns if c.startswith("pools.") and c.endswith(".projected")]
-    out = []
-    order = list(dict.fromkeys(rows["point_id"]))
-    for point_id in order:
-        group = ok[ok["point_id"] == point_id]
-        first = rows[rows["point_id"] == point_id].iloc[0]
-        record: dict[str, Any] = {"point_id": point_id, **{v: first[v] for v in varied}}
-        record["replications"] = len(group)
-        record["replications_run"] = int((rows["point_id"] == point_id).sum())
-        for metric in METRICS:
-            values = group[metric].to_numpy(dtype=float) if metric in group else np.zeros(0)
-            record.update(_t_interval(metric, values[np.isfinite(values)]))
-        record["slo_met_all"] = bool(len(group)) and bool(group["slo_met"].all())
-        busiest = group[utilisation].max(axis=1) if utilisation and len(group) else pd.Series()
-        record["utilisation_max_mean"] = float(busiest.mean()) if len(busiest) else math.nan
-        record["projected"] = bool(first[projected].fillna(False).any()) if projected else False
-        out.append(record)
-    frame = pd.DataFrame(out)
+    extras = []
+    for point_id, group in rows.groupby("point_id", sort=False):
+        done = ok[ok["point_id"] == point_id]
+        busiest = done[utilisation].max(axis=1) if utilisation else pd.Series(dtype=float)
+        extras.append({
+            "point_id": point_id,
+            "replications_run": len(group),
+            "slo_met_all": bool(len(done)) and bool(done["slo_met"].all()),
+            "utilisation_max_mean": float(busiest.mean()) if len(busiest) else math.nan,
+            "projected": bool(group[projected].fillna(False).to_numpy().any()),
+        })  # fmt: skip
+    frame = summary.merge(pd.DataFrame(extras), on="point_id", how="left")
+    for metric in METRICS:
+        for end in ("mean", "low", "high"):
+            if f"{metric}_{end}" not in frame:
+                frame[f"{metric}_{end}"] = math.nan
     if varied and len(frame):
         try:
             frame = frame.sort_values(varied, kind="stable")
         except TypeError:  # a column mixing numbers and names: by text
             frame = frame.sort_values(varied, kind="stable", key=lambda c: c.astype(str))
     return frame.reset_index(drop=True)
-
-
-def _t_interval(metric: str, values: np.ndarray) -> dict[str, float]:
-    n = values.size
-    mean = float(values.mean()) if n else math.nan
-    half = math.nan
-    if n > 1:
-        half = float(stats.t.ppf(0.975, n - 1) * values.std(ddof=1) / math.sqrt(n))
-    return {f"{metric}_mean": mean, f"{metric}_low": mean - half, f"{metric}_high": mean + half}
 
 
 def sweep_section(

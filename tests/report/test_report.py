@@ -21,6 +21,8 @@ from typer.testing import CliRunner
 import analysis
 from analysis.report import build_report, figures
 from analysis.report.aggregates import EDGES_S, TraceAggregates
+from analysis.report.formatting import number
+from analysis.report.sweep_page import plotted_fields, point_summary
 from sim.cli.commands import app
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -145,7 +147,7 @@ def test_the_page_is_well_formed_self_contained_and_matches_the_pngs(outputs, tm
     embedded = [decode_png(img["src"]) for img in images]
     assert all(img.get("alt", "").strip() for img in images)
     files = sorted(png.glob("*.png"))
-    assert len(files) == len(images) == 6  # 5 for the runs, 1 for the sweep
+    assert len(files) == len(images) == 8  # runs: 5 + latency over time x 2; sweep: 1
     assert sorted(f.read_bytes() for f in files) == sorted(embedded)
     assert [f for f in tmp_path.rglob("*") if f.name.startswith(".")] == []  # no temp files
     for expected in ("PROJECTED", "ran with trace: summary", "Sweep: tiny", "fleet.0.count"):
@@ -158,9 +160,18 @@ def test_runs_are_compared_in_one_table_with_intervals(outputs):
     header = re.search(r"<thead>(.*?)</thead>", report.html).group(1)
     assert re.findall(r"<th[^>]*>([^<]*)</th>", header)[1:] == ["alexa", "inf3 (PROJECTED)",
                                                                  "inf1"]  # fmt: skip
-    summary = json.loads((outputs["alexa"] / "summary.json").read_text())
-    p99_ms = f"{summary['latency_p99_s'] * 1e3:,.2f}"
-    assert re.search(rf"latency p99</th><td>{re.escape(p99_ms)}", report.html)
+    p99_ms = [number(json.loads((outputs[k] / "summary.json").read_text())["latency_p99_s"] * 1e3)
+              for k in ("alexa", "inf3", "inf1")]  # fmt: skip
+    p99 = re.search(r"latency p99</th><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td>",
+                    report.html)  # fmt: skip
+    assert p99 is not None
+    assert p99.group(1) == p99_ms[0] + " ms †"  # 1 s measured: too few requests for an interval
+    assert p99.group(2) == p99_ms[1] + " ms †"
+    assert p99.group(3) == p99_ms[2] + " ms"  # no trace: the point estimate alone
+    p50 = re.search(r"latency p50</th><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td>",
+                    report.html)  # fmt: skip
+    assert " [" in p50.group(1) and " [" in p50.group(2) and " [" not in p50.group(3)
+    assert "by batch means (20 batches)" in report.html
 
 
 def test_a_trace_path_is_accepted_and_summarised(outputs, tmp_path):
@@ -170,7 +181,7 @@ def test_a_trace_path_is_accepted_and_summarised(outputs, tmp_path):
     report = build_report([lone])
     summary = json.loads((outputs["alexa"] / "summary.json").read_text())
     assert f"{summary['completed']:,}" in report.html
-    assert len(report.plots) == 5
+    assert len(report.plots) == 6
 
 
 def test_streamed_aggregates_equal_the_trace(outputs):
@@ -192,6 +203,29 @@ def test_streamed_aggregates_equal_the_trace(outputs):
     sizes, shares = agg.batch_shares()
     batches = done.groupby("batch_size").size() / done.groupby("batch_size").size().index
     np.testing.assert_allclose(shares, (batches / batches.sum()).loc[sizes].to_numpy())
+
+
+def test_the_sweep_section_summarises_each_point(outputs):
+    """One table row per point, with the replications' mean and interval; one plot per
+    varied field that has more than one value."""
+    rows = analysis.load_sweep(outputs["sweep"])
+    points = point_summary(rows, ["fleet.0.count"])
+    assert list(points["fleet.0.count"]) == [1, 2] and list(points["replications"]) == [2, 2]
+    for count, point in points.set_index("fleet.0.count").iterrows():
+        p99 = rows.loc[rows["fleet.0.count"] == count, "latency_p99_s"]
+        assert point["latency_p99_s_mean"] == pytest.approx(p99.mean(), rel=1e-12)
+        assert point["latency_p99_s_low"] <= p99.mean() <= point["latency_p99_s_high"]
+    report = build_report([outputs["sweep"]])
+    assert len(report.plots) == 1 and report.html.count("<tr>") == 1 + 2
+
+
+def test_a_field_determined_by_another_gets_no_plot():
+    """A plan varies dtype with the instance type: only instance and count are plotted."""
+    points = pd.DataFrame({"fleet.0.instance": ["a", "a", "b", "b"],
+                           "fleet.0.dtype": ["bf16", "bf16", "fp16", "fp16"],
+                           "fleet.0.cores_per_replica": ["auto"] * 4,
+                           "fleet.0.count": [1, 2, 1, 3]})  # fmt: skip
+    assert plotted_fields(points, list(points.columns)) == ["fleet.0.instance", "fleet.0.count"]
 
 
 def axes_problems(fig):
