@@ -224,8 +224,8 @@ def utilisation(pools: pd.DataFrame) -> Figure:
     ax.set_xticks(
         x,
         labels,
-        rotation=20 if len(pools) > 3 else 0,
-        ha="right" if len(pools) > 3 else "center",
+        rotation=20 if len(pools) > 6 else 0,
+        ha="right" if len(pools) > 6 else "center",
         fontsize="small",
     )
     ax.set_ylim(0, max(100.0, float(np.nanmax(pools["utilisation"] * 100, initial=0)) + 5))
@@ -241,11 +241,13 @@ def utilisation(pools: pd.DataFrame) -> Figure:
 
 def _pool_label(row: object) -> str:
     label = f"{row.run} / {row.pool}\n{row.count} x {row.instance_type}"  # type: ignore[attr-defined]
-    return label + (PROJECTED if row.projected else "")  # type: ignore[attr-defined]
+    return label + ("\nPROJECTED" if row.projected else "")  # type: ignore[attr-defined]
 
 
 def cost(pools: pd.DataFrame, per_million_usd: Mapping[str, float]) -> Figure:
     """Cost of each pool over the measured window (stacked per run) and cost per million.
+
+    Horizontal bars, one row per run (first run on top), so that many runs stay readable.
 
     Args:
         pools: One row per (run, pool): ``run``, ``pool``, ``instance_type``, ``count``,
@@ -254,35 +256,48 @@ def cost(pools: pd.DataFrame, per_million_usd: Mapping[str, float]) -> Figure:
         per_million_usd: Run label -> cost (USD) per million completed requests.
 
     """
-    fig, (left, right) = new_figure(2)
     runs = list(dict.fromkeys(pools["run"]))
-    bottom = np.zeros(len(runs))
+    height = max(WIDE[1], 1.6 + 0.45 * len(runs) + 0.22 * len(pools))
+    fig, (left, right) = new_figure(2, size=(WIDE[0], height))
+    projected = set(pools.loc[pools["projected"].astype(bool), "run"])
+    ticks = [run + (" (PROJECTED)" if run in projected else "") for run in runs]
+    y = np.arange(len(runs))[::-1]
+    left_end = np.zeros(len(runs))
     for k, row in enumerate(pools.itertuples()):
-        heights = np.array([row.cost_usd if row.run == run else 0.0 for run in runs])
-        name = f"{row.pool}: {row.count} x {row.instance_type}"
-        left.bar(
-            runs,
-            heights,
-            bottom=bottom,
-            label=name + (PROJECTED if row.projected else ""),
+        widths = np.array([row.cost_usd if row.run == run else 0.0 for run in runs])
+        name = f"{row.run} / {row.pool}: {row.count} x {row.instance_type}"
+        left.barh(
+            y,
+            widths,
+            left=left_end,
             color=f"C{k % 10}",
+            height=0.6,
+            label=name + (PROJECTED if row.projected else ""),
         )
-        bottom += heights
+        left_end += widths
+    left.set_yticks(y, ticks, fontsize="small")
+    left.set_xlim(0, float(np.nanmax(left_end, initial=0.0)) * 1.1 or 1.0)
     left.set(
-        title="Cost over the measured window, per pool", xlabel="run", ylabel="on-demand cost (USD)"
+        title="Cost over the measured window, per pool",
+        xlabel="on-demand cost (USD)",
+        ylabel="run (pools stacked)",
     )
-    left.set_xlabel("run (pools stacked)")
-    left.legend(fontsize="x-small")
-    values = [per_million_usd.get(run, math.nan) for run in runs]
-    bars = right.bar(runs, values, color="C7")
-    right.bar_label(bars, labels=[_usd(v) for v in values], fontsize="small")
+    values = np.array([per_million_usd.get(run, math.nan) for run in runs], dtype=float)
+    bars = right.barh(y, values, color="C7", height=0.6)
+    right.bar_label(bars, labels=[_usd(v) for v in values], fontsize="small", padding=2)
+    right.set_yticks(y, ticks, fontsize="small")
+    right.set_xlim(0, float(np.nanmax(values, initial=0.0)) * 1.3 or 1.0)
     right.set(
         title="Cost per million completed requests",
-        xlabel="run (fleet)",
-        ylabel="cost per million (USD)",
+        xlabel="cost per million (USD)",
+        ylabel="run (fleet)",
     )
-    for ax in (left, right):
-        ax.tick_params(axis="x", labelsize="small", labelrotation=15 if len(runs) > 2 else 0)
+    fig.legend(
+        *left.get_legend_handles_labels(),
+        loc="outside lower center",
+        ncols=2 if len(pools) > 2 else len(pools),
+        fontsize="x-small",
+    )
     return fig
 
 

@@ -74,8 +74,10 @@ def interval(ci: Any, scale: float, unit: str, digits: int = 4) -> str:
     left out (``11.215 ms``).
     """
     estimate = scaled(ci.estimate, scale, "", digits)
+    if estimate == "-":
+        return "-"
     low, high = (number(v * scale if v is not None else None, digits) for v in (ci.low, ci.high))
-    if estimate == "-" or "-" in (low, high):
+    if "-" in (low, high):
         return f"{estimate} {unit}".rstrip()
     return f"{estimate} [{low}, {high}] {unit}".rstrip()
 

@@ -28,7 +28,7 @@ nav ul { padding-left: 1.2rem; }
 .projected { background: #fff6e0; border-left-color: #d08b00; }
 .scroll { overflow-x: auto; margin: 0.8rem 0; }
 table { border-collapse: collapse; font-size: 0.88rem; font-variant-numeric: tabular-nums; }
-caption { text-align: left; font-weight: 600; padding-bottom: 0.3rem; }
+.caption { font-weight: 600; margin: 1.2rem 0 0.3rem; }
 th, td { border: 1px solid #ddd; padding: 0.25rem 0.55rem; text-align: right;
   white-space: nowrap; vertical-align: top; }
 td.text { white-space: normal; min-width: 22rem; text-align: left; }
@@ -136,7 +136,8 @@ def render_block(block: Block) -> str:
         for row in block.rows
     )
     return (
-        f'<div class="scroll"><table><caption>{_e(block.caption)}</caption>'
+        f'<p class="caption">{_e(block.caption)}</p>'
+        f'<div class="scroll"><table aria-label="{_e(block.caption)}">'
         f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
     )
 

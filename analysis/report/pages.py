@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.estimates import summarize_with_intervals
+from analysis.estimates import DEFAULT_BATCHES, summarize_with_intervals
 from analysis.report import figures
 from analysis.report.aggregates import TraceAggregates
 from analysis.report.formatting import duration, interval, number, percent, scaled
@@ -166,14 +166,17 @@ def summary_table(runs: list[RunSource], intervals: dict[str, dict[str, Any]]) -
                 for s, c in zip(sums, cis, strict=True)
             ],
         )
-    methods = sorted({c[k].method for c in cis for k in c if k.endswith("_ci")})
+    methods = {c[k].method for c in cis for k in c if k.endswith("_ci")}
     caption = "Summary (after the warm-up)"
     if methods:
-        caption += (
-            "; 95% intervals in brackets, by "
-            + "; ".join(methods)
-            + " of arrival time in the measured window"
-        )
+        shown = sorted(m for m in methods if not m.startswith("batch means"))
+        if len(shown) < len(methods):
+            shown.insert(
+                0,
+                f"batch means over {DEFAULT_BATCHES} windows of arrival time "
+                "(fewer for a percentile the run is short for)",
+            )
+        caption += "; 95% intervals in brackets, by " + "; ".join(shown)
     if any(NO_INTERVAL in cell for r in rows for cell in r):
         caption += (
             f";{NO_INTERVAL}: no interval, too few completed requests for this percentile "
@@ -206,7 +209,7 @@ def _metric(summary: dict[str, Any], cis: dict[str, Any], key: str, scale: float
     if ci is None:
         return scaled(summary.get(key), scale, unit)
     shown = interval(ci, scale, unit)
-    return shown + NO_INTERVAL if "[" not in shown and shown != "-" else shown
+    return shown + NO_INTERVAL if "[" not in shown and not shown.startswith("-") else shown
 
 
 def fleet_text(summary: dict[str, Any]) -> str:

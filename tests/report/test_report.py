@@ -22,6 +22,9 @@ import analysis
 from analysis.report import build_report, figures
 from analysis.report.aggregates import EDGES_S, TraceAggregates
 from analysis.report.formatting import number
+from analysis.report.html import render_block
+from analysis.report.inputs import resolve
+from analysis.report.pages import run_intervals, summary_table
 from analysis.report.sweep_page import plotted_fields, point_summary
 from sim.cli.commands import app
 
@@ -156,22 +159,24 @@ def test_the_page_is_well_formed_self_contained_and_matches_the_pngs(outputs, tm
 
 def test_runs_are_compared_in_one_table_with_intervals(outputs):
     """One column per run; the projected run is flagged; traced runs show intervals."""
-    report = build_report([outputs["alexa"], outputs["inf3"], outputs["inf1"]])
-    header = re.search(r"<thead>(.*?)</thead>", report.html).group(1)
+    runs = resolve([outputs["alexa"], outputs["inf3"], outputs["inf1"]])
+    table = summary_table(runs, {r.label: run_intervals(r) for r in runs})
+    page = render_block(table)
+    header = re.search(r"<thead>(.*?)</thead>", page).group(1)
     assert re.findall(r"<th[^>]*>([^<]*)</th>", header)[1:] == ["alexa", "inf3 (PROJECTED)",
                                                                  "inf1"]  # fmt: skip
     p99_ms = [number(json.loads((outputs[k] / "summary.json").read_text())["latency_p99_s"] * 1e3)
               for k in ("alexa", "inf3", "inf1")]  # fmt: skip
     p99 = re.search(r"latency p99</th><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td>",
-                    report.html)  # fmt: skip
+                    page)  # fmt: skip
     assert p99 is not None
     assert p99.group(1) == p99_ms[0] + " ms †"  # 1 s measured: too few requests for an interval
     assert p99.group(2) == p99_ms[1] + " ms †"
     assert p99.group(3) == p99_ms[2] + " ms"  # no trace: the point estimate alone
     p50 = re.search(r"latency p50</th><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td>",
-                    report.html)  # fmt: skip
+                    page)  # fmt: skip
     assert " [" in p50.group(1) and " [" in p50.group(2) and " [" not in p50.group(3)
-    assert "by batch means (20 batches)" in report.html
+    assert "by batch means over 20 windows of arrival time" in table.caption
 
 
 def test_a_trace_path_is_accepted_and_summarised(outputs, tmp_path):
@@ -229,8 +234,8 @@ def test_a_field_determined_by_another_gets_no_plot():
 
 
 def axes_problems(fig):
-    """Axes without a title, an x or y label with a unit in parentheses, or a legend when
-    they show several series."""
+    """Axes without a title, an x or y label with a unit in parentheses, or a legend (their
+    own or the figure's) when they show several series."""
     problems = []
     for ax in fig.axes:
         for name, label in (("x", ax.get_xlabel()), ("y", ax.get_ylabel())):
@@ -239,7 +244,7 @@ def axes_problems(fig):
         if ax.xaxis.get_visible() and not ax.get_title().strip():
             problems.append(f"axes with labels {ax.get_xlabel()!r} has no title")
         series = [h for h in ax.get_legend_handles_labels()[1] if not h.startswith("_")]
-        if len(series) > 1 and ax.get_legend() is None:
+        if len(series) > 1 and ax.get_legend() is None and not fig.legends:
             problems.append(f"{ax.get_title()!r}: {len(series)} series, no legend")
     return problems
 
