@@ -17,7 +17,7 @@ def report(
         typer.Argument(
             help="Run directories, requests.parquet files, sweep or plan directories, or "
             "directories of runs.",
-            metavar="RUN_DIR...",
+            metavar="RUN_DIR",
         ),
     ],
     out: Annotated[Path, typer.Option("-o", "--out", help="The HTML file to write.")] = Path(
