@@ -23,6 +23,8 @@ UNITS = {
     "seed": "number",
 }
 """Units of the last part of a varied field's dotted path (sweep axes)."""
+NO_INTERVAL = " †"
+"""Marks an estimate whose interval the run cannot give (too few requests per batch)."""
 
 
 def field_label(field: str) -> str:

@@ -16,9 +16,10 @@ import pandas as pd
 from analysis.estimates import DEFAULT_BATCHES, summarize_with_intervals
 from analysis.report import figures
 from analysis.report.aggregates import TraceAggregates
-from analysis.report.formatting import duration, interval, number, percent, scaled
+from analysis.report.formatting import NO_INTERVAL, duration, interval, number, percent, scaled
 from analysis.report.html import Heading, Note, Plot, Section, Table
 from analysis.report.inputs import READ_ERRORS, ReportInputError, RunSource
+from analysis.report.paired import paired_tables
 from analysis.timeseries import time_series
 
 PROJECTED_NOTE = (
@@ -75,6 +76,7 @@ def runs_section(runs: list[RunSource]) -> Section:
             )
     intervals = {r.label: run_intervals(r) for r in runs}
     section.blocks.append(summary_table(runs, intervals))
+    section.blocks += paired_tables(runs)
     traced = [r for r in runs if r.trace is not None]
     aggregates = {r.label: _read(r) for r in traced}
     if traced:
@@ -198,10 +200,6 @@ def run_intervals(run: RunSource) -> dict[str, Any]:
         return summarize_with_intervals(run.trace)
     except READ_ERRORS as exc:
         raise ReportInputError(run.path, f"unreadable parquet trace ({exc})") from None
-
-
-NO_INTERVAL = " †"
-"""Marks an estimate whose interval the run cannot give (too few requests per batch)."""
 
 
 def _metric(summary: dict[str, Any], cis: dict[str, Any], key: str, scale: float, unit: str) -> str:

@@ -25,6 +25,7 @@ from analysis.report.formatting import number
 from analysis.report.html import render_block
 from analysis.report.inputs import resolve
 from analysis.report.pages import run_intervals, summary_table
+from analysis.report.paired import paired_tables
 from analysis.report.sweep_page import plotted_fields, point_summary
 from sim.cli.commands import app
 
@@ -48,17 +49,20 @@ def write_scenario(path, instance, name):
 
 @pytest.fixture(scope="module")
 def outputs(tmp_path_factory):
-    """alexa (11 s: 1 s measured), a projected inf3 run, an inf1 run without a trace, and a
+    """alexa (11 s: 1 s measured), a projected inf3 run, an inf1 run on the same arrivals, an
+    inf2 run without a trace, and a
     sweep of 2 counts x 2 replications without traces."""
     root = tmp_path_factory.mktemp("report")
-    runs = {"alexa": root / "alexa", "inf3": root / "inf3", "inf1": root / "inf1"}
+    runs = {k: root / k for k in ("alexa", "inf3", "inf1", "inf2")}
     result = invoke("run", ROOT / "scenarios" / "alexa.yaml", "--out", runs["alexa"],
                     "--duration", "11s", "--quiet")  # fmt: skip
     assert result.exit_code == 0, result.output
     scenario = write_scenario(root / "inf3.yaml", "inf3.xlarge", "inf3")
     assert invoke("run", scenario, "--out", runs["inf3"], "--quiet").exit_code == 0
     scenario = write_scenario(root / "inf1.yaml", "inf1.xlarge", "inf1")
-    result = invoke("run", scenario, "--out", runs["inf1"], "--quiet", "--trace", "summary")
+    assert invoke("run", scenario, "--out", runs["inf1"], "--quiet").exit_code == 0
+    scenario = write_scenario(root / "inf2.yaml", "inf2.xlarge", "inf2")
+    result = invoke("run", scenario, "--out", runs["inf2"], "--quiet", "--trace", "summary")
     assert result.exit_code == 0, result.output
     (root / "base.yaml").write_text(yaml.safe_dump(BASE_SCENARIO, sort_keys=False))
     sweep = {"name": "tiny", "base": "base.yaml", "replications": 2, "trace": "summary",
@@ -140,7 +144,7 @@ def test_the_page_is_well_formed_self_contained_and_matches_the_pngs(outputs, tm
     """Runs and a sweep in one page: valid HTML, no network references, every image a PNG
     data URI with alt text, --png writes the same plots as files."""
     out, png = tmp_path / "r.html", tmp_path / "plots"
-    paths = [outputs[k] for k in ("alexa", "inf3", "inf1", "sweep")]
+    paths = [outputs[k] for k in ("alexa", "inf3", "inf1", "inf2", "sweep")]
     result = invoke("report", *paths, "-o", out, "--png", png)
     assert result.exit_code == 0, result.output
     assert f"wrote {out}" in result.output
@@ -150,7 +154,7 @@ def test_the_page_is_well_formed_self_contained_and_matches_the_pngs(outputs, tm
     embedded = [decode_png(img["src"]) for img in images]
     assert all(img.get("alt", "").strip() for img in images)
     files = sorted(png.glob("*.png"))
-    assert len(files) == len(images) == 8  # runs: 5 + latency over time x 2; sweep: 1
+    assert len(files) == len(images) == 9  # runs: 5 + latency over time x 3; sweep: 1
     assert sorted(f.read_bytes() for f in files) == sorted(embedded)
     assert [f for f in tmp_path.rglob("*") if f.name.startswith(".")] == []  # no temp files
     for expected in ("PROJECTED", "ran with trace: summary", "Sweep: tiny", "fleet.0.count"):
@@ -159,14 +163,14 @@ def test_the_page_is_well_formed_self_contained_and_matches_the_pngs(outputs, tm
 
 def test_runs_are_compared_in_one_table_with_intervals(outputs):
     """One column per run; the projected run is flagged; traced runs show intervals."""
-    runs = resolve([outputs["alexa"], outputs["inf3"], outputs["inf1"]])
+    runs = resolve([outputs["alexa"], outputs["inf3"], outputs["inf2"]])
     table = summary_table(runs, {r.label: run_intervals(r) for r in runs})
     page = render_block(table)
     header = re.search(r"<thead>(.*?)</thead>", page).group(1)
     assert re.findall(r"<th[^>]*>([^<]*)</th>", header)[1:] == ["alexa", "inf3 (PROJECTED)",
-                                                                 "inf1"]  # fmt: skip
+                                                                 "inf2"]  # fmt: skip
     p99_ms = [number(json.loads((outputs[k] / "summary.json").read_text())["latency_p99_s"] * 1e3)
-              for k in ("alexa", "inf3", "inf1")]  # fmt: skip
+              for k in ("alexa", "inf3", "inf2")]  # fmt: skip
     p99 = re.search(r"latency p99</th><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td>",
                     page)  # fmt: skip
     assert p99 is not None
@@ -208,6 +212,19 @@ def test_streamed_aggregates_equal_the_trace(outputs):
     sizes, shares = agg.batch_shares()
     batches = done.groupby("batch_size").size() / done.groupby("batch_size").size().index
     np.testing.assert_allclose(shares, (batches / batches.sum()).loc[sizes].to_numpy())
+
+
+def test_runs_on_the_same_arrivals_are_compared_in_pairs(outputs):
+    """inf1 shares inf3's seed and workload: a table of its differences from inf3, equal
+    to analysis.paired_comparison; alexa shares arrivals with neither: no table for it."""
+    runs = resolve([outputs["alexa"], outputs["inf3"], outputs["inf1"], outputs["inf2"]])
+    (table,) = paired_tables(runs)
+    assert table.columns == ["", "inf1"] and "from inf3" in table.caption
+    expected = analysis.paired_comparison(outputs["inf3"], outputs["inf1"]).set_index("metric")
+    p99 = expected.loc["latency_p99_s"]
+    assert table.rows[0][0] == "p99 latency (ms)"
+    assert table.rows[0][1].startswith(number(p99["difference"] * 1e3))
+    assert f"(x{p99['ratio']:.3g})" in table.rows[0][1]
 
 
 def test_the_sweep_section_summarises_each_point(outputs):
