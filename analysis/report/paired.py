@@ -58,14 +58,15 @@ def _table(base: RunSource, compared: list[tuple[RunSource, Any]]) -> Table:
         "[95% interval by paired batch means] and the ratio run / "
         f"{base.label}; {NO_INTERVAL.strip()}: too few requests for an interval"
     )
-    return Table(caption, ["", *[run.label for run, _ in compared]], rows)
+    names = [run.label + (" (PROJECTED)" if run.projected else "") for run, _ in compared]
+    return Table(caption, ["", *names], rows)
 
 
 def _cell(row: Any, scale: float) -> str:
     difference = row["difference"] * scale
     if not math.isfinite(difference):
         return "-"
-    ratio = f" (x{row['ratio']:.3g})" if math.isfinite(row["ratio"]) else ""
+    ratio = f" (x{row['ratio']:.4g})" if math.isfinite(row["ratio"]) else ""
     low, high = row["low"] * scale, row["high"] * scale
     if not (math.isfinite(low) and math.isfinite(high)):
         return f"{number(difference)}{NO_INTERVAL}{ratio}"

@@ -224,7 +224,7 @@ def test_runs_on_the_same_arrivals_are_compared_in_pairs(outputs):
     p99 = expected.loc["latency_p99_s"]
     assert table.rows[0][0] == "p99 latency (ms)"
     assert table.rows[0][1].startswith(number(p99["difference"] * 1e3))
-    assert f"(x{p99['ratio']:.3g})" in table.rows[0][1]
+    assert f"(x{p99['ratio']:.4g})" in table.rows[0][1]
 
 
 def test_the_sweep_section_summarises_each_point(outputs):
