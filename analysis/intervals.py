@@ -103,7 +103,8 @@ def t_half_width(values: np.ndarray, confidence: float) -> float:
     return t * float(np.std(values, ddof=1)) / math.sqrt(n)
 
 
-def _check_confidence(confidence: float) -> None:
+def check_confidence(confidence: float) -> None:
+    """Raise ValueError unless 0 < confidence < 1."""
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must be between 0 and 1 (e.g. 0.95), got {confidence!r}")
 
@@ -123,7 +124,7 @@ def replication_interval(values: Iterable[float], confidence: float = CONFIDENCE
         ValueError: ``confidence`` is not in (0, 1), or there are no values.
 
     """
-    _check_confidence(confidence)
+    check_confidence(confidence)
     array = np.asarray(list(values), dtype=float)
     if array.size == 0:
         raise ValueError("replication_interval needs at least one value, got none")
@@ -166,7 +167,7 @@ def batch_means_interval(
         ValueError: ``confidence`` is not in (0, 1).
 
     """
-    _check_confidence(confidence)
+    check_confidence(confidence)
     array = np.asarray(list(batch_values), dtype=float)
     method = f"batch means ({array.size} batches)"
     if array.size < 2:
