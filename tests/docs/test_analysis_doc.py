@@ -65,5 +65,5 @@ def test_every_block_prints_what_the_doc_shows(tmp_path, monkeypatch):
     for number, (match, printed) in enumerate(results, 1):
         assert printed == (match.group(2) or ""), (
             f"{DOC.name} block {number} printed something else; if the change is intended, "
-            "regenerate with FLEETSIM_UPDATE_DOCS=1 python -m pytest tests/docs/test_analysis_doc.py"
+            "regenerate: FLEETSIM_UPDATE_DOCS=1 python -m pytest tests/docs/test_analysis_doc.py"
         )
