@@ -58,7 +58,7 @@ def main() -> None:
     for j, label in enumerate(labels):
         cov = batch_means_coverage(results, truth, j, label)
         used = results[:, j, 3]
-        per_batch = f"{args.requests // int(used.max()):,}"
+        per_batch = f"{args.requests // int(used.max()):,}" if used.max() > 0 else "-"
         t = stats.t.ppf(0.975, np.maximum(used, 2) - 1)
         se = (results[:, j, 2] - results[:, j, 1]) / 2 / t
         ratio = float(np.sqrt(np.nanmean(se**2)) / sd)
