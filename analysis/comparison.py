@@ -24,9 +24,9 @@ from analysis.estimates import (
     DEFAULT_BATCHES,
     MIN_BATCHES,
     PERCENTILE_KEYS,
-    _check,
     batch_counts,
     batched_percentiles,
+    check_arguments,
     count_metric_batches,
     count_metrics,
     percentile_batches,
@@ -94,6 +94,7 @@ def paired_comparison(
     q: float = 99.0,
     batches: int = DEFAULT_BATCHES,
     confidence: float = CONFIDENCE,
+    min_per_batch: int | None = None,
 ) -> pd.DataFrame:
     """Compare run ``b`` with run ``a`` (same arrivals), with paired batch-means intervals.
 
@@ -104,6 +105,7 @@ def paired_comparison(
         batches: Batches of arrival time (fewer for the percentile if the runs are short:
             ``analysis.estimates``).
         confidence: Confidence level, in (0, 1).
+        min_per_batch: As in ``analysis.percentile_interval``.
 
     Returns:
         One row per metric (``latency_p<q>_s``, ``cost_per_million_usd``,
@@ -120,7 +122,7 @@ def paired_comparison(
     """
     import pandas as pd
 
-    _check(q, batches)
+    check_arguments(q, batches, confidence)
     a, b = open_source(run_a), open_source(run_b)
     for src in (a, b):
         src.require_full("paired_comparison")
@@ -128,7 +130,7 @@ def paired_comparison(
     counts = {"a": batch_counts(a, batches), "b": batch_counts(b, batches)}
     rows = []
     completed = min(int(c.completed.sum()) for c in counts.values())
-    k, note = percentile_batches(completed, q, batches)
+    k, note = percentile_batches(completed, q, batches, min_per_batch)
     plan = {float(q): k if k >= MIN_BATCHES else 0}
     (whole_a, batch_a), (whole_b, batch_b) = (
         batched_percentiles(a, plan),

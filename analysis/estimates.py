@@ -8,12 +8,19 @@ attainment, cost per million successful inferences. The interval is centred on t
 run's value (sectioning). Given a path, the trace is read one row group at a time (three
 passes over four columns at most), so memory does not grow with the trace.
 
-Too few requests for a percentile: a batch's p99 from a handful of requests says little
-about its spread. A percentile ``q`` needs at least ``10 / (1 - q/100)`` completed
-requests per batch on average (p50: 20, p99: 1,000, p99.9: 10,000), so that about ten
-requests lie beyond it. With fewer, the batch count is reduced to what the run supports
-(the interval's ``reason`` says so); below ``MIN_BATCHES`` batches the interval is NaN,
-with the reason, and only the whole-run estimate is given.
+Too few requests for a percentile: the requests beyond a high percentile come in clusters
+(one long queue puts many of them in a row), so a batch's p99 rests on a few clusters and
+the spread of small batches understates the run's error. Measured on M/M/1 at
+utilisation 0.7 (docs/analysis.md, "Coverage"): with 1,000 completed requests per batch
+the batch spread is 0.62 of the true standard error (coverage 80%), with 2,000 it is 0.81,
+with 5,000 and more about 1.0 (coverage 93-95%). So a percentile ``q`` needs at least
+``50 / (1 - q/100)`` completed requests per batch on average (p50: 100, p90: 500, p99:
+5,000, p99.9: 50,000): about fifty beyond it. With fewer, the batch count is reduced to
+what the run supports (the interval's ``reason`` says so); below ``MIN_BATCHES`` batches
+the interval is NaN, with the reason, and only the whole-run estimate is given. Busier
+fleets have longer clusters (the M/M/1 relaxation time is ten times longer at utilisation
+0.9 than at 0.7): give them longer runs, and check with ``time_series`` that the queue is
+not still growing.
 
 Goodput and successful inferences: a request is *successful* if it completed within the
 SLO target (``slo.target``). ``goodput_per_s`` counts them per second of the measured
@@ -29,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from analysis.intervals import CONFIDENCE, Interval, batch_means_interval
+from analysis.intervals import CONFIDENCE, Interval, batch_means_interval, check_confidence
 from analysis.metrics import summarize, summarize_trace
 from analysis.pool_usage import cost_usd
 from analysis.quantiles import GroupedPercentiles
@@ -44,12 +51,18 @@ PERCENTILE_KEYS = {50.0: "latency_p50_s", 90.0: "latency_p90_s", 99.0: "latency_
 COLUMNS = ["arrival_s", "latency_s", "status", "warmup"]
 
 
+TAIL_REQUESTS = 50
+"""Completed requests beyond the percentile a batch needs on average (see above)."""
+
+
 def needed_per_batch(q: float) -> int:
-    """Completed requests a batch needs on average for a ``q``-percentile: 10 / (1 - q/100)."""
-    return math.ceil(round(10.0 / (1.0 - q / 100.0), 6))
+    """Completed requests a batch needs on average for a ``q``-percentile: 50 / (1 - q/100)."""
+    return math.ceil(round(TAIL_REQUESTS / (1.0 - q / 100.0), 6))
 
 
-def _check(q: float | None, batches: int) -> None:
+def check_arguments(q: float | None, batches: int, confidence: float) -> None:
+    """Raise ValueError naming a bad percentile ``q``, batch count or confidence."""
+    check_confidence(confidence)
     if q is not None and not 0.0 < q < 100.0:
         raise ValueError(f"q must be a percentile between 0 and 100 (exclusive), got {q!r}")
     if isinstance(batches, bool) or not isinstance(batches, int) or batches < 2:
@@ -150,21 +163,25 @@ def batched_percentiles(
     return whole, per_batch
 
 
-def percentile_batches(completed: int, q: float, batches: int) -> tuple[int, str]:
+def percentile_batches(
+    completed: int, q: float, batches: int, min_per_batch: int | None = None
+) -> tuple[int, str]:
     """The batches a ``q``-percentile interval can use with ``completed`` requests, and why.
+
+    ``min_per_batch`` overrides ``needed_per_batch(q)``.
 
     Returns:
         (batches to use, a note: empty if all asked batches are used). Fewer than
         ``MIN_BATCHES`` means no interval.
 
     """
-    need = needed_per_batch(q)
+    need = needed_per_batch(q) if min_per_batch is None else max(1, min_per_batch)
     usable = min(batches, completed // need)
     if usable >= batches:
         return batches, ""
     note = (
         f"{completed:,} completed requests: a p{q:g} needs {need:,} per batch "
-        f"(10 / (1 - q/100)), so {usable} of the {batches} batches asked"
+        f"on average, so {usable} of the {batches} batches asked"
     )
     if usable < MIN_BATCHES:
         note += f" (at least {MIN_BATCHES} are needed for an interval)"
@@ -172,12 +189,13 @@ def percentile_batches(completed: int, q: float, batches: int) -> tuple[int, str
 
 
 def _percentile_intervals(
-    src: TraceSource, qs: tuple[float, ...], batches: int, confidence: float, completed: int
-) -> dict[float, Interval]:
+    src: TraceSource, qs: tuple[float, ...], batches: int, confidence: float, completed: int,
+    min_per_batch: int | None = None,
+) -> dict[float, Interval]:  # fmt: skip
     plan = {}
     notes = {}
     for q in qs:
-        k, notes[q] = percentile_batches(completed, q, batches)
+        k, notes[q] = percentile_batches(completed, q, batches, min_per_batch)
         plan[q] = k if k >= MIN_BATCHES else 0
     whole, per_batch = batched_percentiles(src, plan)
     out = {}
@@ -192,7 +210,7 @@ def _percentile_intervals(
 
 def percentile_interval(
     source: Any, q: float = 99.0, *, batches: int = DEFAULT_BATCHES,
-    confidence: float = CONFIDENCE,
+    confidence: float = CONFIDENCE, min_per_batch: int | None = None,
 ) -> Interval:  # fmt: skip
     """The ``q``-th percentile of completed requests' latency (s) with its batch-means interval.
 
@@ -202,6 +220,9 @@ def percentile_interval(
         q: The percentile, in % (0 < q < 100).
         batches: Equal windows of arrival time the measured window is cut into.
         confidence: Confidence level, in (0, 1).
+        min_per_batch: Completed requests a batch needs on average; by default
+            ``needed_per_batch(q)`` (5,000 for a p99). Lower it only knowing the coverage
+            it costs (docs/analysis.md).
 
     Returns:
         The whole-run percentile (s; equal to the summary's) and its interval; see the
@@ -212,10 +233,12 @@ def percentile_interval(
         FileNotFoundError: no trace at ``source``.
 
     """
-    _check(q, batches)
+    check_arguments(q, batches, confidence)
     src = open_source(source)
     completed = int(batch_counts(src, batches).completed.sum())
-    return _percentile_intervals(src, (float(q),), batches, confidence, completed)[float(q)]
+    intervals = _percentile_intervals(src, (float(q),), batches, confidence, completed,
+                                      min_per_batch)  # fmt: skip
+    return intervals[float(q)]
 
 
 def goodput_per_s(source: Any) -> float:
@@ -284,8 +307,9 @@ def count_metrics(counts: BatchCounts) -> dict[str, float]:
 
 
 def summarize_with_intervals(
-    source: Any, *, batches: int = DEFAULT_BATCHES, confidence: float = CONFIDENCE
-) -> dict[str, Any]:
+    source: Any, *, batches: int = DEFAULT_BATCHES, confidence: float = CONFIDENCE,
+    min_per_batch: int | None = None,
+) -> dict[str, Any]:  # fmt: skip
     """The summary of ``analysis.summarize`` with batch-means intervals.
 
     Returns:
@@ -293,7 +317,8 @@ def summarize_with_intervals(
         ``cost_per_million_successful_usd``, and an ``Interval`` under ``<key>_ci`` for
         ``latency_p50_s``, ``latency_p90_s``, ``latency_p99_s``, ``latency_p999_s``,
         ``throughput_per_s``, ``goodput_per_s``, ``slo_attainment`` and
-        ``cost_per_million_successful_usd``.
+        ``cost_per_million_successful_usd``. ``batches``, ``confidence`` and
+        ``min_per_batch`` are those of ``percentile_interval``.
 
     Raises:
         ValueError: bad ``batches``/``confidence``; a sampled trace; a DataFrame without
@@ -301,7 +326,7 @@ def summarize_with_intervals(
         FileNotFoundError: no trace at ``source``.
 
     """
-    _check(None, batches)
+    check_arguments(None, batches, confidence)
     src = open_source(source)
     src.require_full("summarize_with_intervals")
     summary = summarize_trace(src.path) if src.frame is None else summarize(src.frame, src.info)
@@ -315,7 +340,7 @@ def summarize_with_intervals(
         summary[f"{key}_ci"] = batch_means_interval(per_batch[key], whole[key], confidence)
     completed = int(counts.completed.sum())
     for q, interval in _percentile_intervals(
-        src, tuple(PERCENTILE_KEYS), batches, confidence, completed
+        src, tuple(PERCENTILE_KEYS), batches, confidence, completed, min_per_batch
     ).items():
         summary[f"{PERCENTILE_KEYS[q]}_ci"] = interval
     return summary
