@@ -13,7 +13,12 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.estimates import DEFAULT_BATCHES, summarize_with_intervals
+from analysis.estimates import (
+    DEFAULT_BATCHES,
+    MIN_BATCHES,
+    needed_per_batch,
+    summarize_with_intervals,
+)
 from analysis.report import figures
 from analysis.report.aggregates import TraceAggregates
 from analysis.report.formatting import NO_INTERVAL, duration, interval, number, percent, scaled
@@ -182,7 +187,8 @@ def summary_table(runs: list[RunSource], intervals: dict[str, dict[str, Any]]) -
     if any(NO_INTERVAL in cell for r in rows for cell in r):
         caption += (
             f";{NO_INTERVAL}: no interval, too few completed requests for this percentile "
-            "(a pXX needs 10 / (1 - XX/100) per batch: p99 1,000, p99.9 10,000)"
+            f"(at least {MIN_BATCHES} batches of {needed_per_batch(99.0):,} for a p99, "
+            f"{needed_per_batch(99.9):,} for a p99.9)"
         )
     return Table(
         caption, ["", *[r.label + (" (PROJECTED)" if r.projected else "") for r in runs]], rows

@@ -20,6 +20,7 @@ from helpers import BASE_SCENARIO, ROOT
 from typer.testing import CliRunner
 
 import analysis
+from analysis.estimates import DEFAULT_BATCHES
 from analysis.report import build_report, figures
 from analysis.report.aggregates import EDGES_S, TraceAggregates
 from analysis.report.formatting import number
@@ -181,7 +182,7 @@ def test_runs_are_compared_in_one_table_with_intervals(outputs):
     p50 = re.search(r"latency p50</th><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td>",
                     page)  # fmt: skip
     assert " [" in p50.group(1) and " [" in p50.group(2) and " [" not in p50.group(3)
-    assert "by batch means over 20 windows of arrival time" in table.caption
+    assert f"by batch means over {DEFAULT_BATCHES} windows of arrival time" in table.caption
 
 
 def test_a_trace_path_is_accepted_and_summarised(outputs, tmp_path):
