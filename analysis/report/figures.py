@@ -194,7 +194,8 @@ def queue_waits(curves: Mapping[str, tuple[np.ndarray, np.ndarray, float]]) -> F
     """
     fig, (ax,) = new_figure()
     for label, (edges_s, cdf, zero) in curves.items():
-        shown = f"{label} ({zero:.1%} waited 0)" if zero > 0 else label
+        share = f"{zero:.1%}" if zero >= 0.001 else "<0.1%"
+        shown = f"{label} ({share} waited 0)" if zero > 0 else label
         ax.step(edges_s * 1e3, cdf * 100, where="post", label=shown)
     _plain_log_x(ax)
     ax.set_ylim(0, 100.5)
