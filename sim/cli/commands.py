@@ -29,6 +29,7 @@ from sim.cli.consoles import (
 from sim.cli.hardware import app as hardware_app
 from sim.cli.plan import plan
 from sim.cli.progress import LazyProgress
+from sim.cli.report import report
 from sim.cli.signals import Terminated, terminated_as_exception
 from sim.cli.sweep import sweep
 from sim.cli.tables import summary_table
@@ -51,6 +52,7 @@ app = typer.Typer(
 app.add_typer(hardware_app, name="hardware")
 app.command()(sweep)
 app.command()(plan)
+app.command()(report)
 
 
 def _print_version(value: bool) -> None:
