@@ -92,7 +92,7 @@ class ClaimBase(Config):
 
     """
 
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=48)
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64)
     claim: str
     source: str
     inferentia: Side

@@ -114,7 +114,7 @@ def at_least(figure: Figure, claimed: float, tolerance: float, claimed_text: str
     borderline = (
         f"; borderline: the interval reaches across {figure.show(threshold)}" if straddles else ""
     )
-    if figure.estimate >= threshold:
+    if figure.estimate >= threshold or math.isclose(figure.estimate, threshold, rel_tol=1e-9):
         return Verdict(
             VerdictKind.reproduced,
             f"simulated {figure.name} {figure} reaches the claimed {claimed_text} "
