@@ -123,20 +123,40 @@ def _outcome(
 def describe(scenario: Scenario, outcome: Outcome) -> dict[str, str]:
     """What was simulated: model, sequence lengths, load, SLO, stack, dtype, versions."""
     entry = scenario.workload.mix[0]
-    arrivals = scenario.workload.arrivals.model_dump(mode="json")
-    load = (
-        arrivals.pop("kind")
-        + " "
-        + ", ".join(f"{k} {x}" for k, x in arrivals.items() if x is not None)
-    )
-    seq = entry.seq_len if isinstance(entry.seq_len, int) else entry.seq_len.model_dump(mode="json")
     return {
         "model": entry.model,
-        "seq_lens": str(seq),
-        "load": load,
+        "seq_lens": seq_lens_text(entry.seq_len),
+        "load": load_text(scenario.workload.arrivals.model_dump(mode="json")),
         "slo": f"p{scenario.slo.percentile:g} <= {format_duration(scenario.slo.target)}",
         "run": f"{format_duration(scenario.duration)} (warm-up {format_duration(scenario.warmup)})",
         "gpu_stack": outcome.stack or "-",
         "dtype": outcome.dtype,
         "hardware_model_version": hardware.HARDWARE_MODEL_VERSION,
     }
+
+
+def seq_lens_text(seq_len: Any) -> str:
+    """``128``, ``16/32/64 tokens (weights 0.5/0.35/0.15)``, ``uniform 64-128 tokens``."""
+    if seq_len is None or isinstance(seq_len, int):
+        return "model default" if seq_len is None else f"{seq_len} tokens"
+    data = seq_len.model_dump(mode="json")
+    if data["kind"] == "fixed":
+        return f"{data['value']} tokens"
+    if data["kind"] == "uniform":
+        return f"uniform {data['low']}-{data['high']} tokens"
+    weights = data.get("weights")
+    shown = f" (weights {'/'.join(f'{w:g}' for w in weights)})" if weights else " (equally likely)"
+    return "/".join(str(x) for x in data["values"]) + f" tokens{shown}"
+
+
+def load_text(arrivals: dict[str, Any]) -> str:
+    """``Poisson 5,000 req/s``; other kinds by their fields."""
+    kind = arrivals.pop("kind")
+    if kind == "poisson":
+        return f"Poisson {arrivals['rate']:,.0f} req/s"
+    if kind == "diurnal":
+        return (
+            f"diurnal, mean {arrivals['mean_rate']:,.0f} req/s, peak "
+            f"{arrivals['peak_to_mean']:g}x the mean (the run spans the peak)"
+        )
+    return f"{kind} " + ", ".join(f"{k} {x}" for k, x in arrivals.items() if x is not None)

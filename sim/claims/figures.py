@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import hardware
 from hardware import catalog
@@ -84,6 +85,8 @@ def compare(claim: CostSaving | LatencyReduction, inf: SideRun, gpu: SideRun) ->
                 for m in ("cost_per_million_usd", "latency_p50_s", "latency_p99_s")
             )
         )
+    for label, run in (("Inferentia candidates", inf), ("comparison candidates", gpu)):
+        outcome.details.append(f"{label}: " + ", ".join(_candidate(row) for row in run.rows))
     target = format_duration(inf.scenario.slo.target)
     claimed_text = f"{claim.claimed:.0%}"
     if not inf.met and inf.floor_s is not None:
@@ -102,9 +105,10 @@ def compare(claim: CostSaving | LatencyReduction, inf: SideRun, gpu: SideRun) ->
             f"instances met the SLO ({inf.fleet()})",
         )
     elif not gpu.met:
+        outcome.figure = v.Figure(figure.name, math.nan, unit=figure.unit, method="no figure", n=0)
         outcome.verdict = v.untestable(
-            f"no comparison fleet met the SLO ({gpu.fleet()}), so "
-            "there is nothing to compare against"
+            f"no comparison fleet met the SLO ({gpu.fleet()}, the best tried), so there is "
+            f"no comparison figure; the Inferentia side met it with {inf.fleet()}"
         )
     else:
         outcome.verdict = v.at_least(figure, claim.claimed, claim.tolerance, claimed_text)
@@ -280,6 +284,14 @@ def _stack(run: SideRun) -> str:
     return (
         str(stacks.iloc[0].dropna().iloc[0]) if len(stacks) and stacks.iloc[0].notna().any() else ""
     )
+
+
+def _candidate(row: dict[str, Any]) -> str:
+    """``g6.xlarge b8: 12 for $0.1342/M`` (or ``NOT MET``): one plan row, short."""
+    head = f"{row['instance']} b{row['max_batch']}"
+    if not row["slo_met"]:
+        return f"{head}: SLO NOT MET"
+    return f"{head}: {row['count']} for ${row['cost_per_million_usd']:.4f}/M"
 
 
 def _metric_name(metric: str) -> str:

@@ -29,7 +29,7 @@ def side(instance, costs, p50_s, *, met=True, floor_s=None, stack=None):
         }
     )
     row = {"instance": instance, "count": 4, "dtype": "bf16", "max_batch": 8,
-           "projected": False, "slo_met": met}  # fmt: skip
+           "projected": False, "slo_met": met, "cost_per_million_usd": costs[0]}  # fmt: skip
     scenario = SCENARIOS["search_inferentia.yaml"]
     return SideRun(Path("x.yaml"), scenario, Path("."), [row], reps, floor_s=floor_s)
 
@@ -46,6 +46,7 @@ def test_a_saving_is_paired_by_replication():
     assert outcome.verdict.kind == "reproduced"  # 0.483 >= 0.45 - 0.05
     assert outcome.stack == "tensorrt"
     assert outcome.comparison == "4 x g5.xlarge (bf16, tensorrt, batch 8)"
+    assert "comparison candidates: g5.xlarge b8: 4 for $0.2000/M" in outcome.details
 
 
 def test_a_latency_reduction_uses_the_claims_metric():
@@ -79,6 +80,7 @@ def test_sides_that_miss_the_slo():
     outcome = figures.compare(BY_ID["amazon-search"], inf, gpu_missed)
     assert outcome.verdict.kind == "not testable"
     assert "no comparison fleet met the SLO" in outcome.verdict.explanation
+    assert math.isnan(outcome.figure.estimate)  # no figure without a comparison
 
 
 def test_efficiency_without_watts_is_not_testable_and_says_what_can_be_said():
