@@ -31,6 +31,30 @@ def busy_time_s(
     return share / size
 
 
+def accelerator_busy(
+    start_s: np.ndarray,
+    service_s: np.ndarray,
+    host_s: np.ndarray | None = None,
+    staged_share: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """When each row's batch held its replica's accelerator: (start (s), length (s)).
+
+    The host stage comes first, then the accelerator; a staged tail (``staged_shares``) is
+    not busy time. Divide by the batch size (``busy_time_s``) and the pool's pipeline depth
+    for a request's share. ``utilisation`` in the summary and per window in
+    ``analysis.timeseries`` both clip these intervals.
+    """
+    start_s = np.asarray(start_s, dtype=float)
+    service_s = np.asarray(service_s, dtype=float)
+    if host_s is None:
+        return start_s, service_s
+    host = np.where(np.isnan(host_s), 0.0, host_s)
+    accelerator = service_s - host
+    if staged_share is not None:
+        accelerator = accelerator * (1.0 - staged_share)
+    return start_s + host, accelerator
+
+
 def staged_shares(
     pools: list[dict[str, Any]],
     pool_names: Any,
@@ -110,15 +134,12 @@ def pool_usage(
 
     """
     window = (info["warmup_s"], info["duration_s"])
+    accelerator_start, accelerator = accelerator_busy(start_s, service_s, host_s, staged_share)
+    busy = busy_time_s(accelerator_start, accelerator, batch_size, *window)
     if host_s is None:
-        busy = busy_time_s(start_s, service_s, batch_size, *window)
         host_busy = np.zeros_like(busy)
-    else:  # the host stage first, then the accelerator
+    else:
         host = np.where(np.isnan(host_s), 0.0, host_s)
-        accelerator = service_s - host
-        if staged_share is not None:
-            accelerator = accelerator * (1.0 - staged_share)
-        busy = busy_time_s(start_s + host, accelerator, batch_size, *window)
         host_busy = busy_time_s(start_s, host, batch_size, *window)
     n = pools + 1
     present = np.bincount(pool_code, minlength=n)

@@ -70,3 +70,16 @@ def md1_mean_wait_s(arrival_rate: float, service_s: float) -> float:
 def littles_law_l(arrival_rate: float, mean_time_in_system_s: float) -> float:
     """Little's law: mean number in system L = lambda W."""
     return arrival_rate * mean_time_in_system_s
+
+
+def mm1_sojourn_quantile_s(arrival_rate: float, service_rate: float, q: float) -> float:
+    """The q-quantile (0 < q < 1) of the M/M/1 FIFO sojourn time (wait + service, s).
+
+    The sojourn time of M/M/1 FIFO is exponential with rate mu - lambda, so its quantile is
+    -ln(1 - q) / (mu - lambda): the p99 is ln(100) / (mu - lambda).
+    """
+    if arrival_rate >= service_rate:
+        raise ValueError(f"unstable: arrival rate {arrival_rate} >= service rate {service_rate}")
+    if not 0.0 < q < 1.0:
+        raise ValueError(f"q must be in (0, 1), got {q!r}")
+    return -math.log1p(-q) / (service_rate - arrival_rate)

@@ -79,3 +79,21 @@ def test_mg1_refuses_utilisation_of_one_or_more(rate):
 def test_littles_law():
     """L = lambda W."""
     assert queueing.littles_law_l(4.0, 0.25) == 1.0
+
+
+def test_mm1_sojourn_quantile():
+    """M/M/1 sojourn time is exponential(mu - lambda): p99 = ln(100)/(mu - lambda); its tail
+    at that quantile is 1%; it is the M/M/1 wait quantile plus nothing at q -> the median."""
+    lam, mu = 700.0, 1000.0
+    p99 = queueing.mm1_sojourn_quantile_s(lam, mu, 0.99)
+    assert p99 == pytest.approx(math.log(100) / 300.0, rel=1e-12)
+    assert math.exp(-(mu - lam) * p99) == pytest.approx(0.01, rel=1e-12)
+    assert queueing.mm1_sojourn_quantile_s(lam, mu, 0.5) == pytest.approx(math.log(2) / 300.0)
+
+
+@pytest.mark.parametrize(("lam", "mu", "q"), [(1.0, 1.0, 0.5), (2.0, 1.0, 0.5), (1.0, 2.0, 1.0),
+                                              (1.0, 2.0, 0.0)])  # fmt: skip
+def test_mm1_sojourn_quantile_refuses(lam, mu, q):
+    """An unstable queue or a q outside (0, 1) is refused."""
+    with pytest.raises(ValueError):
+        queueing.mm1_sojourn_quantile_s(lam, mu, q)
