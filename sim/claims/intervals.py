@@ -1,7 +1,8 @@
-"""The 95% interval of a figure across replications (Student t).
+"""The 95% interval of a figure across replications: ``analysis.replication_interval``.
 
-A thin seam over the interval the analysis package defines (``analysis.intervals``), so the
-claims table and ``fleetsim report`` compute intervals one way.
+The claims table and ``fleetsim report`` compute intervals one way (Student t over
+replications); this adapter leaves out replications without a value (a fleet that failed a
+replication is reported on those it has) and returns plain numbers for the table.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from scipy import stats
+from analysis import replication_interval as analysis_interval
 
 
 def replication_interval(
@@ -22,16 +23,13 @@ def replication_interval(
         confidence: The interval's coverage.
 
     Returns:
-        (estimate, low, high, method, n); with one value the interval is NaN.
+        (estimate, low, high, method, n); with one value the interval is NaN, with none the
+        estimate too.
 
     """
     kept = [float(v) for v in values if not math.isnan(float(v))]
-    n = len(kept)
-    if n == 0:
+    if not kept:
         return math.nan, math.nan, math.nan, "replications (0)", 0
-    mean = sum(kept) / n
-    if n == 1:
-        return mean, math.nan, math.nan, "replications (1): no interval", 1
-    sd = math.sqrt(sum((v - mean) ** 2 for v in kept) / (n - 1))
-    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * sd / math.sqrt(n)
-    return mean, mean - half, mean + half, f"replications ({n})", n
+    interval = analysis_interval(kept, confidence)
+    method = interval.method if len(kept) > 1 else f"{interval.method}: no interval"
+    return interval.estimate, interval.low, interval.high, method, interval.n
