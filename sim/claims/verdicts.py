@@ -108,7 +108,7 @@ def at_least(figure: Figure, claimed: float, tolerance: float, claimed_text: str
     if math.isnan(figure.estimate):
         return Verdict(
             VerdictKind.not_reproduced,
-            f"no simulated {figure.name}: no fleet met the SLO on one side",
+            f"no {_what(figure)}: no fleet met the SLO on one side",
         )
     straddles = figure.low < threshold <= figure.high or figure.low <= threshold < figure.high
     borderline = (
@@ -117,12 +117,12 @@ def at_least(figure: Figure, claimed: float, tolerance: float, claimed_text: str
     if figure.estimate >= threshold or math.isclose(figure.estimate, threshold, rel_tol=1e-9):
         return Verdict(
             VerdictKind.reproduced,
-            f"simulated {figure.name} {figure} reaches the claimed {claimed_text} "
+            f"{_what(figure)} {figure} reaches the claimed {claimed_text} "
             f"(threshold {figure.show(threshold)} with the stated tolerance){borderline}",
         )
     return Verdict(
         VerdictKind.not_reproduced,
-        f"simulated {figure.name} {figure} falls short of the claimed {claimed_text} "
+        f"{_what(figure)} {figure} falls short of the claimed {claimed_text} "
         f"(threshold {figure.show(threshold)} with the stated tolerance){borderline}",
     )
 
@@ -130,16 +130,22 @@ def at_least(figure: Figure, claimed: float, tolerance: float, claimed_text: str
 def at_most(figure: Figure, claimed: float, claimed_text: str) -> Verdict:
     """Reproduced when the estimate is at most ``claimed`` (a latency bound)."""
     if math.isnan(figure.estimate):
-        return Verdict(VerdictKind.not_reproduced, f"no simulated {figure.name}")
+        return Verdict(VerdictKind.not_reproduced, f"no {_what(figure)}")
     if figure.estimate <= claimed:
         return Verdict(
             VerdictKind.reproduced,
-            f"simulated {figure.name} {figure} is within the claimed {claimed_text}",
+            f"{_what(figure)} {figure} is within the claimed {claimed_text}",
         )
     return Verdict(
         VerdictKind.not_reproduced,
-        f"simulated {figure.name} {figure} exceeds the claimed {claimed_text}",
+        f"{_what(figure)} {figure} exceeds the claimed {claimed_text}",
     )
+
+
+def _what(figure: Figure) -> str:
+    """``simulated X`` for a figure from runs, ``hardware-model X`` for an exact one."""
+    exact = figure.method == "exact" or figure.method.startswith("hardware model")
+    return f"{'hardware-model' if exact else 'simulated'} {figure.name}"
 
 
 def impossible(figure: Figure, claimed_text: str, why: str) -> Verdict:

@@ -140,3 +140,10 @@ def test_replication_interval_against_a_hand_computation():
     one = replication_interval([5.0, math.nan])
     assert one[0] == 5.0 and math.isnan(one[1]) and one[4] == 1
     assert math.isnan(replication_interval([])[0])
+
+
+def test_exact_figures_are_called_hardware_model_figures():
+    """A figure from the hardware model is not called simulated."""
+    exact = v.Figure("full-load throughput", 1284.0, unit="req/s")
+    assert v.at_least(exact, 1500, 0, "1,500/s").explanation.startswith("hardware-model ")
+    assert v.at_least(fig(0.5, 0.4, 0.6), 0.4, 0.05, "40%").explanation.startswith("simulated ")
