@@ -18,8 +18,9 @@ with 5,000 and more about 1.0 (coverage 93-95%). So a percentile ``q`` needs at 
 5,000, p99.9: 50,000): about fifty beyond it. With fewer, the batch count is reduced to
 what the run supports (the interval's ``reason`` says so); below ``MIN_BATCHES`` batches
 the interval is NaN, with the reason, and only the whole-run estimate is given. Busier
-fleets have longer clusters (at utilisation 0.9 several times longer): give them longer
-runs, and check with ``time_series`` that the queue is not still growing.
+fleets have longer clusters (the M/M/1 relaxation time is ten times longer at utilisation
+0.9 than at 0.7): give them longer runs, and check with ``time_series`` that the queue is
+not still growing.
 
 Goodput and successful inferences: a request is *successful* if it completed within the
 SLO target (``slo.target``). ``goodput_per_s`` counts them per second of the measured

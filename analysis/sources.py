@@ -23,8 +23,6 @@ from analysis.sweeps import RUN_SUMMARY, RUN_TRACE, is_sweep_dir
 if TYPE_CHECKING:  # pandas is imported where it is used: runs never need it
     import pandas as pd
 
-Source = "str | Path | pd.DataFrame"
-
 
 @dataclass(frozen=True)
 class TraceSource:

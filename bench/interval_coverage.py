@@ -6,7 +6,10 @@
 Per batch count (10, 20, 30 with no minimum batch size, then 20 asked with the default
 minimum of ``analysis.estimates.needed_per_batch``), prints the share of runs whose
 batch-means interval contains the true p99 = ln(100) / (mu - lambda) and the mean
-interval width; then the coverage of replication intervals over groups of 5 runs.
+interval width, and ``se/sd``: the batch-means standard error (root mean square over the
+runs) over the actual run-to-run standard deviation of the estimate (1.0: the batches
+measure the error right; below 1: they understate it). Then the coverage of replication
+intervals over groups of 5 runs.
 ``sim.coverage`` holds the method.
 """
 
@@ -14,6 +17,9 @@ from __future__ import annotations
 
 import argparse
 import time
+
+import numpy as np
+from scipy import stats
 
 from sim.coverage import (
     SEED,
@@ -45,16 +51,22 @@ def main() -> None:
     print(f"M/M/1 rho={args.rho}, {args.requests:,} requests per run, {args.runs} runs "
           f"(seeds {args.seed}..{args.seed + args.runs - 1}), true p99 {truth * 1e3:.4f} ms, "
           f"{time.perf_counter() - start:.0f} s")  # fmt: skip
-    print("| interval | requests per batch | coverage | covered | mean width (% of p99) |")
-    print("|---|---|---|---|---|")
+    print("| interval | requests per batch | coverage | covered | mean width (% of p99) "
+          "| se/sd |")  # fmt: skip
+    print("|---|---|---|---|---|---|")
+    sd = float(np.std(results[:, 0, 0], ddof=1))
     for j, label in enumerate(labels):
         cov = batch_means_coverage(results, truth, j, label)
-        per_batch = f"{args.requests // int(results[:, j, 3].max()):,}"
-        print(f"| {cov.method} | {per_batch} | {cov.coverage:.1%} | "
-              f"{cov.covered}/{cov.intervals} | {cov.mean_relative_width:.1%} |")  # fmt: skip
+        used = results[:, j, 3]
+        per_batch = f"{args.requests // int(used.max()):,}" if used.max() > 0 else "-"
+        t = stats.t.ppf(0.975, np.maximum(used, 2) - 1)
+        se = (results[:, j, 2] - results[:, j, 1]) / 2 / t
+        ratio = float(np.sqrt(np.nanmean(se**2)) / sd)
+        print(f"| {cov.method} | {per_batch} | {cov.coverage:.1%} | {cov.covered}/"
+              f"{cov.intervals} | {cov.mean_relative_width:.1%} | {ratio:.2f} |")  # fmt: skip
     rep = replication_coverage(results[:, 0, 0], truth, 5)
     print(f"| {rep.method} | - | {rep.coverage:.1%} | {rep.covered}/{rep.intervals} | "
-          f"{rep.mean_relative_width:.1%} |")  # fmt: skip
+          f"{rep.mean_relative_width:.1%} | - |")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -146,7 +146,10 @@ def batch_means_coverage(results: np.ndarray, truth_s: float, j: int, label: str
     covered = int(((low <= truth_s) & (truth_s <= high))[made].sum())
     width = float(np.mean((high - low)[made]) / truth_s) if made.any() else math.nan
     batches = sorted({int(b) for b in used[made]})
-    shown = f"{batches[0]}" if len(batches) == 1 else f"{batches[0]}-{batches[-1]}"
+    if not batches:
+        shown = "no interval: too few requests,"
+    else:
+        shown = f"{batches[0]}" if len(batches) == 1 else f"{batches[0]}-{batches[-1]}"
     return Coverage(f"batch means, {label} ({shown} batches used)", int(made.sum()), covered,
                     width, int((~made).sum()))  # fmt: skip
 

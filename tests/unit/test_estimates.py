@@ -10,9 +10,10 @@ import math
 import numpy as np
 import pytest
 from handmade import frame, info, run_dir, write_trace
-from helpers import same
+from helpers import same, scenario
 
 import analysis
+import sim
 from analysis.estimates import needed_per_batch
 
 C = [0.10, 0.12, 0.11, 0.13, 0.14]  # batch i's latencies: C[i] + 0.001 j, j = 0..19
@@ -177,3 +178,18 @@ def test_counts_from_a_sampled_trace_are_refused(tmp_path):
     assert analysis.percentile_interval(path, 50, batches=5, min_per_batch=20).n == 5
     with pytest.raises(ValueError, match="keeps only a sample.*'sample', fraction 0.5"):
         analysis.goodput_per_s(path)
+
+
+def test_on_a_simulated_run_the_estimates_are_the_summary(tmp_path):
+    """An M/M/1 run of 30,000 requests: every _ci estimate is the run's summary.json value,
+    bit for bit, and the p99 interval uses the 5 batches of 5,000+ the run supports."""
+    from sim.coverage import mm1_scenario
+
+    result = sim.run(scenario(mm1_scenario(0.7, 30_000)), tmp_path / "mm1")
+    summary = analysis.summarize_with_intervals(result.out_dir)
+    for key in ("latency_p50_s", "latency_p99_s", "throughput_per_s", "slo_attainment"):
+        assert summary[f"{key}_ci"].estimate == result.summary[key], key
+        assert summary[key] == result.summary[key], key
+    p99 = summary["latency_p99_s_ci"]
+    assert p99.n == 5 and "5 of the 20 batches asked" in p99.reason
+    assert p99.low < p99.estimate < p99.high
