@@ -55,9 +55,8 @@ def evaluate(
 ) -> ClaimResult:
     """Run a claim (and its sensitivity alternative) and judge it."""
     inf_scenario = scenarios[claim.inferentia.scenario]
-    instances = claim.inferentia.instances + list(
-        getattr(claim, "comparison", None) and claim.comparison.instances or []
-    )
+    comparison = getattr(claim, "comparison", None)
+    instances = [*claim.inferentia.instances, *(comparison.instances if comparison else [])]
     projected = any(catalog.instance_type(i).projected for i in instances)
     outcome = _outcome(claim, claims_dir, out_dir / claim.id, options, {}, None)
     alternative = None
