@@ -42,8 +42,8 @@ from analysis.pool_usage import cost_usd
 from analysis.quantiles import GroupedPercentiles
 from analysis.sources import TraceSource, open_source
 
-DEFAULT_BATCHES = 20
-"""Batches of the measured window (chosen by the M/M/1 coverage measurement)."""
+DEFAULT_BATCHES = 10
+"""Batches of the measured window (chosen by the M/M/1 coverage measurement: docs/analysis.md)."""
 MIN_BATCHES = 5
 """Fewer batches than this give no interval (t_{k-1} explodes, the spread is unreliable)."""
 PERCENTILE_KEYS = {50.0: "latency_p50_s", 90.0: "latency_p90_s", 99.0: "latency_p99_s",

@@ -19,13 +19,14 @@ Two ways to put an interval on a metric (a latency percentile, a throughput, a c
   true for long runs of a stable fleet, not for a fleet that is overloaded (the queue
   grows through the run) or a run shorter than a few relaxation times of its queues.
 
-The default is ``k = 20`` batches (``analysis.estimates.DEFAULT_BATCHES``), with at least
+The default is ``k = 10`` batches (``analysis.estimates.DEFAULT_BATCHES``), with at least
 ``50 / (1 - q/100)`` completed requests per batch for a percentile (fewer batches in a
 shorter run). Measured on M/M/1, whose p99 is known: coverage depends on the requests per
-batch, not the batch count; from about 5,000 per batch a p99 interval covers 93-95% of
-the time, with 1,000 only 80%. Given enough requests, 20 batches beat 10 (t_19 = 2.09
-against t_9 = 2.26: narrower intervals). See docs/analysis.md, "Coverage", and
-tests/statistical/test_interval_coverage.py.
+batch; at utilisation 0.7 a p99 interval covers 93-95% from about 5,000 per batch (80%
+with 1,000), at utilisation 0.9 it needs about 40,000 (20,000 cover 87.5%). Ten batches
+make each batch twice as long as twenty for the same run, which keeps busy fleets closer
+to 95%, for intervals about 10% wider (t_9 = 2.26 against t_19 = 2.09). See
+docs/analysis.md, "Coverage", and tests/statistical/test_interval_coverage.py.
 
 An ``Interval`` carries its method and the number of batches or replications it rests on;
 when an interval cannot be given (one replication, too few requests per batch) its ends
@@ -52,7 +53,7 @@ class Interval:
         estimate: The point estimate.
         low: Lower end of the interval (NaN when there is none: see ``reason``).
         high: Upper end of the interval.
-        method: How it was made: ``"batch means (20 batches)"``, ``"replications (5)"``,
+        method: How it was made: ``"batch means (10 batches)"``, ``"replications (5)"``,
             ``"exact"`` (a quantity without sampling error, such as the cost of a fixed fleet).
         n: The batches or replications it rests on (0 for ``exact``).
         confidence: The confidence level (0.95 for 95%).

@@ -3,7 +3,7 @@
     python bench/interval_coverage.py                   # 200 runs of 100,000 requests, rho 0.7
     python bench/interval_coverage.py --runs 1000 --rho 0.9 --requests 400000
 
-Per batch count (10, 20, 30 with no minimum batch size, then 20 asked with the default
+Per batch count (10, 20, 30 with no minimum batch size, then the default: 10 asked with the
 minimum of ``analysis.estimates.needed_per_batch``), prints the share of runs whose
 batch-means interval contains the true p99 = ln(100) / (mu - lambda) and the mean
 interval width, and ``se/sd``: the batch-means standard error (root mean square over the
@@ -21,6 +21,7 @@ import time
 import numpy as np
 from scipy import stats
 
+from analysis.estimates import DEFAULT_BATCHES
 from sim.coverage import (
     SEED,
     batch_means_coverage,
@@ -42,8 +43,8 @@ def main() -> None:
     parser.add_argument("--engine", default="auto")
     args = parser.parse_args()
     counts = [int(b) for b in args.batches.split(",")]
-    specs = [(k, 1) for k in counts] + [(20, None)]
-    labels = [f"{k} asked, no minimum" for k in counts] + ["20 asked, default minimum"]
+    specs = [(k, 1) for k in counts] + [(DEFAULT_BATCHES, None)]
+    labels = [f"{k} asked, no minimum" for k in counts] + [f"default ({DEFAULT_BATCHES} asked)"]
     start = time.perf_counter()
     results = percentile_runs(args.rho, args.runs, args.requests, specs, seed=args.seed,
                               engine=args.engine, workers=args.workers)  # fmt: skip

@@ -24,6 +24,7 @@ import numpy as np
 import yaml
 
 from analysis import percentile_interval, replication_interval
+from analysis.estimates import DEFAULT_BATCHES
 from analysis.queueing import mm1_sojourn_quantile_s
 from sim.engine.api import run
 from sim.scenario.loading import parse_scenario
@@ -39,7 +40,7 @@ class Coverage:
     """How often intervals of one kind contained the truth.
 
     Attributes:
-        method: ``"batch means (20 batches)"`` or ``"replications (5)"``.
+        method: ``"batch means (10 batches)"`` or ``"replications (5)"``.
         intervals: Intervals made (runs, or groups of runs).
         covered: How many contained the truth.
         mean_relative_width: Mean of (high - low) / truth.
@@ -105,7 +106,7 @@ def percentile_runs(
     rho: float,
     runs: int,
     requests: int,
-    specs: Sequence[Spec] = ((20, None),),
+    specs: Sequence[Spec] = ((DEFAULT_BATCHES, None),),
     q: float = 99.0,
     *,
     seed: int = SEED,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import pytest
 from helpers import needs_kernel
 
+from analysis.estimates import DEFAULT_BATCHES
 from sim.coverage import SEED, batch_means_coverage, percentile_runs, replication_coverage, truth_s
 
 RHO = 0.7
@@ -23,9 +24,11 @@ RHO = 0.7
 def check(
     runs: int, requests: int, accept: tuple[float, float], groups_accept: tuple[float, float]
 ):
-    results = percentile_runs(RHO, runs, requests, ((20, None),), engine="compiled", workers=2)
+    results = percentile_runs(
+        RHO, runs, requests, ((DEFAULT_BATCHES, None),), engine="compiled", workers=2
+    )
     truth = truth_s(RHO)
-    batch = batch_means_coverage(results, truth, 0, "20 asked, default minimum")
+    batch = batch_means_coverage(results, truth, 0, "default")
     replications = replication_coverage(results[:, 0, 0], truth, 5)
     message = (
         f"seeds {SEED}..{SEED + runs - 1}, {requests:,} requests per run, true p99 "
@@ -39,7 +42,7 @@ def check(
 
 @needs_kernel
 def test_p99_interval_covers_the_mm1_truth():
-    """200 runs of 50,000 requests (the default rule uses 9 batches of 5,000+): coverage of
+    """200 runs of 50,000 requests (the default uses 9 batches of 5,000+): coverage of
     the batch-means p99 interval in [90.5%, 99.5%]; replication intervals over 40 groups of
     5 runs (sd 3.4 points) in [85%, 100%]."""
     check(200, 50_000, (0.905, 0.995), (0.85, 1.0))
@@ -48,6 +51,6 @@ def test_p99_interval_covers_the_mm1_truth():
 @pytest.mark.slow
 @needs_kernel
 def test_p99_interval_covers_the_mm1_truth_at_length():
-    """1,000 runs of 100,000 requests (20 batches of 5,000): coverage in [92.5%, 97.5%];
+    """1,000 runs of 100,000 requests (10 batches of 9,800+): coverage in [92.5%, 97.5%];
     replication intervals over 200 groups of 5 (sd 1.54 points) in [90.5%, 99.5%]."""
     check(1000, 100_000, (0.925, 0.975), (0.905, 0.995))

@@ -84,7 +84,7 @@ def test_too_few_requests_for_the_percentile_interval_is_said():
 def test_two_simulated_fleets_on_the_same_arrivals(tmp_path):
     """Alexa on inf1.xlarge against inf1.2xlarge (1.5 s): accepted as sharing arrivals; the cost
     difference is the price difference; pairing makes the p50 interval narrower than the
-    two runs' own intervals together (seed 2020, 20 batches)."""
+    two runs' own intervals together (seed 2020, 10 batches)."""
     data = yaml.safe_load((ROOT / "scenarios" / "alexa.yaml").read_text())
     data["duration"], data["warmup"] = "1.5s", "0.3s"
     a = sim.run(scenario(data), tmp_path / "a")

@@ -191,5 +191,5 @@ def test_on_a_simulated_run_the_estimates_are_the_summary(tmp_path):
         assert summary[f"{key}_ci"].estimate == result.summary[key], key
         assert summary[key] == result.summary[key], key
     p99 = summary["latency_p99_s_ci"]
-    assert p99.n == 5 and "5 of the 20 batches asked" in p99.reason
+    assert p99.n == 5 and "5 of the 10 batches asked" in p99.reason
     assert p99.low < p99.estimate < p99.high

@@ -47,7 +47,7 @@ def test_a_directory_of_runs_gives_one_row_each(runs):
     assert (full.throughput_per_s_low, full.throughput_per_s_high) == (
         ci["throughput_per_s_ci"].low, ci["throughput_per_s_ci"].high)  # fmt: skip
     assert full.goodput_per_s == ci["goodput_per_s"] == 20.0
-    assert full.ci_method == "batch means (20 batches)"
+    assert full.ci_method == "batch means (10 batches)"
     assert "latency_p99_s: 200 completed requests" in full.ci_reason  # too few for a p99
     assert math.isnan(lean.latency_p99_s_low) and lean.latency_p99_s == 0.2
     assert lean.ci_reason == "no request trace (the run used --trace summary)"
