@@ -18,6 +18,7 @@ from typer.exceptions import Abort
 import hardware
 from hardware import catalog
 from sim import __version__
+from sim.cli.claims import claims
 from sim.cli.consoles import (
     EXIT_IO_ERROR,
     StdoutFailed,
@@ -53,6 +54,7 @@ app.add_typer(hardware_app, name="hardware")
 app.command()(sweep)
 app.command()(plan)
 app.command()(report)
+app.command()(claims)
 
 
 def _print_version(value: bool) -> None:
