@@ -55,23 +55,26 @@ def test_two_setup_commands():
 
 
 def test_pandas_lines_run(tmp_path, monkeypatch):
-    """The README's python snippet runs on a fresh alexa trace, in the README's paths."""
+    """The README's pandas and interval snippets run on a fresh alexa trace, in its paths."""
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(
         app, ["run", str(ROOT / "scenarios" / "alexa.yaml"), "--duration", "11s", "--quiet"]
     )
     assert result.exit_code == 0, result.output
-    processes, pandas_lines, _ = blocks("python")
+    processes, pandas_lines, interval_lines, _ = blocks("python")
     namespace: dict = {}
     exec(compile(pandas_lines, "README.md", "exec"), namespace)
     assert len(namespace["df"]) > 0
+    exec(compile(interval_lines, "README.md", "exec"), namespace)
+    assert namespace["s"]["latency_p99_s_ci"].estimate == namespace["s"]["latency_p99_s"]
+    assert list(namespace["runs"]["run"]) == ["runs/alexa"]
 
 
 def test_processes_example_runs(tmp_path, monkeypatch, capsys):
     """The README's SimPy-process example runs and its observer sees the fleet each second."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "scenarios").symlink_to(ROOT / "scenarios")
-    processes, _, _ = blocks("python")
+    processes = blocks("python")[0]
     namespace: dict = {}
     exec(compile(processes, "README.md", "exec"), namespace)
     assert [t for t, _ in namespace["peaks"]] == [float(s) for s in range(1, 20)]
@@ -102,5 +105,5 @@ def test_sweep_file_and_sweep_lines(tmp_path, monkeypatch):
     (tmp_path / "sweep.yaml").write_text(yaml.safe_dump(short))
     run_sweep(tmp_path / "sweep.yaml", serial=True)
     namespace: dict = {}
-    exec(compile(blocks("python")[2], "README.md", "exec"), namespace)
+    exec(compile(blocks("python")[3], "README.md", "exec"), namespace)
     assert len(namespace["sweep"]) == 4
