@@ -11,9 +11,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from sim.cli.consoles import EXIT_IO_ERROR, fail, stderr, stdout, wide_stdout
+from sim.cli.consoles import fail, stderr, stdout, wide_stdout
 from sim.cli.progress import SweepDisplay
-from sim.cli.signals import Terminated, terminated_as_exception
+from sim.cli.signals import sweep_job_exits
 from sim.cli.sweep import SchedulerOption, WorkersOption
 
 
@@ -35,10 +35,6 @@ def claims(
 ) -> None:
     """Simulate each public claim about Inferentia and give it a verdict (claims.md, .parquet)."""
     from sim.claims.runner import DEFAULT_CLAIMS, run_claims
-    from sim.engine.estimate import RunRefused
-    from sim.engine.output import OutputExistsError
-    from sim.scenario.errors import ScenarioError
-    from sim.sweep.executors import ClusterError
 
     if scheduler is not None and workers is not None:
         raise fail("--scheduler uses the cluster's workers: drop --workers")
@@ -50,31 +46,17 @@ def claims(
         if not quiet:
             stderr().print(escape(f"claim {claim_id}"), highlight=False, soft_wrap=True)
 
-    try:
-        with terminated_as_exception():
-            result = run_claims(
-                claims_file or DEFAULT_CLAIMS,
-                out_dir,
-                scheduler=scheduler,
-                workers=workers,
-                quick=quick,
-                command=shlex.join(["fleetsim", *sys.argv[1:]]),
-                on_claim=on_claim,
-                progress=display,
-            )
-    except (ScenarioError, OutputExistsError, RunRefused, ClusterError) as exc:
-        raise fail(str(exc)) from None
-    except OSError as exc:
-        message = f"could not write the claims: {exc.strerror or exc}"
-        raise fail(message, code=EXIT_IO_ERROR) from None
-    except KeyboardInterrupt:
-        display.close()
-        raise fail(_interrupted("interrupted"), code=130) from None
-    except Terminated as exc:
-        display.close()
-        raise fail(_interrupted(str(exc)), code=128 + exc.signum) from None
-    finally:
-        display.close()
+    with sweep_job_exits(display, "the claims", _interrupted):
+        result = run_claims(
+            claims_file or DEFAULT_CLAIMS,
+            out_dir,
+            scheduler=scheduler,
+            workers=workers,
+            quick=quick,
+            command=shlex.join(["fleetsim", *sys.argv[1:]]),
+            on_claim=on_claim,
+            progress=display,
+        )
     wide_stdout().print(claims_table(result.rows))
     for row in result.rows:
         stdout().print(escape(f"{row['id']}: {row['explanation']}"), highlight=False,

@@ -12,9 +12,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from sim.cli.consoles import EXIT_IO_ERROR, fail, stderr, stdout, wide_stdout
+from sim.cli.consoles import fail, stderr, stdout, wide_stdout
 from sim.cli.progress import SweepDisplay
-from sim.cli.signals import Terminated, terminated_as_exception
+from sim.cli.signals import sweep_job_exits
 from sim.cli.sweep import SchedulerOption, WorkersOption
 
 if TYPE_CHECKING:  # imported when a plan runs: a run need not load dask or sim.planning
@@ -76,11 +76,7 @@ def plan(
     quiet: Annotated[bool, typer.Option(help="No progress.")] = False,
 ) -> None:
     """Size each candidate: the smallest count that meets the SLO in every replication."""
-    from sim.engine.estimate import RunRefused
-    from sim.engine.output import OutputExistsError
     from sim.planning.planner import run_plan
-    from sim.scenario.errors import ScenarioError
-    from sim.sweep.executors import ClusterError
 
     if scheduler is not None and (workers is not None or serial):
         raise fail("--scheduler uses the cluster's workers: drop --workers and --serial")
@@ -108,29 +104,15 @@ def plan(
             )
             stderr().print(escape(f"round {number}: {tried}"), highlight=False, soft_wrap=True)
 
-    try:
-        with terminated_as_exception():
-            result = run_plan(
-                scenario_file, names, pool=pool, replications=replications,
-                max_count=max_count, max_batches=_numbers(max_batch, "--max-batch"),
-                dtype=dtype, cores_per_replica=cores, duration=duration, out=out_dir,
-                scheduler=scheduler, workers=workers, serial=serial, force=force, plot=plot,
-                command=shlex.join(["fleetsim", *sys.argv[1:]]), progress=display,
-                on_start=started, on_round=on_round,
-            )  # fmt: skip
-    except (ScenarioError, OutputExistsError, RunRefused, ClusterError) as exc:
-        raise fail(str(exc)) from None
-    except OSError as exc:
-        message = f"could not write the plan: {exc.strerror or exc}"
-        raise fail(message, code=EXIT_IO_ERROR) from None
-    except KeyboardInterrupt:
-        display.close()
-        raise fail(_interrupted("interrupted"), code=130) from None
-    except Terminated as exc:
-        display.close()
-        raise fail(_interrupted(str(exc)), code=128 + exc.signum) from None
-    finally:
-        display.close()
+    with sweep_job_exits(display, "the plan", _interrupted):
+        result = run_plan(
+            scenario_file, names, pool=pool, replications=replications,
+            max_count=max_count, max_batches=_numbers(max_batch, "--max-batch"),
+            dtype=dtype, cores_per_replica=cores, duration=duration, out=out_dir,
+            scheduler=scheduler, workers=workers, serial=serial, force=force, plot=plot,
+            command=shlex.join(["fleetsim", *sys.argv[1:]]), progress=display,
+            on_start=started, on_round=on_round,
+        )  # fmt: skip
     wide_stdout().print(plan_table(f"fleetsim plan: {result.pool} ({result.slo})", result.rows))
     for row in result.rows:
         stdout().print(

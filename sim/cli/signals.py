@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 
 class Terminated(BaseException):
@@ -33,3 +34,42 @@ def terminated_as_exception() -> Iterator[None]:
     finally:
         for signum, old in previous.items():
             signal.signal(signum, old)
+
+
+@contextmanager
+def sweep_job_exits(display: Any, what: str, interrupted: Callable[[str], str]) -> Iterator[None]:
+    """Run a sweep-like job (sweep, plan, claims) with its errors mapped to exits.
+
+    A bad input or a busy or unreachable output is exit 2, a write error exit 74, an
+    interrupt 130 and SIGTERM/SIGHUP 128 + the signal, each one line without a traceback;
+    the progress display is closed however the block ends.
+
+    Args:
+        display: The progress display (has ``close()``).
+        what: What could not be written, for the I/O message (e.g. ``"the plan"``).
+        interrupted: The message for an interrupt, from why it stopped (``"interrupted"``,
+            ``"terminated (SIGTERM)"``): what was kept and how to continue.
+
+    """
+    from sim.cli.consoles import EXIT_IO_ERROR, fail
+    from sim.engine.estimate import RunRefused
+    from sim.engine.output import OutputExistsError
+    from sim.scenario.errors import ScenarioError
+    from sim.sweep.executors import ClusterError
+
+    try:
+        with terminated_as_exception():
+            yield
+    except (ScenarioError, OutputExistsError, RunRefused, ClusterError) as exc:
+        raise fail(str(exc)) from None
+    except OSError as exc:
+        message = f"could not write {what}: {exc.strerror or exc}"
+        raise fail(message, code=EXIT_IO_ERROR) from None
+    except KeyboardInterrupt:
+        display.close()
+        raise fail(interrupted("interrupted"), code=130) from None
+    except Terminated as exc:
+        display.close()
+        raise fail(interrupted(str(exc)), code=128 + exc.signum) from None
+    finally:
+        display.close()

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
-from sim.cli.consoles import EXIT_IO_ERROR, fail, stderr, stdout, wide_stdout
+from sim.cli.consoles import fail, stderr, stdout, wide_stdout
 from sim.cli.progress import SweepDisplay
-from sim.cli.signals import Terminated, terminated_as_exception
+from sim.cli.signals import sweep_job_exits
 
 if TYPE_CHECKING:  # imported when a sweep runs: a run need not load dask or sim.sweep
     from sim.sweep import Point, SweepResult, SweepSpec
@@ -47,11 +47,7 @@ def sweep(
     quiet: Annotated[bool, typer.Option(help="No progress and no table.")] = False,
 ) -> None:
     """Run every point of a sweep; write DIR/summary.parquet and DIR/points/ (resumable)."""
-    from sim.engine.estimate import RunRefused
-    from sim.engine.output import OutputExistsError
-    from sim.scenario.errors import ScenarioError
     from sim.sweep import run_sweep
-    from sim.sweep.executors import ClusterError
 
     if scheduler is not None and (workers is not None or serial):
         raise fail("--scheduler uses the cluster's workers: drop --workers and --serial")
@@ -72,33 +68,18 @@ def sweep(
                 soft_wrap=True,
             )
 
-    try:
-        with terminated_as_exception():
-            result = run_sweep(
-                sweep_file,
-                out_dir,
-                scheduler=scheduler,
-                workers=workers,
-                serial=serial,
-                force=force,
-                progress=display,
-                on_start=started,
-                on_points=announce,
-            )
-    except (ScenarioError, OutputExistsError, RunRefused, ClusterError) as exc:
-        raise fail(str(exc)) from None
-    except OSError as exc:
-        raise fail(
-            f"could not write the sweep: {exc.strerror or exc}", code=EXIT_IO_ERROR
-        ) from None
-    except KeyboardInterrupt:
-        display.close()
-        raise fail(_interrupted(out_dir, "interrupted"), code=130) from None
-    except Terminated as exc:
-        display.close()
-        raise fail(_interrupted(out_dir, str(exc)), code=128 + exc.signum) from None
-    finally:
-        display.close()
+    with sweep_job_exits(display, "the sweep", lambda why: _interrupted(out_dir, why)):
+        result = run_sweep(
+            sweep_file,
+            out_dir,
+            scheduler=scheduler,
+            workers=workers,
+            serial=serial,
+            force=force,
+            progress=display,
+            on_start=started,
+            on_points=announce,
+        )
     _report(result, quiet)
     if result.failed:
         raise typer.Exit(1)
