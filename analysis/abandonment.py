@@ -106,6 +106,10 @@ def erlang_a(
     Returns:
         The stationary figures (patience-while-waiting semantics; see the module docstring).
 
+    Raises:
+        ValueError: bad rates; theta = 0 with lambda >= c mu; or more than ``MAX_STATES``
+            states needed (lambda / theta beyond about a million).
+
     """
     _check_rates(arrival_rate, service_rate, servers)
     if abandon_rate < 0:

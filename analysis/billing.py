@@ -97,7 +97,10 @@ def _intervals(lifetimes: pd.DataFrame, state: State) -> tuple[np.ndarray, np.nd
     return start[keep], end[keep]
 
 
-def _window(lifetimes: pd.DataFrame, start_s: float | None, end_s: float | None):
+def _window(
+    lifetimes: pd.DataFrame, start_s: float | None, end_s: float | None
+) -> tuple[float, float]:
+    """The window [start, end) in s; by default first request to last termination."""
     lo = float(lifetimes["requested_s"].min()) if start_s is None else float(start_s)
     hi = float(lifetimes["terminated_s"].max()) if end_s is None else float(end_s)
     if not hi > lo:
@@ -123,7 +126,9 @@ def instance_s(
     return float(np.sum(np.clip(np.minimum(end, hi) - np.maximum(start, lo), 0.0, None)))
 
 
-def fleet_size_steps(lifetimes: pd.DataFrame, state: State = "billed"):
+def fleet_size_steps(
+    lifetimes: pd.DataFrame, state: State = "billed"
+) -> tuple[np.ndarray, np.ndarray]:
     """The fleet size as an exact right-continuous step function.
 
     Returns:
