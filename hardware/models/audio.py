@@ -330,7 +330,10 @@ class WhisperEncoder(SpeechEncoder):
         h, mel = self.hidden, 2 * self.window_frames + 0 * ms
         t = b * self.frames(ms)
         return [
-            (("conv1", b * mel, 3 * self.mel_bins, h, 1, True, b * mel * self.mel_bins), b * mel * h),
+            (
+                ("conv1", b * mel, 3 * self.mel_bins, h, 1, True, b * mel * self.mel_bins),
+                b * mel * h,
+            ),
             (("conv2", t, 3 * h, h, 1, True, b * mel * h), t * h),
         ]
 

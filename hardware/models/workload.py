@@ -171,7 +171,7 @@ class ModelSpec(ABC):
     @property
     @abstractmethod
     def kind(self) -> str:
-        """Model family: ``"encoder"``, ``"decoder-prefill"``, ``"vit"``, ``"cnn"`` or ``"audio"``."""
+        """Model family: ``encoder``, ``decoder-prefill``, ``vit``, ``cnn`` or ``audio``."""
 
     @property
     def seq_len_unit(self) -> str:

@@ -5,9 +5,10 @@ call covers a whole grid of batch sizes and sequence lengths), the element count
 vector-engine work, and its weight bytes. No measured numbers enter here.
 
 For CNNs and vision transformers the ``seq_len`` argument is the image side in pixels (square
-images); for speech encoders it is the audio length in milliseconds (:mod:`hardware.models.audio`). Hyper-parameters come from the Hugging Face ``config.json`` of each checkpoint named in
-the comments, torchvision's model builders, and darknet's ``yolov4.cfg``; the tests check the
-resulting parameter counts against the published ones.
+images); for speech encoders it is the audio length in milliseconds
+(:mod:`hardware.models.audio`). Hyper-parameters come from the Hugging Face ``config.json`` of
+each checkpoint named in the comments, torchvision's model builders, and darknet's
+``yolov4.cfg``; the tests check the resulting parameter counts against the published ones.
 """
 
 from __future__ import annotations

@@ -306,7 +306,7 @@ def compare_command(
     wait = f"max wait {1e3 * wait_s:g} ms"
     budget = "" if budget_s is None else f", request latency <= {1e3 * budget_s:g} ms"
     grid = Table(
-        title=f"{spec.name}, {seq} {'px' if spec.kind == 'cnn' else 'tokens'}, {precision}: "
+        title=f"{spec.name}, {seq} {spec.seq_len_unit}, {precision}: "
         f"full load, cheapest cores per replica and batch <= {max_batch}, {wait}{budget}"
     )
     headers = (

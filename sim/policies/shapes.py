@@ -8,10 +8,10 @@ sequence). A pool's ``shapes`` says which shapes exist:
 * ``auto`` (default): on NeuronCores, sequence buckets at the powers of two from 64 up to
   the model's longest sequence (the Neuron bucketing practice) and one compiled batch size,
   the pool's ``max_batch``; image models (CNNs, ViT) keep their image size; speech models
-  bucket their audio length in milliseconds the same way (64 ms ... 16,384 ms, 30,000 ms). On GPUs, every
-  shape: TensorRT engines built with dynamic shapes run the batch and sequence they are
-  given inside their optimisation profile, and the published GPU rows give no padding to
-  fit (docs/hardware.md "Compiled shapes").
+  bucket their audio length in milliseconds the same way (64 ms ... 16,384 ms, 30,000 ms).
+  On GPUs, every shape: TensorRT engines built with dynamic shapes run the batch and
+  sequence they are given inside their optimisation profile, and the published GPU rows
+  give no padding to fit (docs/hardware.md "Compiled shapes").
 * ``none``: every shape compiled (no padding).
 * ``{seq_buckets: [...], batch_sizes: [...]}``: these; either list may be left out (no
   padding on that axis).
