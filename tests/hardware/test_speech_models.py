@@ -28,18 +28,18 @@ def _layer_flops(t: int, hidden: int, heads: int, ffn: int) -> float:
 
 
 @pytest.mark.parametrize(
-    ("name", "params", "published"),
+    ("name", "params", "published", "rel"),
     [
-        ("wav2vec2-base", 94_371_712, 95e6),  # HF Wav2Vec2Model; the paper's "95M"
-        ("whisper-base-encoder", 20_590_592, 20e6),  # HF WhisperEncoder of openai/whisper-base
+        ("wav2vec2-base", 94_371_712, 95e6, 0.02),  # HF Wav2Vec2Model; the paper's "95M"
+        # HF WhisperEncoder of openai/whisper-base; "~20M" is a round figure (20.6M of 74M)
+        ("whisper-base-encoder", 20_590_592, 20e6, 0.03),
     ],
 )
-def test_speech_parameter_counts(name, params, published):
-    """Counts from hyper-parameters: exact vs the HF classes, within 3% of the published round
-    figure (Whisper base: 74M total, ~20M of it the encoder)."""
+def test_speech_parameter_counts(name, params, published, rel):
+    """Counts from hyper-parameters: exact vs the HF classes, near the published round figure."""
     spec = zoo.model(name)
     assert spec.params == params
-    assert spec.params == pytest.approx(published, rel=0.03)
+    assert spec.params == pytest.approx(published, rel=rel)
     assert spec.kind == "audio"
     assert spec.seq_len_unit == "ms audio"
 
