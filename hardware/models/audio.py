@@ -95,6 +95,10 @@ class SpeechEncoder(ModelSpec):
         """Front-end GEMM rows, each with its output elements (for vector work and memory)."""
         raise NotImplementedError
 
+    def _front_norm(self, b: np.ndarray, ms: np.ndarray) -> np.ndarray:
+        """Elements normalised in the front end (group norm, layernorm); none by default."""
+        return np.zeros(b.shape)
+
     def gemms(self, batch: ArrayLike, seq_len: ArrayLike) -> GemmSet:
         """GEMMs of one forward pass: conv front end (im2col), then the transformer layers.
 
@@ -113,7 +117,10 @@ class SpeechEncoder(ModelSpec):
         return GemmSet.from_rows(rows, b.shape)
 
     def vector_ops(self, batch: ArrayLike, seq_len: ArrayLike) -> VectorWork:
-        """Vector-engine element counts: front-end bias/norm/GELU plus the transformer layers.
+        """Vector-engine element counts: front end, transformer layers, a final layernorm.
+
+        Every front-end output gets a bias or residual add and a GELU (wav2vec2's linear
+        feature projection is counted as activated too: 1% of its front end's elements).
 
         Args:
             batch: Utterances per batch.
@@ -131,7 +138,7 @@ class SpeechEncoder(ModelSpec):
         return VectorWork(
             elementwise=work.elementwise + front + 2 * tokens * self.hidden,
             softmax=work.softmax,
-            layernorm=work.layernorm + front + tokens * self.hidden,
+            layernorm=work.layernorm + self._front_norm(b, ms) + tokens * self.hidden,
             activation=work.activation + front,
         )
 
@@ -250,6 +257,11 @@ class Wav2Vec2(SpeechEncoder):
         g = h // self.pos_groups
         rows.append((("pos_conv", t, self.pos_kernel * g, g, self.pos_groups, True, t * h), t * h))
         return rows
+
+    def _front_norm(self, b: np.ndarray, ms: np.ndarray) -> np.ndarray:
+        """Group norm after the first convolution, layernorm before the projection."""
+        lengths = self._lengths(ms)
+        return b * (lengths[1] + lengths[-1]).astype(np.float64) * self.conv_channels
 
     @property
     def dense_params(self) -> int:

@@ -32,7 +32,7 @@ from analysis.schema import MAX_SEQ_LEN
 from sim.scenario.base import Config
 
 SMALLEST_BUCKET = 64
-"""The first default sequence bucket (tokens)."""
+"""The first default sequence bucket (tokens, or milliseconds of audio)."""
 
 
 def _ascending(values: list[int] | None) -> list[int] | None:
