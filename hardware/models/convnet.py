@@ -132,6 +132,11 @@ class ConvNet(ModelSpec):
         return "cnn"
 
     @property
+    def seq_len_unit(self) -> str:
+        """``seq_len`` is the image side in pixels."""
+        return "px"
+
+    @property
     def min_seq_len(self) -> int:
         """Smallest image side in pixels (32: one pixel left after five stride-2 stages)."""
         return 32

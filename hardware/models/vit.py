@@ -82,6 +82,11 @@ class VisionTransformer(ModelSpec):
         return self.image_size
 
     @property
+    def seq_len_unit(self) -> str:
+        """``seq_len`` is the image side in pixels."""
+        return "px"
+
+    @property
     def min_seq_len(self) -> int:
         """Smallest image side in pixels (one patch)."""
         return self.patch

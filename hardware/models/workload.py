@@ -140,7 +140,7 @@ def as_grid(batch: ArrayLike, seq_len: ArrayLike) -> tuple[np.ndarray, np.ndarra
 
     Args:
         batch: Batch sizes (whole numbers).
-        seq_len: Sequence lengths in tokens, or image sides in pixels.
+        seq_len: Sequence lengths in tokens, image sides in pixels, or audio in milliseconds.
 
     Returns:
         ``(batch, seq_len)`` int64 arrays of the broadcast shape.
@@ -171,12 +171,21 @@ class ModelSpec(ABC):
     @property
     @abstractmethod
     def kind(self) -> str:
-        """Model family: ``"encoder"``, ``"decoder-prefill"``, ``"vit"`` or ``"cnn"``."""
+        """Model family: ``encoder``, ``decoder-prefill``, ``vit``, ``cnn`` or ``audio``."""
+
+    @property
+    def seq_len_unit(self) -> str:
+        """What ``seq_len`` counts: ``"tokens"`` here, ``"px"`` or ``"ms audio"`` in subclasses.
+
+        CNNs and ViTs read it as the image side in pixels, speech encoders as milliseconds of
+        audio.
+        """
+        return "tokens"
 
     @property
     @abstractmethod
     def default_seq_len(self) -> int:
-        """Default sequence length in tokens (image side in pixels for CNNs)."""
+        """Default sequence length in :attr:`seq_len_unit` (tokens, px or ms of audio)."""
 
     @property
     @abstractmethod

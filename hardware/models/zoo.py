@@ -5,9 +5,10 @@ call covers a whole grid of batch sizes and sequence lengths), the element count
 vector-engine work, and its weight bytes. No measured numbers enter here.
 
 For CNNs and vision transformers the ``seq_len`` argument is the image side in pixels (square
-images). Hyper-parameters come from the Hugging Face ``config.json`` of each checkpoint named in
-the comments, torchvision's model builders, and darknet's ``yolov4.cfg``; the tests check the
-resulting parameter counts against the published ones.
+images); for speech encoders it is the audio length in milliseconds
+(:mod:`hardware.models.audio`). Hyper-parameters come from the Hugging Face ``config.json`` of
+each checkpoint named in the comments, torchvision's model builders, and darknet's
+``yolov4.cfg``; the tests check the resulting parameter counts against the published ones.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import re
 from functools import lru_cache
 from types import MappingProxyType
 
+from hardware.models.audio import Wav2Vec2, WhisperEncoder
 from hardware.models.cnn import VGG, ResNet
 from hardware.models.convnet import ConvNet
 from hardware.models.transformer import TransformerEncoder
@@ -32,7 +34,10 @@ __all__ = [
     "TransformerEncoder",
     "VectorWork",
     "VisionTransformer",
+    "Wav2Vec2",
+    "WhisperEncoder",
     "YoloV4",
+    "PREDICTION_ONLY_KINDS",
     "aliases",
     "model",
     "model_names",
@@ -106,6 +111,20 @@ def _vision() -> tuple[ModelSpec, ...]:
     )
 
 
+def _speech() -> tuple[ModelSpec, ...]:
+    return (
+        # facebook/wav2vec2-base (Baevski et al. 2020): 7 convs of 512 channels, 12 x 768
+        Wav2Vec2("wav2vec2-base"),
+        # openai/whisper-base encoder (Radford et al. 2022): 2 convs on 80-bin log-mel, 6 x 512
+        WhisperEncoder("whisper-base-encoder"),
+    )
+
+
+PREDICTION_ONLY_KINDS = frozenset({"audio"})
+"""Model kinds with no published benchmark row in the calibration data: their service times
+are architecture predictions of the calibrated hardware model, not validated."""
+
+
 _ALIASES = MappingProxyType(
     {
         "bert-base-uncased": "bert-base",
@@ -126,6 +145,8 @@ _ALIASES = MappingProxyType(
         "vit-l-16": "vit-large-patch16-224",
         "yolov4": "yolo-v4",
         "yolo": "yolo-v4",
+        "wav2vec2": "wav2vec2-base",
+        "wav2vec2-base-960h": "wav2vec2-base",  # + a 768 x 32 CTC head: 0.03% of the params
     }
 )
 """Common spellings (after normalisation) of canonical zoo names."""
@@ -133,7 +154,7 @@ _ALIASES = MappingProxyType(
 
 @lru_cache(maxsize=1)
 def _registry() -> MappingProxyType[str, ModelSpec]:
-    return MappingProxyType({m.name: m for m in _encoders() + _vision()})
+    return MappingProxyType({m.name: m for m in _encoders() + _vision() + _speech()})
 
 
 def _normalise(name: str) -> str:

@@ -43,7 +43,10 @@ ModelOption = Annotated[
 ]
 SeqLenOption = Annotated[
     int | None,
-    typer.Option("--seq-len", help="Tokens per sequence (image side in px for CNNs)."),
+    typer.Option(
+        "--seq-len",
+        help="Tokens per sequence (image side in px for CNNs and ViTs; audio in ms for speech).",
+    ),
 ]
 DtypeOption = Annotated[
     str,
@@ -218,7 +221,7 @@ def table_command(
         out.print(rows.to_csv(index=False), end="", soft_wrap=True)
         return
     title = (
-        f"{spec.name}, {seq} {'px' if spec.kind == 'cnn' else 'tokens'}, {dtype} on {inst.name} "
+        f"{spec.name}, {seq} {spec.seq_len_unit}, {dtype} on {inst.name} "
         f"({rows['stack'].iloc[0]}): "
         f"{rows.replicas.iloc[0]} replica(s) of {cores} core(s), full load"
     )
@@ -240,6 +243,11 @@ def table_command(
     out.print(f"${inst.usd_per_hour:g}/h On-Demand {inst.region}; {_power_footer([inst])}")
     if inst.projected:
         out.print("PROJECTED: inf3 performance and price are projections, not published.")
+    if spec.kind in zoo.PREDICTION_ONLY_KINDS:
+        out.print(
+            f"ARCHITECTURE PREDICTION: no published {spec.kind} benchmark row in the calibration "
+            f"data; {spec.name}'s service times are not validated."
+        )
 
 
 def _duration_s(option: str, text: str) -> float:
@@ -298,7 +306,7 @@ def compare_command(
     wait = f"max wait {1e3 * wait_s:g} ms"
     budget = "" if budget_s is None else f", request latency <= {1e3 * budget_s:g} ms"
     grid = Table(
-        title=f"{spec.name}, {seq} {'px' if spec.kind == 'cnn' else 'tokens'}, {precision}: "
+        title=f"{spec.name}, {seq} {spec.seq_len_unit}, {precision}: "
         f"full load, cheapest cores per replica and batch <= {max_batch}, {wait}{budget}"
     )
     headers = (

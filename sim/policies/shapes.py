@@ -7,10 +7,11 @@ sequence). A pool's ``shapes`` says which shapes exist:
 
 * ``auto`` (default): on NeuronCores, sequence buckets at the powers of two from 64 up to
   the model's longest sequence (the Neuron bucketing practice) and one compiled batch size,
-  the pool's ``max_batch``; image models (CNNs, ViT) keep their image size. On GPUs, every
-  shape: TensorRT engines built with dynamic shapes run the batch and sequence they are
-  given inside their optimisation profile, and the published GPU rows give no padding to
-  fit (docs/hardware.md "Compiled shapes").
+  the pool's ``max_batch``; image models (CNNs, ViT) keep their image size; speech models
+  bucket their audio length in milliseconds the same way (64 ms ... 16,384 ms, 30,000 ms).
+  On GPUs, every shape: TensorRT engines built with dynamic shapes run the batch and
+  sequence they are given inside their optimisation profile, and the published GPU rows
+  give no padding to fit (docs/hardware.md "Compiled shapes").
 * ``none``: every shape compiled (no padding).
 * ``{seq_buckets: [...], batch_sizes: [...]}``: these; either list may be left out (no
   padding on that axis).
@@ -31,7 +32,7 @@ from analysis.schema import MAX_SEQ_LEN
 from sim.scenario.base import Config
 
 SMALLEST_BUCKET = 64
-"""The first default sequence bucket (tokens)."""
+"""The first default sequence bucket (tokens, or milliseconds of audio)."""
 
 
 def _ascending(values: list[int] | None) -> list[int] | None:
@@ -84,7 +85,11 @@ def padded_sizes(sizes: np.ndarray, compiled: list[int] | None) -> np.ndarray:
 
 
 TOKEN_KINDS = ("encoder", "decoder-prefill")
-"""Model kinds whose ``seq_len`` is a token count (bucketed); the others are image sizes."""
+"""Model kinds whose ``seq_len`` is a token count (tokenised on the host)."""
+
+BUCKETED_KINDS = (*TOKEN_KINDS, "audio")
+"""Model kinds whose ``seq_len`` is bucketed on NeuronCores: tokens, and audio in milliseconds
+(a speech model is compiled for a fixed number of samples); image models keep their size."""
 
 
 def resolve_shapes(
@@ -103,6 +108,6 @@ def resolve_shapes(
     if shapes == "none" or (shapes == "auto" and on_gpu):
         return None, None
     if shapes == "auto":
-        buckets = default_seq_buckets(max_seq_len) if model_kind in TOKEN_KINDS else None
+        buckets = default_seq_buckets(max_seq_len) if model_kind in BUCKETED_KINDS else None
         return buckets, [max_batch]
     return shapes.seq_buckets, shapes.batch_sizes

@@ -43,7 +43,7 @@ def _kind_shorthand(value: Any) -> Any:
 
 
 class FixedSeqLen(Config):
-    """Every request has the same sequence length (tokens; image side in pixels for CNNs)."""
+    """Every request has the same sequence length (tokens; image px for CNNs; audio ms)."""
 
     kind: Literal["fixed"]
     value: int = Field(ge=1, le=MAX_SEQ_LEN)

@@ -10,9 +10,9 @@ def test_zoo_lists_builtin_models():
     names = zoo.model_names()
     assert {"bert-base", "bert-large", "distilbert-base", "resnet-50", "roberta-base"} <= set(names)
     assert names == sorted(names)
-    assert len(names) == 40
+    assert len(names) == 42
     kinds = {zoo.model(n).kind for n in names}
-    assert kinds == {"encoder", "decoder-prefill", "vit", "cnn"}
+    assert kinds == {"encoder", "decoder-prefill", "vit", "cnn", "audio"}
 
 
 @pytest.mark.parametrize(
