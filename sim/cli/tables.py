@@ -56,7 +56,7 @@ def summary_table(title: str, summary: dict[str, Any], pools: list[dict[str, Any
         )
         waste = s.get("padding_waste", {}).get(name, math.nan)
         if math.isfinite(waste):
-            rows.append((f"padding waste {name}", f"{waste:.1%} of token slots"))
+            rows.append((f"padding waste {name}", f"{waste:.1%} of (batch x sequence) slots"))
     rows.append(("cost (measured window)", f"${s['cost_usd']:,.4f}"))
     cpm = s["cost_per_million_usd"]
     rows.append(("cost per million inferences", f"${cpm:,.4f}" if math.isfinite(cpm) else "-"))
