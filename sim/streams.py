@@ -20,6 +20,10 @@ STREAM_ID: dict[str, int] = {
     "pool": 4,
     "trace_sample": 5,
     "jitter": 6,
+    "failures": 7,  # time to failure and time to repair, per pool
+    "spot": 8,  # spot interruptions and which launches are spot, per pool
+    "retry": 9,  # client retry backoff jitter
+    "patience": 10,  # client timeouts drawn per request
 }
 
 
