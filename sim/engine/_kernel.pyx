@@ -1108,8 +1108,12 @@ cdef class Core:
         self.end(j, now)
 
     cdef int end(self, int j, double now) except -1:
-        """Instance ``j`` is gone: out of its balancer, its pending events stale."""
+        """Instance ``j`` is gone: out of its balancer, its pending events stale, its
+        integrals frozen (a pipelined replica may still count as busy until its FREED)."""
         self._leave(j)
+        self.note_busy(j, now)
+        self.note_outstanding(j, now)
+        self.n_free[j] = self.replicas[j]
         self.state[j] = GONE
         self.epoch[j] += 1
         return 0
