@@ -61,7 +61,7 @@ def test_a_failure_loses_exactly_the_requests_it_held(engine):
     fleet = one_pool_fleet(count=2, service=lambda b, s: 1.5)
     records, lifetimes = run(fleet, times, 30.0, engine, [failer])
     by_status = {}
-    for rid, start, finish, inst, status in rows(records):
+    for rid, start, _finish, inst, status in rows(records):
         by_status.setdefault(status, []).append((rid, start, inst))
     lost = by_status[FAILED]
     assert len(lost) == log[0] and all(inst == 0 for _, _, inst in lost)
@@ -120,7 +120,8 @@ def test_actions_refuse_what_the_state_does_not_allow():
     def bad(env, fleet):
         yield env.timeout(1.0)
         first = fleet.instances[0]
-        with pytest.raises(ValueError, match=r"cannot restore instance pool\[0\]: it is in_service"):
+        refused = r"cannot restore instance pool\[0\]: it is in_service"
+        with pytest.raises(ValueError, match=refused):
             fleet.restore(first)
         fleet.terminate(first, "scale_in")
         with pytest.raises(ValueError, match="it is terminated"):
