@@ -12,10 +12,13 @@ per-number columns from it, so requests served by added instances name their poo
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from analysis.instance_schema import LIFECYCLES, REASONS, SCHEMA
 from sim.engine.fleet import Fleet
@@ -134,6 +137,28 @@ class Roster:
                 np.array(self.model + refused, dtype=np.int32),
             )
         return self._columns
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """The lifetimes as arrays by ``instances.parquet`` column (labels as objects)."""
+        rows = self.lifetimes
+        out: dict[str, np.ndarray] = {}
+        for name in ("pool", "zone", "lifecycle", "reason"):
+            out[name] = np.array([getattr(r, name) for r in rows], dtype=object)
+        for name in ("requested_s", "ready_s", "terminated_s", "usd_per_hour"):
+            out[name] = np.array([getattr(r, name) for r in rows], dtype=float)
+        out["instance_id"] = np.array([r.instance_id for r in rows], dtype=np.int32)
+        return out
+
+    def write(self, path: str | Path) -> Path:
+        """Write ``instances.parquet`` to ``path`` atomically (a temporary file, renamed)."""
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            pq.write_table(self.table(), tmp)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return path
 
     def table(self) -> pa.Table:
         """The lifetimes as ``instances.parquet``'s table, in the order they started."""
