@@ -31,6 +31,7 @@ COLUMNS = (
     "padded_seq_len",
     "status",
     "warmup",
+    "attempts",
 )
 
 MAX_SEQ_LEN = 2**31 - 1  # seq_len is int32 in the trace
@@ -60,6 +61,7 @@ SCHEMA = pa.schema(
         ("padded_seq_len", pa.int32()),
         ("status", _CATEGORY),
         ("warmup", pa.bool_()),
+        ("attempts", pa.int32()),  # times the request was sent (1: never retried)
     ]
 )
 

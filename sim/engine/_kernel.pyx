@@ -31,7 +31,7 @@ from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
 
 from sim.engine.occupancy import Occupancy
-from analysis.schema import DROPPED, FAILED, IN_FLIGHT, OK
+from analysis.schema import DROPPED, FAILED, IN_FLIGHT, OK, TIMED_OUT
 
 cdef enum Kind:
     DONE = 0  # a replica's batch is finished
@@ -40,6 +40,7 @@ cdef enum Kind:
     FREED = 3  # a pipelined replica can take its next batch
     WINDOW = 4  # the measured window starts
     DECIDE = 5  # an instance's batching decision, at the end of the instant
+    RETRY = 6  # a client sends a request again (``inst``: its place among the retries)
 
 cdef enum Pick:  # sim.policies.balancers.CompiledPick
     DRAWN = 0  # candidates drawn in advance (Balancer.draw)
@@ -59,6 +60,7 @@ cdef enum State:  # sim.engine.lifecycle.InstanceState
 # phase keys: sim.engine.phases
 cdef uint64_t FLEET_PHASE = 2
 cdef uint64_t DECISION_PHASE = 3
+cdef uint64_t RETRY_KEY = (1 << 56) | 1  # sim.engine.phases.RETRY
 cdef int PHASE_SHIFT = 56
 cdef int INSTANCE_SHIFT = 20
 
@@ -71,10 +73,14 @@ cdef struct Entry:
     int replica
     int epoch  # the instance's epoch when scheduled: a failure makes its events stale
 
-cdef struct Row:  # a request (id, arrival s, seq len) or a batch (start s, service s, size)
+cdef struct Row:  # a request (sim.engine.records.Request: id, first arrival s, seq len,
+    # attempts, deadline s, queued s) or a batch (start s, time inside s, size)
     double a
     double b
     double c
+    double d
+    double e
+    double f
 
 cdef struct Ring:  # FIFO of rows; capacity a power of two
     Row* rows
@@ -106,6 +112,19 @@ cdef inline int ring_push(Ring* ring, double a, double b, double c) except -1:
     row.a = a
     row.b = b
     row.c = c
+    row.d = 0.0
+    row.e = 0.0
+    row.f = 0.0
+    ring.count += 1
+    return 0
+
+
+cdef inline int ring_put(Ring* ring, Row* source) except -1:
+    """Append a copy of ``source`` (read before the ring may grow)."""
+    cdef Row copy = source[0]
+    if ring.count == ring.cap:
+        ring_grow(ring)
+    ring.rows[(ring.head + ring.count) & (ring.cap - 1)] = copy
     ring.count += 1
     return 0
 
@@ -224,6 +243,25 @@ cdef class Core:
     cdef Py_ssize_t* var_pos
     cdef Py_ssize_t* var_len
     cdef public object gone  # called (instance, time s) when a draining instance ends
+    cdef Ring held  # a lost batch's requests that are not sent again
+    # clients (sim.engine.clients): deadlines and retries
+    cdef double timeout_s  # NaN: none fixed
+    cdef int max_attempts
+    cdef double* caps  # per retry (attempt - 1): the longest backoff (s)
+    cdef list draw_source  # [patience, jitter] block sources (None: not drawn)
+    cdef list draw_blocks
+    cdef const double* draw_ptr[2]
+    cdef Py_ssize_t draw_pos[2]
+    cdef Py_ssize_t draw_len[2]
+    # requests waiting to be sent again: their rows, models, order scheduled, free slots
+    cdef Row* pend
+    cdef int* pend_model
+    cdef uint64_t* pend_order
+    cdef char* pend_live
+    cdef int* pend_free
+    cdef int pend_n  # slots used so far
+    cdef int pend_cap
+    cdef int pend_free_n
     # the fleet's events
     cdef Entry* heap
     cdef Py_ssize_t heap_n
@@ -252,7 +290,7 @@ cdef class Core:
     cdef double in_flight
     cdef double failed
 
-    def __cinit__(self, fleet, env=None):
+    def __cinit__(self, fleet, env=None, clients=None):
         cdef int j, m, code
         cdef Py_ssize_t cells = 0
         self.pools = list(fleet.pools)
@@ -325,7 +363,7 @@ cdef class Core:
         self.next_user = INFINITY
         self.numbers_cap = 8 * 4096
         self.numbers = <double*>self._alloc(self.numbers_cap * sizeof(double))
-        self.requests_cap = 3 * 8192
+        self.requests_cap = 6 * 8192
         self.requests = <double*>self._alloc(self.requests_cap * sizeof(double))
         self.window = fleet.warmup_s
         self.last = self.window
@@ -334,6 +372,19 @@ cdef class Core:
         self.dropped = DROPPED
         self.in_flight = IN_FLIGHT
         self.failed = FAILED
+        self.timeout_s = NAN
+        self.max_attempts = 1
+        self.caps = <double*>self._alloc(sizeof(double))
+        self.draw_source = [None, None]
+        self.draw_blocks = [None, None]
+        if clients is not None:
+            if clients.timeout_s is not None:
+                self.timeout_s = clients.timeout_s
+            self.max_attempts = clients.max_attempts
+            self.caps = <double*>self._grown(self.caps, 0, (self.max_attempts + 1) * sizeof(double))
+            for m, cap in enumerate(clients.backoff_caps_s):
+                self.caps[m] = cap
+            self.draw_source = [clients.patience, clients.jitter]
         if self.window > 0:
             self.schedule(self.window, FLEET_PHASE << PHASE_SHIFT, WINDOW, 0, 0)
 
@@ -501,6 +552,13 @@ cdef class Core:
                 free(self.inside[j].rows)
                 free(self.batches[j].rows)
         free(self.scratch.rows)
+        free(self.held.rows)
+        free(self.caps)
+        free(self.pend)
+        free(self.pend_model)
+        free(self.pend_order)
+        free(self.pend_live)
+        free(self.pend_free)
         if self.active != NULL:
             for j in range(self.models):
                 free(self.active[j])
@@ -581,7 +639,7 @@ cdef class Core:
         entry.kind = kind
         entry.inst = inst
         entry.replica = replica
-        entry.epoch = 0 if kind == WINDOW else self.epoch[inst]
+        entry.epoch = 0 if kind == WINDOW or kind == RETRY else self.epoch[inst]
         self.order += 1
         i = self.heap_n
         self.heap_n += 1
@@ -638,16 +696,19 @@ cdef class Core:
         out[6] = status
         out[7] = count
         self.numbers_n += 8
-        if self.requests_n + 3 * count > self.requests_cap:
-            self._grow(&self.requests, &self.requests_cap, self.requests_n + 3 * count)
+        if self.requests_n + 6 * count > self.requests_cap:
+            self._grow(&self.requests, &self.requests_cap, self.requests_n + 6 * count)
         out = self.requests + self.requests_n
         for i in range(count):
             row = ring_pop(source) if take else ring_at(source, i)
             out[0] = row.a
             out[1] = row.b
             out[2] = row.c
-            out += 3
-        self.requests_n += 3 * count
+            out[3] = row.d
+            out[4] = row.e
+            out[5] = row.f
+            out += 6
+        self.requests_n += 6 * count
         return 0
 
     cdef int _grow(self, double** buffer, Py_ssize_t* cap, Py_ssize_t need) except -1:
@@ -693,22 +754,39 @@ cdef class Core:
         return self.jitter_ptr[k][self.jitter_pos[k] - 1]
 
     cdef int start(self, int j, double now, Py_ssize_t size) except -1:
-        """Start a batch of the ``size`` oldest requests on the lowest free replica."""
+        """Start a batch of the ``size`` oldest requests whose clients still wait (the others
+        are discarded, as ``Instance.take``) on the lowest free replica."""
         cdef Ring* q = &self.queue[j]
+        cdef Ring* batch
         cdef double service, longest, out, leave_at, tokens, factor, host = 0.0, staged = 0.0
-        cdef Py_ssize_t i
+        cdef Py_ssize_t i, taken = 0, first
         cdef int r, slot
         cdef Row* row
         cdef uint64_t base = (FLEET_PHASE << PHASE_SHIFT) | (<uint64_t>j << INSTANCE_SHIFT)
+        r = 0
+        slot = self.replica_base[j]
+        while not self.free_replica[slot]:
+            r += 1
+            slot += 1
+        batch = &self.inside[slot]
+        while taken < size and q.count:
+            row = ring_pop(q)
+            if row.e <= now:
+                self.expire(j, now, row)
+            else:
+                ring_put(batch, row)
+                taken += 1
+        size = taken
+        first = batch.count - size
         if self.table_at[j] >= 0:
             service = self.table[self.table_at[j] + size]
             if self.staged_at[j] >= 0:
                 staged = self.table[self.staged_at[j] + size]
         else:
-            longest = ring_at(q, 0).c
-            for i in range(1, size):
-                if ring_at(q, i).c > longest:
-                    longest = ring_at(q, i).c
+            longest = ring_at(batch, first).c
+            for i in range(first + 1, first + size):
+                if ring_at(batch, i).c > longest:
+                    longest = ring_at(batch, i).c
             service = self.service_fn[j](size, <int64_t>longest)
             if not service >= 0:  # as sim.engine.model.Replica.accelerator_s
                 raise ValueError(
@@ -722,20 +800,12 @@ cdef class Core:
             staged *= factor
         if self.host_on[j]:  # as sim.policies.host.HostCoefficients.seconds
             tokens = 0.0
-            for i in range(size):
-                tokens += ring_at(q, i).c
+            for i in range(first, first + size):
+                tokens += ring_at(batch, i).c
             host = self.host_batch[j] + self.host_request[j] * size + self.host_token[j] * tokens
-        r = 0
-        slot = self.replica_base[j]
-        while not self.free_replica[slot]:
-            r += 1
-            slot += 1
         self.note_busy(j, now)
         self.free_replica[slot] = 0
         self.n_free[j] -= 1
-        for i in range(size):
-            row = ring_pop(q)
-            ring_push(&self.inside[slot], row.a, row.b, row.c)
         if self.depth[j] == 1 and not self.staged_on[j]:
             service = host + service
             ring_push(&self.batches[slot], now, service, size)
@@ -759,9 +829,13 @@ cdef class Core:
         cdef double deadline
         self.deciding[j] = 0
         while q.count and self.n_free[j]:
+            while q.count and ring_at(q, 0).e <= now:
+                self.expire(j, now, ring_pop(q))
+            if not q.count:
+                return 0
             size = q.count
             if size < largest:
-                deadline = ring_at(q, 0).b + self.max_wait[j]
+                deadline = ring_at(q, 0).f + self.max_wait[j]
                 if now < deadline:
                     if not self.timer_armed[j]:
                         self.timer_armed[j] = 1
@@ -830,6 +904,9 @@ cdef class Core:
             entry = self.pop()
             now = entry.t
             j = entry.inst
+            if entry.kind == RETRY:
+                self.retried(j, now)
+                continue
             if entry.kind != WINDOW and entry.epoch != self.epoch[j]:
                 continue  # the instance failed or ended after this was scheduled
             if entry.kind == DONE or entry.kind == LEAVE:
@@ -921,29 +998,41 @@ cdef class Core:
                     int64_t second) except -1:
         """The arrival at ``t`` (s) of a request; the next one arrives at ``nxt`` (s)."""
         cdef int j
-        cdef Ring* q
-        cdef Py_ssize_t size
+        cdef Row row
         if first < 0:
             j = self.choose(<int>(-1 - first))
         elif self.outstanding[second] < self.outstanding[first]:
             j = <int>second
         else:
             j = <int>first
+        row.a = <double>self.rid
+        row.b = t
+        row.c = <double>seq
+        row.d = 1.0
+        if self.timeout_s == self.timeout_s:  # not NaN: a fixed timeout
+            row.e = t + self.timeout_s
+        elif self.draw_source[0] is not None:
+            row.e = t + self.draw(0)
+        else:
+            row.e = INFINITY
+        row.f = t
+        self.rid += 1
         if j < 0:  # no instance of its model in service: refused
-            ring_push(&self.scratch, <double>self.rid, t, <double>seq)
-            self.record(NAN, NAN, NAN, 0, -1, -1, self.dropped, &self.scratch, 1, True)
-            self.rid += 1
-            return 0
-        q = &self.queue[j]
+            self.refuse(&row, <int>first, t)
+        else:
+            self.admit(j, &row, t, nxt > t and self.next_s() > t)
+        return 0
+
+    cdef int admit(self, int j, Row* row, double t, bint alone) except -1:
+        """A request reaches instance ``j`` at ``t`` (s): queued, or refused if it is full."""
+        cdef Ring* q = &self.queue[j]
+        cdef Py_ssize_t size
         self.arrived_at[j] += 1
         if q.count >= self.queue_limit[j]:
             self.dropped_at[j] += 1
-            ring_push(&self.scratch, <double>self.rid, t, <double>seq)
-            self.record(NAN, NAN, NAN, 0, j, -1, self.dropped, &self.scratch, 1, True)
-            self.rid += 1
+            self.refuse(row, j, t)
             return 0
-        ring_push(q, <double>self.rid, t, <double>seq)
-        self.rid += 1
+        ring_put(q, row)
         self.arrived += 1
         self.arrived_sum += t
         self.note_outstanding(j, t)
@@ -952,7 +1041,93 @@ cdef class Core:
             size = q.count
             if size < self.max_batch[j] and self.timer_armed[j]:
                 return 0  # the armed timer or a full batch decides; this arrival cannot
-            self.ask_to_decide(j, t, nxt > t and self.next_s() > t)
+            self.ask_to_decide(j, t, alone)
+        return 0
+
+    # --- clients (sim.engine.clients; SimPyFleet.refused, resend, Instance.expire) ---
+
+    cdef double draw(self, int k) except? -1:
+        """The next number of client draws ``k`` (0: patience, 1: backoff jitter)."""
+        cdef const double[::1] block
+        if self.draw_pos[k] == self.draw_len[k]:
+            block = self.draw_source[k]()
+            self.draw_blocks[k] = block
+            self.draw_ptr[k] = &block[0]
+            self.draw_len[k] = block.shape[0]
+            self.draw_pos[k] = 0
+        self.draw_pos[k] += 1
+        return self.draw_ptr[k][self.draw_pos[k] - 1]
+
+    cdef int refuse(self, Row* row, int code, double now) except -1:
+        """A refused request (``code``: the full instance, or ``-1 - model``): sent again, or
+        recorded dropped."""
+        if not self.resend(row, code, now):
+            ring_put(&self.scratch, row)
+            self.record(NAN, NAN, NAN, 0, code, -1, self.dropped, &self.scratch, 1, True)
+        return 0
+
+    cdef bint resend(self, Row* row, int code, double now) except -1:
+        """Send a request again after its backoff if it has attempts left (else False)."""
+        cdef int attempt = <int>row.d, idx
+        cdef double delay
+        if attempt >= self.max_attempts:
+            return False
+        delay = self.caps[attempt - 1]
+        if self.draw_source[1] is not None:
+            delay = delay * self.draw(1)
+        if now + delay >= row.e:
+            ring_put(&self.scratch, row)
+            self.record(NAN, NAN, NAN, 0, code, -1, TIMED_OUT, &self.scratch, 1, True)
+            return True
+        if self.pend_free_n:
+            self.pend_free_n -= 1
+            idx = self.pend_free[self.pend_free_n]
+        else:
+            if self.pend_n == self.pend_cap:
+                self._grow_pending()
+            idx = self.pend_n
+            self.pend_n += 1
+        self.pend[idx] = row[0]
+        self.pend_model[idx] = self.model_of[code] if code >= 0 else -1 - code
+        self.pend_order[idx] = self.order
+        self.pend_live[idx] = 1
+        self.schedule(now + delay, RETRY_KEY, RETRY, idx, 0)
+        return True
+
+    cdef int _grow_pending(self) except -1:
+        cdef int cap = 2 * self.pend_cap + 16, old = self.pend_cap
+        self.pend = <Row*>self._grown(self.pend, old * sizeof(Row), cap * sizeof(Row))
+        self.pend_model = <int*>self._grown(self.pend_model, old * sizeof(int), cap * sizeof(int))
+        self.pend_order = <uint64_t*>self._grown(
+            self.pend_order, old * sizeof(uint64_t), cap * sizeof(uint64_t))
+        self.pend_live = <char*>self._grown(self.pend_live, old, cap)
+        self.pend_free = <int*>self._grown(self.pend_free, old * sizeof(int), cap * sizeof(int))
+        self.pend_cap = cap
+        return 0
+
+    cdef int retried(self, int idx, double now) except -1:
+        """A retry arrives at ``now`` (s): its balancer chooses again."""
+        cdef Row row = self.pend[idx]
+        cdef int m = self.pend_model[idx], j
+        self.pend_live[idx] = 0
+        self.pend_free[self.pend_free_n] = idx
+        self.pend_free_n += 1
+        row.d += 1.0
+        row.f = now
+        j = self.choose(m)
+        if j < 0:
+            self.refuse(&row, -1 - m, now)
+        else:
+            self.admit(j, &row, now, False)
+        return 0
+
+    cdef int expire(self, int j, double now, Row* row) except -1:
+        """Discard a waiting request of instance ``j`` whose client gave up."""
+        self.note_outstanding(j, now)
+        self.outstanding[j] -= 1
+        self.depart(now, 1)
+        ring_put(&self.scratch, row)
+        self.record(NAN, NAN, NAN, 0, j, -1, TIMED_OUT, &self.scratch, 1, True)
         return 0
 
     # --- integrals the controllers read (sim.engine.view) ---
@@ -998,8 +1173,9 @@ cdef class Core:
 
     def record_in_flight(self, writer):
         """At the end of the run: per instance, the batches inside its replicas, then its
-        queue, recorded ``in_flight`` (``sim.engine.model.Instance.record_in_flight``)."""
-        cdef int j, r, slot
+        queue, recorded ``in_flight`` (``sim.engine.model.Instance.record_in_flight``);
+        then the requests waiting to be sent again (``SimPyFleet.record_in_flight``)."""
+        cdef int j, r, slot, idx
         cdef Py_ssize_t i, k, size
         cdef Row* row
         cdef Ring one
@@ -1019,6 +1195,11 @@ cdef class Core:
                 one = self.queue[j]
                 one.head = (one.head + i) & (one.cap - 1)
                 self.record(NAN, NAN, NAN, 0, j, -1, self.in_flight, &one, 1, False)
+        waiting = sorted((self.pend_order[i], i) for i in range(self.pend_n) if self.pend_live[i])
+        for _, idx in waiting:  # waiting to be sent again, in the order their retries were set
+            ring_put(&self.scratch, &self.pend[idx])
+            self.record(NAN, NAN, NAN, 0, -1 - self.pend_model[idx], -1, self.in_flight,
+                        &self.scratch, 1, True)
         self.hand_over(writer)
 
     def occupancy(self):
@@ -1127,21 +1308,30 @@ cdef class Core:
         cdef int r, slot
         cdef Py_ssize_t i, size, lost = 0
         cdef Row* row
+        cdef Row header
         self._leave(j)
         self.note_busy(j, now)
         self.note_outstanding(j, now)
         for r in range(self.replicas[j]):
             slot = self.replica_base[j] + r
             while self.batches[slot].count:
-                row = ring_pop(&self.batches[slot])
-                size = <Py_ssize_t>row.c
-                self.record(row.a, NAN, row.b, size, j, r, self.failed, &self.inside[slot],
-                            size, True)
+                header = ring_pop(&self.batches[slot])[0]
+                size = <Py_ssize_t>header.c
+                for i in range(size):
+                    row = ring_pop(&self.inside[slot])
+                    if not self.resend(row, j, now):
+                        ring_put(&self.held, row)
+                if self.held.count:
+                    self.record(header.a, NAN, header.b, size, j, r, self.failed, &self.held,
+                                self.held.count, True)
                 lost += size
             self.free_replica[slot] = 1
             self.last_leave[slot] = 0.0
         while self.queue[j].count:
-            self.record(NAN, NAN, NAN, 0, j, -1, self.failed, &self.queue[j], 1, True)
+            row = ring_pop(&self.queue[j])
+            if not self.resend(row, j, now):
+                ring_put(&self.scratch, row)
+                self.record(NAN, NAN, NAN, 0, j, -1, self.failed, &self.scratch, 1, True)
             lost += 1
         if lost:
             self.depart(now, lost)

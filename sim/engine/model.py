@@ -36,9 +36,10 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-from analysis.schema import DROPPED, FAILED, IN_FLIGHT, OK
+from analysis.schema import FAILED, IN_FLIGHT, OK, TIMED_OUT
 from sim.engine.lifecycle import InstanceState
 from sim.engine.occupancy import Occupancy
 from sim.engine.phases import (
@@ -51,6 +52,9 @@ from sim.engine.phases import (
 from sim.engine.pool import Pool
 from sim.engine.records import Record, RecordBuffer, Request
 from sim.engine.replicas import PipelinedReplica, Replica
+
+if TYPE_CHECKING:
+    from sim.engine.simpy_fleet import SimPyFleet
 
 NAN = math.nan
 
@@ -112,7 +116,9 @@ class Instance:
         group: The balancer group of its model.
         trace: Where finished, dropped and unfinished requests are recorded.
         occupancy: The fleet's requests-in-system integral.
-        on_gone: Called ``(number, time s)`` when it ends after draining.
+        owner: The engine (``sim.engine.simpy_fleet.SimPyFleet``): it ends drains
+            (``gone``) and applies the client rules to refused and lost requests
+            (``resend``).
         state: ``IN_SERVICE`` (joins its group now) or ``STARTING``.
 
     """
@@ -125,7 +131,7 @@ class Instance:
         group: Group,
         trace: RecordBuffer,
         occupancy: Occupancy,
-        on_gone: Callable[[int, float], None],
+        owner: SimPyFleet,
         state: InstanceState = InstanceState.IN_SERVICE,
     ) -> None:
         self.env = env
@@ -136,7 +142,7 @@ class Instance:
         self.held = [0, 0]  # (outstanding, queued) while out of service
         self.trace = trace
         self.occupancy = occupancy
-        self.on_gone = on_gone
+        self.owner = owner
         self.state = state
         self.epoch = 0
         self.arrived = self.completed = self.dropped = 0
@@ -194,7 +200,7 @@ class Instance:
         self.arrived += 1
         if len(self.queue) >= self.pool.queue_limit:
             self.dropped += 1
-            self.trace.add(Record(NAN, NAN, NAN, 0, self.number, -1, DROPPED, [request]))
+            self.owner.refused(request, self.number)
             return
         self.queue.append(request)
         self.note_outstanding()
@@ -236,15 +242,37 @@ class Instance:
         now = self.env.now
         pool = self.pool
         while self.queue and self.free_replicas:
+            while self.queue and self.queue[0].deadline_s <= now:
+                self.expire(self.queue.popleft())
+            if not self.queue:
+                return
             size = min(len(self.queue), pool.max_batch)
             if size < pool.max_batch:
-                deadline = self.queue[0].arrival_s + pool.max_wait_s
+                deadline = self.queue[0].queued_s + pool.max_wait_s
                 if now < deadline:
                     if not self.deadline_armed:
                         self.deadline_armed = True
                         self.env.process(self.deadline(deadline, self.epoch))
                     return
-            self.start([self.queue.popleft() for _ in range(size)])
+            self.start(self.take(size, now))
+
+    def take(self, size: int, now: float) -> list[Request]:
+        """The ``size`` oldest requests whose clients still wait; the others are discarded."""
+        batch: list[Request] = []
+        while len(batch) < size and self.queue:
+            request = self.queue.popleft()
+            if request.deadline_s <= now:
+                self.expire(request)
+            else:
+                batch.append(request)
+        return batch
+
+    def expire(self, request: Request) -> None:
+        """Discard a waiting request whose client gave up (``sim.engine.clients``)."""
+        self.note_outstanding()
+        self.count(-1, -1)
+        self.occupancy.depart(self.env.now, 1)
+        self.trace.add(Record(NAN, NAN, NAN, 0, self.number, -1, TIMED_OUT, [request]))
 
     def deadline(self, deadline_s: float, epoch: int) -> Iterator:
         """The deadline timer: at ``deadline_s`` (s) the oldest request has waited enough.
@@ -295,7 +323,7 @@ class Instance:
         """After a batch left: a draining instance with nothing left ends; True if it did."""
         if self.state is InstanceState.DRAINING and not self.outstanding:
             self.end()
-            self.on_gone(self.number, self.env.now)
+            self.owner.ended(self.number, self.env.now)
             return True
         return False
 
@@ -337,13 +365,17 @@ class Instance:
         self.note_busy()
         self.note_outstanding()
         lost = 0
+        resend = self.owner.resend
         for replica in self.replicas:
             for start_s, service_s, batch in replica.inside:
-                self.trace.add(Record(start_s, NAN, service_s, len(batch), self.number,
-                                      replica.number, FAILED, batch))  # fmt: skip
+                final = [r for r in batch if not resend(r, self.number)]
+                if final:
+                    self.trace.add(Record(start_s, NAN, service_s, len(batch), self.number,
+                                          replica.number, FAILED, final))  # fmt: skip
                 lost += len(batch)
         for request in self.queue:
-            self.trace.add(Record(NAN, NAN, NAN, 0, self.number, -1, FAILED, [request]))
+            if not resend(request, self.number):
+                self.trace.add(Record(NAN, NAN, NAN, 0, self.number, -1, FAILED, [request]))
             lost += 1
         if lost:
             self.occupancy.depart(self.env.now, lost)

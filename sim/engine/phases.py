@@ -7,7 +7,8 @@ fleet's - is ordered by (time, phase key, order scheduled). At one instant ``t``
    a process observing or acting on the fleet at ``t`` sees it before the fleet's events at
    ``t``.
 2. **Arrivals** at ``t``, in arrival order (a balancer choosing for the second of two
-   simultaneous requests sees the first one queued).
+   simultaneous requests sees the first one queued); then clients' retries at ``t``, in the
+   order they were scheduled (``sim.engine.clients``).
 3. **The fleet's timed events** at ``t``: the measured window starting; then, per instance
    by number, its ``max_wait`` deadline, then per replica by number a batch leaving it and a
    pipelined replica freed.
@@ -41,6 +42,7 @@ MAX_INSTANCES = 1 << (_PHASE_SHIFT - _INSTANCE_SHIFT)
 MAX_REPLICAS = ((1 << _INSTANCE_SHIFT) - 3) // 2
 
 ARRIVAL = ARRIVAL_PHASE << _PHASE_SHIFT
+RETRY = ARRIVAL | 1  # a client's retry: after the new arrivals of its instant, in order sent
 WINDOW_START = FLEET_PHASE << _PHASE_SHIFT  # before every instance's events
 
 

@@ -15,11 +15,31 @@ import numpy as np
 
 
 class Request(NamedTuple):
-    """A request as it waits in a queue."""
+    """A request as it waits in a queue (``REQUEST_FIELDS`` numbers in a record).
+
+    ``arrival_s`` is its first arrival; ``attempts`` counts the times it was sent (1: never
+    retried); ``deadline_s`` is when its client gives up (inf: never,
+    ``sim.engine.clients``); ``queued_s`` when this attempt joined the queue (what the
+    batching deadline counts from).
+    """
 
     request_id: int
     arrival_s: float
     seq_len: int
+    attempts: int
+    deadline_s: float
+    queued_s: float
+
+
+class Served(NamedTuple):
+    """A request as ``RecordBuffer.records`` gives it back: its identity in the trace."""
+
+    request_id: int
+    arrival_s: float
+    seq_len: int
+
+
+REQUEST_FIELDS = 6  # numbers per request in RecordBuffer.requests: a Request's
 
 
 class Record(NamedTuple):
@@ -46,8 +66,8 @@ class RecordBuffer:
     """Records as flat arrays of float64, filled as the run goes.
 
     Per record, ``FIELDS`` numbers (start_s, finish_s, service_s, batch_size, instance,
-    replica_id, status, number of requests) go to ``numbers``; per request, three
-    (request_id, arrival_s, seq_len) go to ``requests``. Converting a record when it is made,
+    replica_id, status, number of requests) go to ``numbers``; per request, the
+    ``REQUEST_FIELDS`` of a ``Request`` go to ``requests``. Converting a record when it is made,
     while its objects are in the CPU cache, costs a fraction of reading millions of scattered
     tuples back later (measured: 0.5 us per row when converted at flush time). Integers up to
     2**53 are exact in float64. A hot loop may call ``numbers.extend`` and
@@ -72,23 +92,30 @@ class RecordBuffer:
         """
 
     def take(self) -> tuple[np.ndarray, np.ndarray]:
-        """Empty the buffer: (records as rows of ``FIELDS``, requests as rows of 3)."""
+        """Empty the buffer: (records as rows of ``FIELDS``, requests of ``REQUEST_FIELDS``)."""
         numbers = np.frombuffer(self.numbers, dtype=np.float64).reshape(-1, FIELDS).copy()
-        requests = np.frombuffer(self.requests, dtype=np.float64).reshape(-1, 3).copy()
+        requests = np.frombuffer(self.requests, dtype=np.float64)
+        requests = requests.reshape(-1, REQUEST_FIELDS).copy()
         del self.numbers[:]  # in place: a loop may hold the bound ``extend``
         del self.requests[:]
         return numbers, requests
 
-    def records(self) -> list[Record]:
-        """Empty the buffer and return its records (for tests and tools)."""
+    def records(self, full: bool = False) -> list[Record]:
+        """Empty the buffer and return its records (for tests and tools).
+
+        Each request as ``Served`` (id, first arrival, sequence length), or with ``full`` as
+        the whole ``Request``.
+        """
         numbers, requests = self.take()
         out: list[Record] = []
         row = 0
         for start, finish, service, size, instance, replica, status, count in numbers.tolist():
-            batch = [
-                Request(int(rid), arrival, int(seq))
-                for rid, arrival, seq in requests[row : row + int(count)].tolist()
-            ]
+            rows = requests[row : row + int(count)].tolist()
+            batch: list = (
+                [Request(int(r[0]), r[1], int(r[2]), int(r[3]), r[4], r[5]) for r in rows]
+                if full
+                else [Served(int(r[0]), r[1], int(r[2])) for r in rows]
+            )
             row += int(count)
             out.append(Record(start, finish, service, int(size), int(instance), int(replica),
                               int(status), batch))  # fmt: skip

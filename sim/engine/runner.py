@@ -35,6 +35,7 @@ from analysis.schema import (
 )
 from sim import __version__
 from sim.engine import engines
+from sim.engine.clients import NO_CLIENTS, ClientRules
 from sim.engine.engines import Engine, choose_engine
 from sim.engine.fleet import Fleet
 from sim.engine.occupancy import Occupancy
@@ -98,6 +99,7 @@ def drive(
     progress: Callable[[float], None] | None = None,
     roster: Roster | None = None,
     cold_start_s: list[float] | None = None,
+    clients: ClientRules = NO_CLIENTS,
 ) -> Driven:
     """Run request chunks through ``fleet`` until ``until_s`` (s); record every request.
 
@@ -118,13 +120,15 @@ def drive(
         roster: Where added instances are numbered and lifetimes recorded (the writer's
             ``instances`` too, if it names added instances); default: a new one.
         cold_start_s: Per pool code, seconds from an instance's request to service.
+        clients: Deadlines and retries (``sim.engine.clients``).
 
     """
     if not until_s > 0:
         raise ValueError(f"the run must end after 0 s, got until_s={until_s!r}")
     processes = list(processes)
     roster = roster if roster is not None else Roster(fleet)
-    chosen, reason = choose_engine(engine, fleet, changing=bool(processes))
+    changing = bool(processes) or clients.max_attempts > 1  # retries route at their arrival
+    chosen, reason = choose_engine(engine, fleet, changing=changing)
     env = RunEnvironment()
     collecting = gc.isenabled()
     gc.disable()  # the engines make no reference cycles, and scanning their many objects costs
@@ -132,7 +136,8 @@ def drive(
     try:
         run = _run_compiled if chosen is Engine.compiled else _run_simpy
         views = (roster, cold_start_s)
-        state = run(env, fleet, writer, iter(chunks), until_s, processes, progress, views)
+        state = run(env, fleet, writer, iter(chunks), until_s, processes, progress, views,
+                    clients)  # fmt: skip
     finally:
         if collecting:
             gc.enable()
@@ -142,9 +147,9 @@ def drive(
     return Driven(chosen, reason, state.occupancy(), env, state, roster)
 
 
-def _run_compiled(env, fleet, writer, chunks, until_s, processes, progress, views) -> FleetState:
+def _run_compiled(env, fleet, writer, chunks, until_s, processes, progress, views, clients):
     """The compiled kernel runs the fleet; SimPy runs the added processes, in time order."""
-    core = engines._kernel.Core(fleet, env if processes else None)
+    core = engines._kernel.Core(fleet, env if processes else None, clients)
     end = _start(env, processes, fleet, core, until_s, *views)
     chunks = candidates(fleet.balancers, fleet.group_start, chunks, until_s)
     core.run(chunks, until_s, writer, progress)
@@ -153,9 +158,9 @@ def _run_compiled(env, fleet, writer, chunks, until_s, processes, progress, view
     return core
 
 
-def _run_simpy(env, fleet, writer, chunks, until_s, processes, progress, views) -> FleetState:
+def _run_simpy(env, fleet, writer, chunks, until_s, processes, progress, views, clients):
     """The SimPy model runs the fleet and the added processes in one environment."""
-    model = SimPyFleet(env, fleet, writer)
+    model = SimPyFleet(env, fleet, writer, clients)
     end = _start(env, processes, fleet, model, until_s, *views)
     env.process(model.arrivals(checked(chunks, fleet.balancers, until_s), until_s, progress))
     env.run(until=end)

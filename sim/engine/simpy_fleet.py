@@ -10,16 +10,18 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 
-from analysis.schema import DROPPED
+from analysis.schema import DROPPED, IN_FLIGHT, TIMED_OUT
+from sim.engine.clients import NO_CLIENTS, ClientRules, Draws
 from sim.engine.fleet import Fleet
 from sim.engine.lifecycle import InstanceState
 from sim.engine.model import Group, Instance
 from sim.engine.occupancy import Occupancy
-from sim.engine.phases import ARRIVAL, WINDOW_START, FleetTimeout, RunEnvironment
+from sim.engine.phases import ARRIVAL, RETRY, WINDOW_START, FleetTimeout, RunEnvironment
 from sim.engine.records import Record, RecordBuffer, Request
 from sim.workload.requests import Chunk
 
 NAN = math.nan
+INF = math.inf
 
 
 class SimPyFleet:
@@ -31,12 +33,23 @@ class SimPyFleet:
         env: The run's environment.
         fleet: The fleet (pools, numbering, balancers).
         trace: Receives the records.
+        clients: The client rules (``sim.engine.clients``): deadlines and retries.
 
     """
 
-    def __init__(self, env: RunEnvironment, fleet: Fleet, trace: RecordBuffer) -> None:
+    def __init__(
+        self,
+        env: RunEnvironment,
+        fleet: Fleet,
+        trace: RecordBuffer,
+        clients: ClientRules = NO_CLIENTS,
+    ) -> None:
         self.env = env
         self.trace = trace
+        self.clients = clients
+        self._patience = None if clients.patience is None else Draws(clients.patience)
+        self._jitter = None if clients.jitter is None else Draws(clients.jitter)
+        self.waiting_to_retry: dict[int, tuple[Request, int]] = {}  # id -> (request, model)
         self._occupancy = Occupancy(fleet.warmup_s)
         self.pools = fleet.pools
         self.groups = [Group(balancer) for balancer in fleet.balancers]
@@ -49,7 +62,7 @@ class SimPyFleet:
                 self.groups[fleet.model[j]],
                 trace,
                 self._occupancy,
-                self._gone,
+                self,
             )  # fmt: skip
             for j in range(fleet.size)
         ]
@@ -73,12 +86,19 @@ class SimPyFleet:
         (``sim.workload.requests``). After each chunk the trace may flush a row group.
         """
         request_id = 0
+        timeout_s, patience = self.clients.timeout_s, self._patience
         for times, models, seqs in chunks:
             for t, model, seq in zip(times.tolist(), models.tolist(), seqs.tolist(), strict=True):
                 yield FleetTimeout(self.env, t - self.env.now, ARRIVAL)
-                request = Request(request_id, t, seq)
+                if timeout_s is not None:
+                    deadline = t + timeout_s
+                elif patience is not None:
+                    deadline = t + patience.next()
+                else:
+                    deadline = INF
+                request = Request(request_id, t, seq, 1, deadline, t)
                 if not self.groups[model].route(request):  # none in service: refused
-                    self.trace.add(Record(NAN, NAN, NAN, 0, -1, -1, DROPPED, [request]))
+                    self.refused(request, -1 - model)
                 request_id += 1
             self.trace.flush_if_full()
             if progress is not None and times.size and times[-1] < until_s:
@@ -89,9 +109,53 @@ class SimPyFleet:
         return self._occupancy
 
     def record_in_flight(self) -> None:
-        """At the end of the run, record every unfinished request, instance by instance."""
+        """At the end of the run, record every unfinished request.
+
+        Instance by instance, then those waiting to be sent again (no instance), in the
+        order their retries were set.
+        """
         for instance in self.instances:
             instance.record_in_flight()
+        for request, model in self.waiting_to_retry.values():
+            self.trace.add(Record(NAN, NAN, NAN, 0, -1 - model, -1, IN_FLIGHT, [request]))
+
+    # --- the client rules (sim.engine.clients) --------------------------------------------
+
+    def refused(self, request: Request, instance: int) -> None:
+        """A request its queue or its balancer refused: sent again, or recorded dropped.
+
+        ``instance``: the one whose queue was full, or ``-1 - model`` if none served.
+        """
+        if not self.resend(request, instance):
+            self.trace.add(Record(NAN, NAN, NAN, 0, instance, -1, DROPPED, [request]))
+
+    def resend(self, request: Request, instance: int) -> bool:
+        """Send ``request`` again after its backoff if it may; False if no attempts are left.
+
+        The caller records a request not sent again. One whose retry would come at or after
+        its deadline is recorded ``timed_out`` here.
+        """
+        clients = self.clients
+        if request.attempts >= clients.max_attempts:
+            return False
+        cap_s = clients.backoff_caps_s[request.attempts - 1]
+        delay_s = cap_s if self._jitter is None else cap_s * self._jitter.next()
+        now = self.env.now
+        if now + delay_s >= request.deadline_s:
+            self.trace.add(Record(NAN, NAN, NAN, 0, instance, -1, TIMED_OUT, [request]))
+            return True
+        model = self.instances[instance].pool.model if instance >= 0 else -1 - instance
+        self.waiting_to_retry[request.request_id] = (request, model)
+        retry = FleetTimeout(self.env, delay_s, RETRY)
+        retry.callbacks.append(lambda _event: self._retried(request.request_id))
+        return True
+
+    def _retried(self, request_id: int) -> None:
+        """A retry arrives: its balancer chooses again."""
+        request, model = self.waiting_to_retry.pop(request_id)
+        request = request._replace(attempts=request.attempts + 1, queued_s=self.env.now)
+        if not self.groups[model].route(request):
+            self.refused(request, -1 - model)
 
     # --- the state the FleetView reads (sim.engine.view.FleetState) -----------------------
 
@@ -150,7 +214,7 @@ class SimPyFleet:
                 self.groups[pool.model],
                 self.trace,
                 self._occupancy,
-                self._gone,
+                self,
                 InstanceState.STARTING,
             )  # fmt: skip
         )
@@ -176,6 +240,7 @@ class SimPyFleet:
         inst.lose()
         inst.end()
 
-    def _gone(self, instance: int, now: float) -> None:
+    def ended(self, instance: int, now: float) -> None:
+        """A draining instance ended at ``now`` (s): tell the view."""
         if self.gone is not None:
             self.gone(instance, now)

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from analysis.metrics import MetricsAccumulator
-from analysis.schema import CATEGORIES, COLUMNS, OK, SCHEMA, STATUSES
+from analysis.schema import CATEGORIES, COLUMNS, OK, SCHEMA, STATUSES, TIMED_OUT
 from sim.engine import arrow_arrays as arrow
 from sim.engine.batch_columns import batch_columns
 from sim.engine.records import FIELDS as FIELDS  # re-exported
@@ -176,6 +176,8 @@ class TraceWriter(RecordBuffer):
         per_row = np.repeat(numbers[:, :7], counts, axis=0)
         start, finish, service = (np.ascontiguousarray(per_row[:, k]) for k in range(3))
         size, instance, replica, status = (per_row[:, k].astype(np.int32) for k in range(3, 7))
+        # served after its deadline: the client had given up (sim.engine.clients)
+        status[(status == OK) & (finish > requests[:, 4])] = TIMED_OUT
         rows = len(requests)
         host, padded_batch, padded_seq = (
             np.repeat(column, counts)
@@ -206,6 +208,7 @@ class TraceWriter(RecordBuffer):
             "padded_seq_len": arrow.numbers(padded_seq),
             "status": pa.DictionaryArray.from_arrays(arrow.numbers(status), self._statuses),
             "warmup": arrow.booleans(warmup),
+            "attempts": arrow.numbers(requests[:, 3].astype(np.int32)),
         }
         table = pa.Table.from_arrays([arrays[name] for name in COLUMNS], schema=self._schema)
         self.rows_recorded += rows
