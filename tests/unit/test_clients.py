@@ -7,6 +7,8 @@ import math
 import numpy as np
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from analysis.schema import DROPPED, FAILED, IN_FLIGHT, OK, TIMED_OUT
@@ -176,3 +178,30 @@ def test_what_follows_a_failed_attempt():
     assert after_failed_attempt(1, 1.95, 2.0, False, policy)[0] == TIMED_OUT  # 2.0 >= 2.0
     assert after_failed_attempt(1, 1.94, 2.0, False, policy) == (IN_FLIGHT, 1.94 + 0.05)
     assert after_failed_attempt(3, 2.5, 2.0, True, policy)[0] == TIMED_OUT  # served late
+
+
+DURATIONS = st.builds(lambda n, u: f"{n}{u}", st.integers(1, 10_000), st.sampled_from(["ms", "s"]))
+TIMEOUTS = st.none() | DURATIONS | st.builds(
+    lambda m: {"distribution": "exponential", "mean": m}, DURATIONS)  # fmt: skip
+RETRIES = st.none() | st.fixed_dictionaries(
+    {},
+    optional={
+        "max_attempts": st.integers(1, 100), "backoff": DURATIONS,
+        "multiplier": st.floats(1.0, 10.0), "jitter": st.sampled_from(["full", "none"]),
+        "max_backoff": DURATIONS,
+    },
+)  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(TIMEOUTS, RETRIES)
+def test_configs_round_trip_and_ceilings_are_capped(timeout, retries):
+    """Any valid clients config dumps to data that validates to itself; the backoff
+    ceilings never decrease and never exceed max_backoff."""
+    config = ClientsConfig.model_validate({"timeout": timeout, "retries": retries})
+    assert ClientsConfig.model_validate(config.model_dump()) == config
+    policy = RetryPolicy(config.retries, stream(1, "retry"))
+    ceilings = policy.ceilings_s
+    cap = config.retries.max_backoff if config.retries else math.inf
+    assert all(0 <= a <= b <= cap for a, b in zip(ceilings, ceilings[1:], strict=False))
+    assert len(ceilings) == policy.max_attempts - 1
