@@ -46,14 +46,19 @@ def status_masks(status_code: np.ndarray, status_names: np.ndarray) -> dict[str,
 
     """
     names = np.asarray(status_names, dtype=object)
-    used = np.unique(np.asarray(status_code))
-    unknown = sorted({str(names[i]) for i in used} - set(STATUSES))
+    codes = np.asarray(status_code)
+    present = np.bincount(codes.reshape(-1), minlength=len(names)) > 0  # O(n), no sort
+    unknown = sorted({str(name) for name in names[present]} - set(STATUSES))
     if unknown:
         raise ValueError(
             f"unknown request status {', '.join(map(repr, unknown))} in the trace; "
             f"known statuses: {', '.join(STATUSES)}"
         )
-    return {name: (names == name)[status_code] for name in STATUSES}
+    position = {str(name): i for i, name in enumerate(names)}
+    return {
+        name: codes == position[name] if name in position else np.zeros(codes.shape, bool)
+        for name in STATUSES
+    }
 
 
 def masks_of(status: Any) -> dict[str, np.ndarray]:
