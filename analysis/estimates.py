@@ -38,6 +38,7 @@ import numpy as np
 
 from analysis.intervals import CONFIDENCE, Interval, batch_means_interval, check_confidence
 from analysis.metrics import summarize, summarize_trace
+from analysis.outcomes import masks_of, slo_masks
 from analysis.pool_usage import cost_usd
 from analysis.quantiles import GroupedPercentiles
 from analysis.sources import TraceSource, open_source
@@ -100,18 +101,14 @@ def batch_counts(src: TraceSource, batches: int) -> BatchCounts:
     completed, met, known = (np.zeros(batches, dtype=np.int64) for _ in range(3))
     for chunk in src.chunks(COLUMNS):
         measured = ~chunk["warmup"].to_numpy(dtype=bool)
-        status = chunk["status"]
-        ok = (status == "ok").to_numpy() & measured
-        dropped = (status == "dropped").to_numpy() & measured
-        in_flight = (status == "in_flight").to_numpy() & measured
+        masks = {k: m & measured for k, m in masks_of(chunk["status"]).items()}
         arrival = chunk["arrival_s"].to_numpy(dtype=float)
         latency = chunk["latency_s"].to_numpy(dtype=float)
         batch = batch_of(arrival, info, batches)
-        hit = ok & (latency <= target)
-        late = in_flight & (end - arrival > target)
-        completed += np.bincount(batch[ok], minlength=batches)
+        hit, outcome_known = slo_masks(masks, latency, arrival, target, end)
+        completed += np.bincount(batch[masks["ok"]], minlength=batches)
         met += np.bincount(batch[hit], minlength=batches)
-        known += np.bincount(batch[ok | dropped | late], minlength=batches)
+        known += np.bincount(batch[outcome_known], minlength=batches)
     window = info["duration_s"] - info["warmup_s"]
     return BatchCounts(batches, window, cost_usd(info["pools"], window), completed, met, known)
 

@@ -7,13 +7,18 @@ accumulator, so summarising a 10-million-request trace does not need it all in m
 
 Definitions (all over the measured window [warmup, duration), by arrival time):
 
-* ``requests`` - requests that arrived in the window; ``completed``/``dropped``/``in_flight``
-  split them by status.
+* ``requests`` - requests that arrived (first attempt) in the window; ``completed`` (status
+  ``ok``), ``dropped``, ``in_flight``, ``timed_out`` and ``failed`` split them by status
+  (``analysis.schema.STATUSES``), so they add up to ``requests``.
+* ``retried`` - requests that made more than one attempt; ``attempts_per_request`` - mean
+  attempts (the load the clients offer over the load they ask for; 1 without retries, and
+  for traces without the ``attempts`` column).
 * ``throughput_per_s`` - completed / window length.
 * ``latency_p*_s`` - percentiles (linear interpolation) of completed requests' latency.
-* ``slo_attainment`` - completed within target / requests whose outcome is known: a dropped
-  request is a miss, and so is one still in flight at the end that had already waited longer
-  than the target; in-flight requests younger than the target are left out.
+* ``slo_attainment`` - completed within target / requests whose outcome is known: a
+  dropped, timed-out or failed request is a miss, and so is one still in flight at the end
+  that had already waited longer than the target; in-flight requests younger than the target
+  are left out (``analysis.outcomes``).
 * ``utilisation`` per pool - accelerator busy time inside the window / (replicas x window);
   a batch's accelerator time (``service_s - host_s``, after its host stage) is shared
   equally among its requests, so no batch is counted twice. A pipelined replica
@@ -42,10 +47,12 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from analysis.fleet_figures import lifetimes_beside, with_fleet
+from analysis.outcomes import masks_of, slo_counts, status_masks
 from analysis.pool_usage import busy_time_s as busy_time_s  # re-exported
 from analysis.pool_usage import cost_usd, pool_usage, staged_shares
 from analysis.quantiles import StreamingPercentiles
 from analysis.reader import run_info
+from analysis.schema import ATTEMPTS, STATUSES
 
 if TYPE_CHECKING:  # pandas is imported where it is used: runs never need it
     import pandas as pd
@@ -56,6 +63,10 @@ SUMMARY_KEYS = (
     "completed",
     "dropped",
     "in_flight",
+    "timed_out",
+    "failed",
+    "retried",
+    "attempts_per_request",
     "throughput_per_s",
     "latency_mean_s",
     "latency_p50_s",
@@ -75,9 +86,10 @@ SUMMARY_KEYS = (
 NEEDED_COLUMNS = ["arrival_s", "start_s", "latency_s", "service_s", "batch_size", "pool",
                   "status", "warmup"]  # fmt: skip
 """The trace columns the summary metrics read."""
-STAGE_COLUMNS = ["host_s", "seq_len", "padded_batch", "padded_seq_len"]
-"""Columns of the host stage and padding, read when present (traces before them lack them:
-their host utilisation is 0 and their padding waste NaN)."""
+STAGE_COLUMNS = ["host_s", "seq_len", "padded_batch", "padded_seq_len", ATTEMPTS]
+"""Columns of the host stage, padding and retries, read when present (traces before them
+lack them: their host utilisation is 0, their padding waste NaN and every request made one
+attempt)."""
 
 
 def latency_percentiles_s(latency_s: np.ndarray, q: tuple[float, ...] = PERCENTILES) -> list[float]:
@@ -95,10 +107,10 @@ def slo_attainment(
     target_s: float,
     end_s: float,
 ) -> tuple[int, int]:
-    """Count SLO hits and known outcomes for requests (see module docstring).
+    """Count SLO hits and known outcomes for requests (see ``analysis.outcomes``).
 
     Args:
-        status: ``"ok"``, ``"dropped"`` or ``"in_flight"`` per request.
+        status: A name of ``analysis.schema.STATUSES`` per request.
         latency_s: Latency (s), NaN unless ok.
         arrival_s: Arrival time (s).
         target_s: Latency target (s).
@@ -108,27 +120,8 @@ def slo_attainment(
         (met, known): attainment is met / known.
 
     """
-    status = np.asarray(status)
-    return _slo_counts(
-        status == "ok", status == "dropped", status == "in_flight",
-        np.asarray(latency_s), np.asarray(arrival_s), target_s, end_s,
-    )  # fmt: skip
-
-
-def _slo_counts(
-    ok: np.ndarray,
-    dropped: np.ndarray,
-    in_flight: np.ndarray,
-    latency_s: np.ndarray,
-    arrival_s: np.ndarray,
-    target_s: float,
-    end_s: float,
-) -> tuple[int, int]:
-    """``slo_attainment`` from status masks: (met, known) among the masked requests."""
-    met = ok & (latency_s <= target_s)
-    late_in_flight = in_flight & (end_s - arrival_s > target_s)
-    known = ok | dropped | late_in_flight
-    return int(met.sum()), int(known.sum())
+    masks = masks_of(status)
+    return slo_counts(masks, np.asarray(latency_s), np.asarray(arrival_s), target_s, end_s)
 
 
 @dataclass
@@ -143,7 +136,7 @@ class MetricsAccumulator:
 
     info: dict[str, Any]
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
-        ("requests", "ok", "dropped", "in_flight", "slo_met", "slo_known"), 0))  # fmt: skip
+        ("requests", *STATUSES, "retried", "attempts", "slo_met", "slo_known"), 0))  # fmt: skip
     latencies: StreamingPercentiles = field(default_factory=StreamingPercentiles)
     busy_s: dict[str, float] = field(default_factory=dict)
     host_busy_s: dict[str, float] = field(default_factory=dict)
@@ -185,6 +178,7 @@ class MetricsAccumulator:
         seq_len: np.ndarray | None = None,
         padded_batch: np.ndarray | None = None,
         padded_seq_len: np.ndarray | None = None,
+        attempts: np.ndarray | None = None,
     ) -> None:
         """First pass, from columns as arrays: what ``add`` does without a DataFrame.
 
@@ -193,7 +187,7 @@ class MetricsAccumulator:
 
         Args:
             status_code: Each row's status, as an index into ``status_names``.
-            status_names: The status names (``ok``, ``dropped``, ``in_flight``).
+            status_names: The status names (of ``analysis.schema.STATUSES``).
             warmup: Arrived before the warm-up ended (bool).
             arrival_s: Arrival time (s).
             latency_s: Latency (s; NaN unless completed).
@@ -207,23 +201,30 @@ class MetricsAccumulator:
             seq_len: Sequence length (tokens); with the two below, for the padding waste.
             padded_batch: The batch's compiled batch size (0 for a drop).
             padded_seq_len: The batch's compiled sequence length (0 for a drop).
+            attempts: Attempts each request made (``analysis.schema.ATTEMPTS``); None: one.
+
+        Raises:
+            ValueError: a status not in ``analysis.schema.STATUSES``.
 
         """
         info = self.info
         measured = ~warmup
-        is_ok = (status_names == "ok")[status_code] & measured
-        dropped = (status_names == "dropped")[status_code] & measured
-        in_flight = (status_names == "in_flight")[status_code] & measured
+        masks = {k: m & measured for k, m in status_masks(status_code, status_names).items()}
+        is_ok = masks["ok"]
         c = self.counts
         c["requests"] += int(measured.sum())
-        c["ok"] += int(is_ok.sum())
-        c["dropped"] += int(dropped.sum())
-        c["in_flight"] += int(in_flight.sum())
+        for name, mask in masks.items():
+            c[name] += int(mask.sum())
+        if attempts is None:  # a trace without retries: one attempt each
+            c["attempts"] += int(measured.sum())
+        else:
+            tries = np.asarray(attempts, dtype=np.int64)[measured]
+            c["retried"] += int((tries > 1).sum())
+            c["attempts"] += int(tries.sum())
         self.latencies.add(latency_s[is_ok])
-        met, known = _slo_counts(
-            is_ok, dropped, in_flight, latency_s, arrival_s,
-            info["slo_target_s"], info["duration_s"],
-        )  # fmt: skip
+        met, known = slo_counts(
+            masks, latency_s, arrival_s, info["slo_target_s"], info["duration_s"]
+        )
         c["slo_met"] += met
         c["slo_known"] += known
         staged = staged_shares(info["pools"], pool_names, pool_code, padded_batch, padded_seq_len)
@@ -281,6 +282,12 @@ class MetricsAccumulator:
             "completed": c["ok"],
             "dropped": c["dropped"],
             "in_flight": c["in_flight"],
+            "timed_out": c["timed_out"],
+            "failed": c["failed"],
+            "retried": c["retried"],
+            "attempts_per_request": (
+                c["attempts"] / c["requests"] if c["requests"] else float("nan")
+            ),
             "throughput_per_s": c["ok"] / window,
             "latency_mean_s": self.latencies.mean,
             "latency_p50_s": p50,

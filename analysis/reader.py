@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow.parquet as pq
 
 from analysis.schema import (
+    ATTEMPTS,
     META_HARDWARE_VERSION,
     META_RUN,
     META_SCENARIO_YAML,
@@ -50,7 +51,8 @@ def load_trace(path: str | Path, columns: list[str] | None = None) -> pd.DataFra
     """Load a trace as a DataFrame, one row per request, with the run facts in ``df.attrs``.
 
     ``pool``, ``model`` and ``status`` are categoricals; times are float seconds (NaN where a
-    request never started or never finished).
+    request never started or never finished). A trace written before client retries has no
+    ``attempts`` column: it is added, 1 for every request (``with_attempts``).
 
     Args:
         path: A ``requests.parquet`` written by ``fleetsim run``, or a sweep directory
@@ -63,6 +65,44 @@ def load_trace(path: str | Path, columns: list[str] | None = None) -> pd.DataFra
 
     if is_sweep_dir(path):
         return load_sweep_trace(path, columns)
-    df = pq.read_table(path, columns=columns).to_pandas()
+    df = read_trace_frame(path, columns)
     df.attrs["fleetsim"] = run_info(path)
     return df
+
+
+def read_trace_frame(path: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
+    """One trace file's rows as a DataFrame (no run facts); ``attempts`` as ``with_attempts``.
+
+    Args:
+        path: A ``requests.parquet``.
+        columns: Read only these columns, in this order (all by default); ``attempts`` may
+            be asked of a trace written without it.
+
+    """
+    present = set(pq.read_schema(path).names)
+    wanted = None if columns is None else [c for c in columns if c != ATTEMPTS or c in present]
+    df = pq.read_table(path, columns=wanted).to_pandas()
+    if columns is None or ATTEMPTS in columns:
+        df = with_attempts(df)
+        if columns is not None:
+            df = df[list(columns)]
+    return df
+
+
+def with_attempts(df: pd.DataFrame) -> pd.DataFrame:
+    """The trace with its ``attempts`` column; a trace without one made one attempt each.
+
+    Args:
+        df: A trace DataFrame (any columns).
+
+    Returns:
+        ``df`` itself if it has the column, else a copy with ``attempts`` = 1 (int32) last.
+
+    """
+    if ATTEMPTS in df.columns:
+        return df
+    import numpy as np
+
+    out = df.assign(**{ATTEMPTS: np.ones(len(df), dtype=np.int32)})
+    out.attrs = dict(df.attrs)
+    return out

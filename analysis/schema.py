@@ -9,7 +9,17 @@ from __future__ import annotations
 import pyarrow as pa
 
 STATUSES = ("ok", "dropped", "in_flight", "timed_out", "failed")
-"""Status names, indexed by their code in the engine's records."""
+"""Status names, indexed by their code in the engine's records (append-only: a code never
+changes meaning). A request's status is its final outcome, over all its attempts:
+
+* ``ok``: served, finished by its deadline (if it has one);
+* ``dropped``: its last allowed attempt found the queue full;
+* ``in_flight``: not finished when the run ended (waiting, in service, or between attempts),
+  its deadline (if any) not yet passed;
+* ``timed_out``: its deadline passed before it finished (client timeouts,
+  ``sim.policies.clients``);
+* ``failed``: its last allowed attempt was lost with its instance (failure, termination).
+"""
 OK, DROPPED, IN_FLIGHT, TIMED_OUT, FAILED = 0, 1, 2, 3, 4
 
 COLUMNS = (
@@ -33,6 +43,16 @@ COLUMNS = (
     "warmup",
     "attempts",
 )
+
+ATTEMPTS = "attempts"
+"""The attempts a request made, int32, 1 if never retried (the last column).
+
+Its row is the outcome of its last attempt; ``arrival_s`` stays the first attempt's arrival.
+Readers treat a trace written before it existed as every request making one attempt
+(``analysis.reader.with_attempts``).
+"""
+ATTEMPTS_FIELD = pa.field(ATTEMPTS, pa.int32())
+"""The Arrow field of ``ATTEMPTS``."""
 
 MAX_SEQ_LEN = 2**31 - 1  # seq_len is int32 in the trace
 """The longest sequence length a trace can hold."""

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow.parquet as pq
 
+from analysis.reader import read_trace_frame
+
 if TYPE_CHECKING:  # pandas is imported where it is used: runs never need it
     import pandas as pd
 
@@ -122,7 +124,7 @@ def load_sweep_trace(path: str | Path, columns: list[str] | None = None) -> pd.D
         trace = replication_dir(path, point_id, int(replication)) / RUN_TRACE
         if not trace.is_file():
             continue
-        frame = pq.read_table(trace, columns=columns).to_pandas()
+        frame = read_trace_frame(trace, columns)
         frame.insert(0, "replication", int(replication))
         frame.insert(0, "point_id", point_id)
         frames.append(frame)

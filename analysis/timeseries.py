@@ -3,12 +3,15 @@
 ``time_series`` cuts the whole run ``[0, duration)`` into windows of ``window_s`` seconds
 (the last one shorter if the duration is not a multiple) and counts, per window:
 
-* ``arrivals`` and ``dropped`` by arrival time (a drop happens on arrival);
+* ``arrivals`` by (first) arrival time;
+* ``dropped``, ``timed_out`` and ``failed``: requests ending so, at the time they left the
+  fleet: their ``finish_s`` where the trace gives one (a timed-out request served after its
+  deadline), else their arrival (a drop without retries happens on arrival);
 * ``completed``, ``goodput_per_s`` (completed within the SLO target) and the latency
   percentiles ``latency_p50_s``/``latency_p99_s`` of the requests *finishing* in the
   window; ``throughput_per_s`` = completed / window length;
-* ``in_flight_at_end``: requests that arrived before the window's end and had neither
-  completed nor been dropped by then;
+* ``in_flight_at_end``: requests that arrived before the window's end and had not
+  completed, been dropped, timed out or failed by then;
 * ``utilisation.<pool>``: accelerator busy time inside the window / (replicas x window
   length), the summary's definition (``analysis.pool_usage.accelerator_busy``, shared per
   request by batch size, divided by the pipeline depth) with busy intervals clipped to the
@@ -29,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from analysis.metrics import STAGE_COLUMNS, _labels
+from analysis.outcomes import MISSES, masks_of
 from analysis.pool_usage import accelerator_busy, staged_shares
 from analysis.quantiles import GroupedPercentiles
 from analysis.sources import open_source
@@ -39,6 +43,8 @@ if TYPE_CHECKING:  # pandas is imported where it is used: runs never need it
 COLUMNS = ["arrival_s", "finish_s", "latency_s", "start_s", "service_s", "batch_size",
            "pool", "status"]  # fmt: skip
 PERCENTILES = (50.0, 99.0)
+ENDED = MISSES
+"""The unsuccessful final statuses, counted per window (``analysis.outcomes.MISSES``)."""
 
 
 def window_index(times_s: np.ndarray, window_s: float, windows: int) -> np.ndarray:
@@ -83,8 +89,9 @@ def time_series(source: Any, window_s: float = 60.0) -> pd.DataFrame:
     Returns:
         Columns ``window_start_s``, ``window_end_s``, ``warmup``, ``arrivals``,
         ``arrival_rate_per_s``, ``completed``, ``throughput_per_s``, ``goodput_per_s``,
-        ``dropped``, ``in_flight_at_end``, ``latency_p50_s``, ``latency_p99_s`` (NaN for a
-        window where nothing finished) and ``utilisation.<pool>`` for every pool.
+        ``dropped``, ``timed_out``, ``failed``, ``in_flight_at_end``, ``latency_p50_s``,
+        ``latency_p99_s`` (NaN for a window where nothing finished) and
+        ``utilisation.<pool>`` for every pool.
 
     Raises:
         ValueError: ``window_s`` not a positive number; a sampled trace; a DataFrame
@@ -109,7 +116,7 @@ def time_series(source: Any, window_s: float = 60.0) -> pd.DataFrame:
     columns = COLUMNS + [c for c in STAGE_COLUMNS if c in present]
     pools = info["pools"]
     counts = {k: np.zeros(windows, dtype=np.int64)
-              for k in ("arrivals", "dropped", "completed", "met")}  # fmt: skip
+              for k in ("arrivals", *ENDED, "completed", "met")}  # fmt: skip
     busy = {p["pool"]: np.zeros(windows) for p in pools}
     latencies = GroupedPercentiles(windows)
     for chunk in src.chunks(columns):
@@ -135,8 +142,10 @@ def time_series(source: Any, window_s: float = 60.0) -> pd.DataFrame:
         "completed": counts["completed"],
         "throughput_per_s": counts["completed"] / length,
         "goodput_per_s": counts["met"] / length,
-        "dropped": counts["dropped"],
-        "in_flight_at_end": np.cumsum(counts["arrivals"] - counts["completed"] - counts["dropped"]),
+        **{name: counts[name] for name in ENDED},
+        "in_flight_at_end": np.cumsum(
+            counts["arrivals"] - counts["completed"] - sum(counts[name] for name in ENDED)
+        ),
         "latency_p50_s": p50,
         "latency_p99_s": p99,
     }
@@ -150,20 +159,23 @@ def _count(
     chunk: pd.DataFrame, info: dict[str, Any], window_s: float, windows: int,
     counts: dict[str, np.ndarray],
 ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """Add a chunk's arrivals, drops, completions and SLO hits per window.
+    """Add a chunk's arrivals, unsuccessful ends, completions and SLO hits per window.
 
     Returns:
         (completed rows mask, their finish windows).
 
     """
-    status = chunk["status"]
-    ok = (status == "ok").to_numpy()
-    dropped = (status == "dropped").to_numpy()
-    arrival = window_index(chunk["arrival_s"].to_numpy(dtype=float), window_s, windows)
-    finish = window_index(chunk["finish_s"].to_numpy(dtype=float)[ok], window_s, windows)
+    masks = masks_of(chunk["status"])
+    ok = masks["ok"]
+    arrival_s = chunk["arrival_s"].to_numpy(dtype=float)
+    finish_s = chunk["finish_s"].to_numpy(dtype=float)
+    arrival = window_index(arrival_s, window_s, windows)
+    left = window_index(np.where(np.isfinite(finish_s), finish_s, arrival_s), window_s, windows)
+    finish = left[ok]
     met = chunk["latency_s"].to_numpy(dtype=float)[ok] <= info["slo_target_s"]
     counts["arrivals"] += np.bincount(arrival, minlength=windows)
-    counts["dropped"] += np.bincount(arrival[dropped], minlength=windows)
+    for name in ENDED:
+        counts[name] += np.bincount(left[masks[name]], minlength=windows)
     counts["completed"] += np.bincount(finish, minlength=windows)
     counts["met"] += np.bincount(finish[met], minlength=windows)
     return ok, finish

@@ -124,6 +124,11 @@ def summary_table(runs: list[RunSource], intervals: dict[str, dict[str, Any]]) -
             for s in sums
         ],
     )
+    if any(s.get("timed_out") or s.get("failed") for s in sums):  # older runs lack the keys
+        row(
+            "timed out / failed",
+            [f"{number(s.get('timed_out', 0))} / {number(s.get('failed', 0))}" for s in sums],
+        )
     metrics = [
         ("throughput_per_s", "throughput", 1.0, "/s"),
         ("goodput_per_s", "goodput (within SLO)", 1.0, "/s"),

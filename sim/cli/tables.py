@@ -30,6 +30,11 @@ def summary_table(title: str, summary: dict[str, Any], pools: list[dict[str, Any
             + (f" ({s['dropped'] / s['requests']:.2%})" if s["requests"] else ""),
         ),
         ("in flight at end", f"{s['in_flight']:,}"),
+        *[
+            (label, f"{s[key]:,}")
+            for key, label in (("timed_out", "timed out"), ("failed", "failed (lost)"))
+            if s.get(key)  # client timeouts and failures: shown when they happened
+        ],
         ("throughput", f"{s['throughput_per_s']:,.1f} /s"),
         ("latency mean (completed)", _ms(s["latency_mean_s"])),
         ("latency p50 (completed)", _ms(s["latency_p50_s"])),
@@ -38,8 +43,8 @@ def summary_table(title: str, summary: dict[str, Any], pools: list[dict[str, Any
         ("latency p99.9 (completed)", _ms(s["latency_p999_s"])),
         (
             f"SLO p{s['slo_percentile']:g} <= {_ms(s['slo_target_s'])}",
-            f"{s['slo_attainment']:.4%} ({'met' if s['slo_met'] else 'MISSED'}; drops count "
-            "as misses)"
+            f"{s['slo_attainment']:.4%} ({'met' if s['slo_met'] else 'MISSED'}; drops, "
+            "time-outs and failures count as misses)"
             if math.isfinite(s["slo_attainment"])
             else "-",
         ),

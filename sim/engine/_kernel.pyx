@@ -1070,6 +1070,10 @@ cdef class Core:
         """Send a request again after its backoff if it has attempts left (else False)."""
         cdef int attempt = <int>row.d, idx
         cdef double delay
+        if row.e <= now:  # its client has already given up
+            ring_put(&self.scratch, row)
+            self.record(NAN, NAN, NAN, 0, code, -1, TIMED_OUT, &self.scratch, 1, True)
+            return True
         if attempt >= self.max_attempts:
             return False
         delay = self.caps[attempt - 1]

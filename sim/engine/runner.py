@@ -269,6 +269,7 @@ def simulate(
         mode=trace,
         info=info,
         shapes=fleet.pools,
+        end_s=scenario.duration,
     )
     try:
         chunks = request_stream(scenario, fleet.model_names, replication)

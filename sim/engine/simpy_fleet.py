@@ -132,15 +132,18 @@ class SimPyFleet:
     def resend(self, request: Request, instance: int) -> bool:
         """Send ``request`` again after its backoff if it may; False if no attempts are left.
 
-        The caller records a request not sent again. One whose retry would come at or after
-        its deadline is recorded ``timed_out`` here.
+        The caller records a request not sent again. One whose deadline has passed, or whose
+        retry would come at or after it, is recorded ``timed_out`` here.
         """
         clients = self.clients
+        now = self.env.now
+        if request.deadline_s <= now:  # its client has already given up
+            self.trace.add(Record(NAN, NAN, NAN, 0, instance, -1, TIMED_OUT, [request]))
+            return True
         if request.attempts >= clients.max_attempts:
             return False
         cap_s = clients.backoff_caps_s[request.attempts - 1]
         delay_s = cap_s if self._jitter is None else cap_s * self._jitter.next()
-        now = self.env.now
         if now + delay_s >= request.deadline_s:
             self.trace.add(Record(NAN, NAN, NAN, 0, instance, -1, TIMED_OUT, [request]))
             return True

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from analysis.metrics import MetricsAccumulator
-from analysis.schema import CATEGORIES, COLUMNS, OK, SCHEMA, STATUSES, TIMED_OUT
+from analysis.schema import CATEGORIES, COLUMNS, IN_FLIGHT, OK, SCHEMA, STATUSES, TIMED_OUT
 from sim.engine import arrow_arrays as arrow
 from sim.engine.batch_columns import batch_columns
 from sim.engine.records import FIELDS as FIELDS  # re-exported
@@ -107,6 +107,8 @@ class TraceWriter(RecordBuffer):
             with ``host`` (``sim.policies.host.HostCoefficients``), ``seq_buckets`` and
             ``batch_shapes`` (``sim.engine.pool.Pool`` has them); None: no host stage and no
             padding.
+        end_s: End of the run (s): a request unfinished then whose client's deadline had
+            passed is written ``timed_out`` rather than ``in_flight``.
 
     """
 
@@ -122,8 +124,10 @@ class TraceWriter(RecordBuffer):
         mode: TraceMode = FULL_TRACE,
         info: dict | None = None,
         shapes: list | None = None,
+        end_s: float = math.inf,
     ) -> None:
         super().__init__()
+        self.end_s = end_s
         self._shapes = list(shapes) if shapes is not None else None
         self.mode = mode
         self.path = Path(path)
@@ -178,6 +182,8 @@ class TraceWriter(RecordBuffer):
         size, instance, replica, status = (per_row[:, k].astype(np.int32) for k in range(3, 7))
         # served after its deadline: the client had given up (sim.engine.clients)
         status[(status == OK) & (finish > requests[:, 4])] = TIMED_OUT
+        # unfinished at the end, its deadline passed: the client had given up
+        status[(status == IN_FLIGHT) & (requests[:, 4] <= self.end_s)] = TIMED_OUT
         rows = len(requests)
         host, padded_batch, padded_seq = (
             np.repeat(column, counts)
@@ -208,13 +214,13 @@ class TraceWriter(RecordBuffer):
             "padded_seq_len": arrow.numbers(padded_seq),
             "status": pa.DictionaryArray.from_arrays(arrow.numbers(status), self._statuses),
             "warmup": arrow.booleans(warmup),
-            "attempts": arrow.numbers(requests[:, 3].astype(np.int32)),
+            "attempts": arrow.numbers(attempts := requests[:, 3].astype(np.int32)),
         }
         table = pa.Table.from_arrays([arrays[name] for name in COLUMNS], schema=self._schema)
         self.rows_recorded += rows
         pool_code = np.where(pool < 0, len(self._pool_names), pool)  # refused: no pool
         self._count(arrival, latency, start, service, size, pool_code, status, warmup,
-                    (host, seq, padded_batch, padded_seq))  # fmt: skip
+                    (host, seq, padded_batch, padded_seq, attempts))  # fmt: skip
         if self.mode.kind == "sample":
             table = table.filter(arrow.booleans(self.mode.sampled(requests[:, 0].astype(np.int64))))
         if self._writer is None:
@@ -235,7 +241,7 @@ class TraceWriter(RecordBuffer):
         pool: np.ndarray,
         status: np.ndarray,
         warmup: np.ndarray,
-        stages: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+        stages: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     ) -> None:
         """Feed the rows to the metrics, in the pieces the file's row groups are cut into.
 
@@ -244,7 +250,7 @@ class TraceWriter(RecordBuffer):
         re-read. The completed latencies are spilled for the exact percentiles' second pass.
         """
         step = self.rows_per_group
-        host, seq, padded_batch, padded_seq = stages
+        host, seq, padded_batch, padded_seq, attempts = stages
         for lo in range(0, len(arrival), step):
             hi = lo + step
             self.metrics.add_columns(
@@ -253,7 +259,7 @@ class TraceWriter(RecordBuffer):
                 start_s=start[lo:hi], service_s=service[lo:hi], batch_size=size[lo:hi],
                 pool_code=pool[lo:hi], pool_names=self._pool_names, host_s=host[lo:hi],
                 seq_len=seq[lo:hi], padded_batch=padded_batch[lo:hi],
-                padded_seq_len=padded_seq[lo:hi],
+                padded_seq_len=padded_seq[lo:hi], attempts=attempts[lo:hi],
             )  # fmt: skip
         completed = (status == OK) & ~warmup
         with self._spill.open("ab") as spill:

@@ -25,16 +25,17 @@ from analysis.abandonment import (
     mmc_d_abandonment,
     mmc_sojourn_timeout_share,
 )
+from analysis.timeouts import mmc_timeout_share
 
 CUSTOMERS, WARMUP, BATCHES, T_999 = 200_000, 5_000, 20, 3.883
 
 
 def _simulate(lam, mu, c, patience, seed, sojourn=False):
-    """Per-customer outcome (1 = abandoned / timed out) of M/M/c with the given patience.
+    """Per-customer outcome of M/M/c with the given patience: 0 served (in time), 1 abandoned.
 
     ``patience`` is a float (deterministic) or ('exp', theta). With ``sojourn`` the patience
-    is a timeout on wait + service, service not interrupted (see the module docstring of
-    analysis.abandonment).
+    is a timeout on wait + service, service not interrupted (fleetsim's client-timeout rule,
+    see analysis.timeouts): a customer served but finishing after it has outcome 2.
     """
     rng = np.random.default_rng(seed)
     arrivals = np.cumsum(rng.exponential(1.0 / lam, CUSTOMERS))
@@ -53,7 +54,7 @@ def _simulate(lam, mu, c, patience, seed, sojourn=False):
             continue
         heapq.heapreplace(free, t + wait + s)
         if sojourn and wait + s > limit:
-            out[i] = 1.0
+            out[i] = 2.0
     return out[WARMUP:]
 
 
@@ -71,13 +72,36 @@ CASES = [
     ("sojourn_c4", 3.6, 1.0, 4, 2.0, True, mmc_sojourn_timeout_share(3.6, 1.0, 4, 2.0)),
 ]
 
+TIMEOUT_CASES = [
+    # (name, lambda, mu, c, patience as the oracle takes it, as mmc_timeout_share takes it)
+    ("fixed_c4_over", 4.4, 1.0, 4, 1.0, (1.0, "fixed")),
+    ("exponential_c4_over", 4.4, 1.0, 4, ("exp", 1.0), (1.0, "exponential")),
+    ("exponential_c8_over", 9.6, 1.0, 8, ("exp", 2.0), (0.5, "exponential")),
+]
+
+
+@pytest.mark.parametrize("case", TIMEOUT_CASES, ids=[c[0] for c in TIMEOUT_CASES])
+def test_timed_out_share_in_its_two_parts(case):
+    """Client-timeout rule: the abandoned and the served-late shares each lie in the 99.9%
+    interval of ``analysis.timeouts.mmc_timeout_share`` (fixed and exponential patience)."""
+    name, lam, mu, c, patience, (mean_s, kind) = case
+    seed = 1520 + TIMEOUT_CASES.index(case)
+    theory = mmc_timeout_share(lam, mu, c, mean_s, kind)
+    outcomes = _simulate(lam, mu, c, patience, seed, sojourn=True)
+    for part, code, value in (("abandoned", 1, theory.p_abandon),
+                              ("served late", 2, theory.p_served_late)):  # fmt: skip
+        mean, half = _interval(outcomes == code)
+        msg = f"{name} {part}: seed {seed}, theory {value:.5f}, simulated {mean:.5f} +- {half:.5f}"
+        assert abs(mean - value) <= half, msg
+        assert half <= 0.08 * value, msg
+
 
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 def test_abandoned_share_matches_theory(case):
     """The simulated abandoned (timed-out) share lies in the 99.9% interval of the formula."""
     name, lam, mu, c, patience, sojourn, theory = case
     seed = 1500 + CASES.index(case)
-    mean, half = _interval(_simulate(lam, mu, c, patience, seed, sojourn))
+    mean, half = _interval(_simulate(lam, mu, c, patience, seed, sojourn) > 0)
     msg = f"{name}: seed {seed}, theory {theory:.5f}, simulated {mean:.5f} +- {half:.5f}"
     assert abs(mean - theory) <= half, msg
     assert half <= 0.08 * theory, msg

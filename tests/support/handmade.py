@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from analysis.schema import META_RUN, META_SCENARIO_YAML, META_SEED, META_TRACE
+from analysis.schema import META_RUN, META_SCENARIO_YAML, META_SEED, META_TRACE, STATUSES
 
 NAN = math.nan
 
@@ -38,11 +38,12 @@ def pool(name: str, count: int = 1, replicas: int = 1, usd_per_hour: float = 3.6
 
 
 def frame(facts: dict, arrival_s, latency_s, *, status=None, service_s=None, start_s=None,
-          batch_size=None, pools=None) -> pd.DataFrame:  # fmt: skip
+          batch_size=None, pools=None, finish_s=None) -> pd.DataFrame:  # fmt: skip
     """A trace frame (with ``df.attrs["fleetsim"] = facts``) from per-request columns.
 
     By default every request is ``ok``, starts on arrival, is served alone for its whole
     latency in pool ``a``; a dropped or in-flight request gets NaN where the engine writes NaN.
+    ``finish_s`` overrides the finish times (a timed-out request served after its deadline).
     """
     arrival = np.asarray(arrival_s, dtype=float)
     n = arrival.size
@@ -58,12 +59,12 @@ def frame(facts: dict, arrival_s, latency_s, *, status=None, service_s=None, sta
         "request_id": np.arange(n, dtype=np.int64),
         "arrival_s": arrival,
         "start_s": start,
-        "finish_s": arrival + latency,
+        "finish_s": arrival + latency if finish_s is None else np.asarray(finish_s, float),
         "latency_s": latency,
         "service_s": service,
         "batch_size": size.astype(np.int32),
         "pool": pd.Categorical(pools if pools is not None else ["a"] * n),
-        "status": pd.Categorical(status, categories=["ok", "dropped", "in_flight"]),
+        "status": pd.Categorical(status, categories=list(STATUSES)),
         "warmup": arrival < facts["warmup_s"],
     })  # fmt: skip
     df.attrs["fleetsim"] = dict(facts, trace=facts.get("trace", {"mode": "full", "fraction": 1.0}))

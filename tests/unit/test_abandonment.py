@@ -16,6 +16,7 @@ from analysis.abandonment import (
     weibull_cv2,
 )
 from analysis.queueing import erlang_c, mmc_mean_wait_s
+from analysis.timeouts import mmc_timeout_share
 
 
 def _erlang_b(servers: int, load: float) -> float:
@@ -142,3 +143,32 @@ def test_bad_input_is_rejected():
         erlang_a(2.0, 1.0, 1, 0.0)
     with pytest.raises(ValueError, match="patience"):
         mmc_d_abandonment(1.0, 1.0, 1, -1.0)
+
+
+def test_timeout_share_fixed_by_hand():
+    """M/M/1, lambda = mu = 1, T = 1: 1/3 abandon, 1/3 served late (parts of the sojourn share)."""
+    share = mmc_timeout_share(1.0, 1.0, 1, 1.0)
+    assert share.p_abandon == pytest.approx(1 / 3, rel=1e-12)
+    assert share.p_served_late == pytest.approx(1 / 3, rel=1e-12)
+    assert share.p_timed_out == pytest.approx(mmc_sojourn_timeout_share(1.0, 1.0, 1, 1.0))
+
+
+@pytest.mark.parametrize("load", [0.5, 2.0])
+def test_timeout_share_exponential_by_hand(load):
+    """theta = mu = 1, c = 1: N ~ Poisson(a), so P(abandon) = (a - 1 + e^-a) / a; a served
+    request's remaining patience is Exp(1) against an Exp(1) service: late with 1/2."""
+    share = mmc_timeout_share(load, 1.0, 1, 1.0, "exponential")
+    abandon = (load - 1.0 + math.exp(-load)) / load
+    assert share.p_abandon == pytest.approx(abandon, rel=1e-12)
+    assert share.p_served_late == pytest.approx((1.0 - abandon) / 2.0, rel=1e-12)
+
+
+def test_timeout_share_limits_and_bad_input():
+    """Very patient clients: nothing times out (late share ~ theta / mu); bad input raises."""
+    patient = mmc_timeout_share(3.0, 1.0, 4, 1e6, "exponential")
+    assert patient.p_abandon < 1e-5 and patient.p_served_late == pytest.approx(1e-6, rel=1e-3)
+    assert mmc_timeout_share(3.0, 1.0, 4, 1e4).p_timed_out < 1e-12
+    with pytest.raises(ValueError, match="mean patience"):
+        mmc_timeout_share(1.0, 1.0, 1, 0.0, "exponential")
+    with pytest.raises(ValueError, match="distribution"):
+        mmc_timeout_share(1.0, 1.0, 1, 1.0, "weibull")

@@ -49,6 +49,8 @@ def test_every_column_by_hand():
         "throughput_per_s": [1.0, 2.0, 2.0],
         "goodput_per_s": [1.0, 1.0, 0.0],
         "dropped": [0, 1, 0],
+        "timed_out": [0, 0, 0],
+        "failed": [0, 0, 0],
         "in_flight_at_end": [2, 1, 1],
         "latency_p50_s": [0.3, 0.75, 1.5],
         "latency_p99_s": [0.3, 0.995, 1.5],
@@ -141,3 +143,23 @@ def test_memory_is_bounded_by_a_row_group_not_the_trace(tmp_path):
     print(f"frame {frame_bytes:,} B, streamed peak {streamed:,} B, loaded peak {loaded:,} B")
     assert streamed < 0.2 * frame_bytes
     assert loaded > frame_bytes
+
+
+def test_timeouts_and_failures_leave_the_fleet_when_they_end():
+    """Windows of 1 s over 3 s: r1 times out served late (finish 1.6: window 1), r2 times out
+    unserved (no finish: its arrival window 0), r3 fails (window 1), r4 still in flight."""
+    df = frame(
+        info(duration_s=3.0, target_s=1.0),
+        arrival_s=[0.2, 0.4, 0.6, 1.2, 2.5],
+        latency_s=[0.3, NAN, NAN, NAN, NAN],
+        status=["ok", "timed_out", "timed_out", "failed", "in_flight"],
+        start_s=[0.2, 0.9, NAN, NAN, NAN],
+        finish_s=[0.5, 1.6, NAN, NAN, NAN],
+    )
+    ts = analysis.time_series(df, window_s=1.0)
+    assert ts.arrivals.tolist() == [3, 1, 1]
+    assert ts.completed.tolist() == [1, 0, 0]
+    assert ts.timed_out.tolist() == [1, 1, 0]
+    assert ts.failed.tolist() == [0, 1, 0]
+    assert ts.dropped.tolist() == [0, 0, 0]
+    assert ts.in_flight_at_end.tolist() == [1, 0, 1]
