@@ -32,6 +32,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.policies.clients import ClientsConfig, client_policies
+
 Blocks = Callable[[], np.ndarray]
 """A source of draws: each call returns the next block (float64), read in order."""
 
@@ -75,6 +77,21 @@ class ClientRules:
 
 
 NO_CLIENTS = ClientRules()
+
+
+def client_rules(config: ClientsConfig | None, seed: int, replication: int = 0) -> ClientRules:
+    """The rules of a scenario's ``clients`` (None: none), on their named streams."""
+    if config is None:
+        return NO_CLIENTS
+    retry, patience = client_policies(config, seed, replication)
+    fixed = patience is not None and patience.fixed_s is not None
+    return ClientRules(
+        timeout_s=patience.fixed_s if fixed else None,
+        patience=patience.block if patience is not None and not fixed else None,
+        max_attempts=retry.max_attempts,
+        backoff_caps_s=tuple(retry.ceilings_s),
+        jitter=retry.block if retry.jitter else None,
+    )
 
 
 class Draws:

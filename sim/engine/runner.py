@@ -35,7 +35,7 @@ from analysis.schema import (
 )
 from sim import __version__
 from sim.engine import engines
-from sim.engine.clients import NO_CLIENTS, ClientRules
+from sim.engine.clients import NO_CLIENTS, ClientRules, client_rules
 from sim.engine.engines import Engine, choose_engine
 from sim.engine.fleet import Fleet
 from sim.engine.occupancy import Occupancy
@@ -44,6 +44,7 @@ from sim.engine.roster import Roster
 from sim.engine.simpy_fleet import SimPyFleet
 from sim.engine.trace_writer import FULL_TRACE, RecordBuffer, TraceMode, TraceWriter
 from sim.engine.view import FleetState, FleetView
+from sim.policies.coldstart import cold_start_s
 from sim.policies.routing import candidates, checked
 from sim.scenario.schema import Scenario
 from sim.workload.requests import Chunk, request_stream
@@ -274,7 +275,11 @@ def simulate(
     try:
         chunks = request_stream(scenario, fleet.model_names, replication)
         driven = drive(fleet, writer, chunks, scenario.duration, engine=engine,
-                       processes=processes, progress=progress, roster=roster)  # fmt: skip
+                       processes=processes, progress=progress, roster=roster,
+                       cold_start_s=[cold_start_s(pool, scenario, pool.cold_start)
+                                     for pool in scenario.fleet],
+                       clients=client_rules(scenario.clients, scenario.seed, replication),
+                       )  # fmt: skip
         time_avg = driven.occupancy.time_average(scenario.duration)
         engine_stats = {
             "engine": str(driven.engine),

@@ -19,6 +19,8 @@ from pydantic import (
 from analysis.schema import MAX_SEQ_LEN
 from hardware import STACKS
 from sim.policies.balancers import BALANCERS
+from sim.policies.clients import ClientsConfig
+from sim.policies.coldstart import ColdStartConfig
 from sim.policies.host import HostConfig
 from sim.policies.jitter import JitterConfig
 from sim.policies.service import ServiceConfig
@@ -205,6 +207,17 @@ class PoolConfig(Config):
         description="host CPU cost before the accelerator: 'auto' (measured defaults), "
         "'none' or {per_request: 40us, per_token: 0.1us, per_batch: 150us}",
     )
+    zone: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+        max_length=64,
+        description="availability zone of its instances (zone_outage events name it)",
+    )
+    cold_start: ColdStartConfig | None = Field(
+        default=None,
+        description="time from requesting an instance to it serving: {provision, "
+        "runtime_init, load_bandwidth}; each key defaults per chip family",
+    )
 
     @model_validator(mode="after")
     def _jitter_on_hardware_model(self) -> PoolConfig:
@@ -256,4 +269,9 @@ class Scenario(Config):
     fleet: list[PoolConfig] = Field(min_length=1)
     balancer: Annotated[BalancerConfig, BeforeValidator(_kind_shorthand)] = BalancerConfig()
     slo: Slo
+    clients: ClientsConfig | None = Field(
+        default=None,
+        description="client timeout and retries: {timeout: 2s, retries: {max_attempts: 3, "
+        "backoff: 50ms, multiplier: 2, jitter: full}}",
+    )
     description: str = ""

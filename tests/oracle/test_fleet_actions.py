@@ -14,6 +14,7 @@ import pytest
 from helpers import ENGINES, chunk, needs_kernel, one_pool_fleet, reached, same_records
 
 from analysis.schema import FAILED, OK
+from sim.engine.clients import ClientRules
 from sim.engine.fleet import Fleet
 from sim.engine.pool import Pool
 from sim.engine.records import RecordBuffer
@@ -183,11 +184,25 @@ def chaos_fleet(seed: int) -> tuple[Fleet, list[float]]:
     return fleet, [t for t in times if t < 8.0]
 
 
+def clients_of(seed: int) -> ClientRules:
+    """No clients, a fixed timeout with retries, or drawn patience with jittered retries."""
+    kind = seed % 3
+    if kind == 0:
+        return ClientRules()
+    if kind == 1:
+        return ClientRules(timeout_s=0.4, max_attempts=3, backoff_caps_s=(0.05, 0.1))
+    rng = np.random.default_rng(seed)
+    return ClientRules(patience=lambda: rng.exponential(0.3, 64), max_attempts=4,
+                       backoff_caps_s=(0.02, 0.04, 0.08),
+                       jitter=lambda: rng.random(64))  # fmt: skip
+
+
 @needs_kernel
-@pytest.mark.parametrize("seed", range(20))
+@pytest.mark.parametrize("seed", range(24))
 def test_random_actions_identical_on_both_engines(seed):
-    """Random add/drain/fail/restore/terminate scripts: identical records, lifetimes and
-    readings on both engines (every balancer, deadlines, a pipeline, two models)."""
+    """Random add/drain/fail/restore/terminate scripts, with and without client deadlines
+    and retries: identical records (attempts and deadlines too), lifetimes and readings on
+    both engines (every balancer, batching deadlines, a pipeline, two models)."""
     results = {}
     for engine in ("compiled", "simpy"):
         fleet, times = chaos_fleet(seed)
@@ -196,13 +211,13 @@ def test_random_actions_identical_on_both_engines(seed):
         writer = RecordBuffer()
         c = (np.asarray(reached(times)), models, np.full(len(times), 64, dtype=np.int64))
         driven = drive(fleet, writer, [c], 10.0, engine=engine, processes=[act],
-                       cold_start_s=[0.5, 0.25, 1.0])  # fmt: skip
+                       cold_start_s=[0.5, 0.25, 1.0], clients=clients_of(seed))  # fmt: skip
         lifetimes = [(r.number, r.requested_s, r.ready_s, r.terminated_s, r.reason)
                      for r in driven.roster.lifetimes]  # fmt: skip
-        results[engine] = (writer.records(), lifetimes, log)
+        results[engine] = (writer.records(full=True), lifetimes, log)
     (rec_c, life_c, log_c), (rec_s, life_s, log_s) = results["compiled"], results["simpy"]
     assert same_records(rec_c, rec_s)
     assert str(life_c) == str(life_s)  # NaN-tolerant equality
     assert log_c == log_s
-    ids = sorted(rid for *_, reqs in rec_s for rid, _a, _q in reqs)
+    ids = sorted(r.request_id for *_, reqs in rec_s for r in reqs)
     assert ids == list(range(len(ids)))  # every request exactly once
