@@ -184,11 +184,26 @@ def remove_stale_staging(directory: Path) -> list[Path]:
         remove_if_abandoned(lock)
     for new in directory.glob(f"{STAGING_PREFIX}*.new"):  # killed while creating its lock
         try:
-            if time.time() - new.stat().st_mtime > 60 and is_abandoned(new):
+            # named <lock>.<pid>.<ns>.new by create_locked: its creator is gone if that
+            # process is; otherwise only an old, unlocked one (the creator locks it at once)
+            gone = not _alive(int(new.name.split(".")[-3]))
+            old = time.time() - new.stat().st_mtime > 60
+            if (gone or old) and is_abandoned(new):
                 new.unlink(missing_ok=True)
-        except FileNotFoundError:
+        except (FileNotFoundError, ValueError, IndexError):
             continue
     return removed
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (on this machine)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
 
 
 def _jsonable(value: Any) -> Any:

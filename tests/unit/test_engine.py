@@ -402,3 +402,23 @@ def test_the_kernel_does_not_move_a_trace_buffer_that_is_being_read():
     chunks = [chunk([0.1 * i + 0.01 * k for k in range(3)], [1] * 3) for i in range(3)]
     with pytest.raises(BufferError):
         drive(fleet, Viewing(), chunks, 1.0, engine="compiled")
+
+
+def test_a_lock_left_half_made_by_a_killed_process_is_removed(tmp_path):
+    """``create_locked`` makes ``<lock>.<pid>.<ns>.new`` and renames it once locked; a
+    process killed in between leaves it: the next run in the directory removes it at once
+    when its process is gone (and keeps a fresh one whose process lives)."""
+    import os
+    import subprocess
+    import sys
+
+    from sim.engine.output import STAGING_PREFIX, remove_stale_staging
+
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    dead = tmp_path / f"{STAGING_PREFIX}x-1.lock.{int(done.stdout)}.123.new"
+    dead.write_text("")
+    alive = tmp_path / f"{STAGING_PREFIX}y-2.lock.{os.getpid()}.456.new"
+    alive.write_text("")
+    remove_stale_staging(tmp_path)
+    assert not dead.exists() and alive.exists()
