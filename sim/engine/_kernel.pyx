@@ -249,6 +249,8 @@ cdef class Core:
     cdef int max_attempts
     cdef double* caps  # per retry (attempt - 1): the longest backoff (s)
     cdef list draw_source  # [patience, jitter] block sources (None: not drawn)
+    cdef bint drawn_patience
+    cdef bint drawn_jitter
     cdef list draw_blocks
     cdef const double* draw_ptr[2]
     cdef Py_ssize_t draw_pos[2]
@@ -385,6 +387,8 @@ cdef class Core:
             for m, cap in enumerate(clients.backoff_caps_s):
                 self.caps[m] = cap
             self.draw_source = [clients.patience, clients.jitter]
+            self.drawn_patience = clients.patience is not None
+            self.drawn_jitter = clients.jitter is not None
         if self.window > 0:
             self.schedule(self.window, FLEET_PHASE << PHASE_SHIFT, WINDOW, 0, 0)
 
@@ -1011,7 +1015,7 @@ cdef class Core:
         row.d = 1.0
         if self.timeout_s == self.timeout_s:  # not NaN: a fixed timeout
             row.e = t + self.timeout_s
-        elif self.draw_source[0] is not None:
+        elif self.drawn_patience:
             row.e = t + self.draw(0)
         else:
             row.e = INFINITY
@@ -1077,7 +1081,7 @@ cdef class Core:
         if attempt >= self.max_attempts:
             return False
         delay = self.caps[attempt - 1]
-        if self.draw_source[1] is not None:
+        if self.drawn_jitter:
             delay = delay * self.draw(1)
         if now + delay >= row.e:
             ring_put(&self.scratch, row)
