@@ -7,8 +7,8 @@ that go into the trace: price, replicas, projected hardware). Both engines take 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np

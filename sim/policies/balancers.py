@@ -9,8 +9,9 @@ position in the group:
 
 When the fleet changes (an instance joins or leaves service) the engine calls ``resize``
 with the group's new size and its instances' *capacity weights* (``Pool.capacity_per_s``, in
-group order), and the lists follow. Only the capacity-weighted policies read the weights. Ties always go to the lowest index, so a run is reproducible. Random
-choices come from the balancer's own stream.
+group order), and the lists follow. Only the capacity-weighted policies read the weights.
+Ties always go to the lowest index, so a run is reproducible. Random choices come from the
+balancer's own stream.
 
 The compiled kernel runs each built-in policy in its own form (``CompiledPick``), choosing
 at the arrival from the same variates (``variates``: the blocks ``pick`` reads). A policy of
