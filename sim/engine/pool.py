@@ -174,7 +174,7 @@ def _plan(
             pool, spec, instance, seq_lens, cores, buckets, batch_shapes
         )
         service = _table_lookup(table, seq_lens)
-        typical = int(seq_lens[len(seq_lens) // 2])  # the middle length it can be asked for
+        typical = int(seq_lens[-1])  # a full batch is padded to its longest request
         full_batch_s = service(max_batch, typical)
         by_size = [NAN, *table[:, 0].tolist()] if table.shape[1] == 1 else None
         if extra.any():
@@ -190,7 +190,7 @@ def _plan(
     else:
         rng = stream(scenario.seed, "pool", name_index(pool.name), replication=replication)
         service = pool.service.build(rng)
-        typical = (bounds[0] + bounds[1]) // 2
+        typical = bounds[1]
         full_batch_s = pool.service.mean_s(max_batch)
         by_size = None
         depth = 1
