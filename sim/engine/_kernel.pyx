@@ -921,7 +921,25 @@ cdef class Core:
         cdef double acc, target, load, best_load
         if k == 0:
             return -1
-        if self.pick[m] == WEIGHTED_ROUND_ROBIN:  # WeightedRoundRobin.pick
+        if self.pick[m] == ROUND_ROBIN:
+            nxt = self.rr_next[m]
+            best = <int>nxt if nxt < k else 0
+            self.rr_next[m] = best + 1
+        elif self.pick[m] == RANDOM:
+            best = <int>(self.variate(m) * k)
+        elif self.pick[m] == POWER_OF_TWO:
+            if k > 1:
+                first = <int>(self.variate(m) * k)
+                second = <int>(self.variate(m) * (k - 1))
+                if second >= first:
+                    second += 1
+                best = second if self.outstanding[live[second]] < self.outstanding[live[first]] \
+                    else first
+        elif self.pick[m] == LEAST_OUTSTANDING:  # lowest index among the least loaded
+            for i in range(1, k):
+                if self.outstanding[live[i]] < self.outstanding[live[best]]:
+                    best = i
+        elif self.pick[m] == WEIGHTED_ROUND_ROBIN:  # WeightedRoundRobin.pick
             for i in range(k):
                 self.current[live[i]] += self.weight[live[i]]
                 if self.current[live[i]] > self.current[live[best]]:
@@ -943,24 +961,6 @@ cdef class Core:
                 if load < best_load:
                     best = i
                     best_load = load
-        elif self.pick[m] == ROUND_ROBIN:
-            nxt = self.rr_next[m]
-            best = <int>nxt if nxt < k else 0
-            self.rr_next[m] = best + 1
-        elif self.pick[m] == RANDOM:
-            best = <int>(self.variate(m) * k)
-        elif self.pick[m] == POWER_OF_TWO:
-            if k > 1:
-                first = <int>(self.variate(m) * k)
-                second = <int>(self.variate(m) * (k - 1))
-                if second >= first:
-                    second += 1
-                best = second if self.outstanding[live[second]] < self.outstanding[live[first]] \
-                    else first
-        elif self.pick[m] == LEAST_OUTSTANDING:  # lowest index among the least loaded
-            for i in range(1, k):
-                if self.outstanding[live[i]] < self.outstanding[live[best]]:
-                    best = i
         else:  # lowest (queued, outstanding, index)
             for i in range(1, k):
                 if self.queue[live[i]].count < self.queue[live[best]].count or (
