@@ -49,6 +49,9 @@ cdef enum Pick:  # sim.policies.balancers.CompiledPick
     ROUND_ROBIN = 3
     RANDOM = 4
     POWER_OF_TWO = 5
+    WEIGHTED_ROUND_ROBIN = 6
+    WEIGHTED_RANDOM = 7
+    WEIGHTED_LEAST_OUTSTANDING = 8
 
 cdef enum State:  # sim.engine.lifecycle.InstanceState
     STARTING = 0
@@ -237,6 +240,12 @@ cdef class Core:
     cdef int* n_active
     cdef int* active_cap
     cdef int64_t* rr_next  # per model: round robin's next index
+    # capacity weights (sim.policies.balancers, weighted policies): per instance its pool's
+    # capacity_per_s (NaN: none) and its smooth-WRR current weight; per model the total of
+    # the weights in service, summed in index order when the group changes
+    cdef double* weight
+    cdef double* current
+    cdef double* w_total
     cdef list var_source  # per model: the balancer's ``variates`` (None: it draws none)
     cdef list var_blocks
     cdef const double** var_ptr
@@ -346,6 +355,7 @@ cdef class Core:
         self.n_active = <int*>self._alloc((self.models + 1) * sizeof(int))
         self.active_cap = <int*>self._alloc((self.models + 1) * sizeof(int))
         self.rr_next = <int64_t*>self._alloc((self.models + 1) * sizeof(int64_t))
+        self.w_total = <double*>self._alloc((self.models + 1) * sizeof(double))
         self.var_ptr = <const double**>self._alloc((self.models + 1) * sizeof(double*))
         self.var_pos = <Py_ssize_t*>self._alloc((self.models + 1) * sizeof(Py_ssize_t))
         self.var_len = <Py_ssize_t*>self._alloc((self.models + 1) * sizeof(Py_ssize_t))
@@ -428,6 +438,10 @@ cdef class Core:
                 self.replica_base, (old + 1) * sizeof(int), (cap + 1) * sizeof(int))
             self.max_wait = <double*>self._grown(
                 self.max_wait, old * sizeof(double), cap * sizeof(double))
+            self.weight = <double*>self._grown(
+                self.weight, old * sizeof(double), cap * sizeof(double))
+            self.current = <double*>self._grown(
+                self.current, old * sizeof(double), cap * sizeof(double))
             self.host_batch = <double*>self._grown(
                 self.host_batch, old * sizeof(double), cap * sizeof(double))
             self.host_request = <double*>self._grown(
@@ -493,6 +507,7 @@ cdef class Core:
         self.staged_on[j] = pool.staged_s is not None
         self.max_batch[j] = pool.max_batch
         self.max_wait[j] = pool.max_wait_s
+        self.weight[j] = NAN if pool.capacity_per_s is None else pool.capacity_per_s
         self.queue_limit[j] = min(pool.queue_limit, 1 << 62)
         self.depth[j] = pool.pipeline_depth
         self.replica_base[j] = self.slots
@@ -533,6 +548,7 @@ cdef class Core:
             i -= 1
         self.active[m][i] = j
         self.n_active[m] += 1
+        self._regroup(m)
         return 0
 
     cdef int _leave(self, int j) except -1:
@@ -543,8 +559,19 @@ cdef class Core:
                 for k in range(i, self.n_active[m] - 1):
                     self.active[m][k] = self.active[m][k + 1]
                 self.n_active[m] -= 1
+                self._regroup(m)
                 return 0
         return 0
+
+    cdef void _regroup(self, int m) noexcept:
+        """Model ``m``'s group changed (``Balancer.resize``): the total weight follows and
+        smooth WRR's current weights restart at 0."""
+        cdef int i
+        cdef double total = 0.0
+        for i in range(self.n_active[m]):
+            total += self.weight[self.active[m][i]]
+            self.current[self.active[m][i]] = 0.0
+        self.w_total[m] = total
 
     def __dealloc__(self):
         cdef int j
@@ -568,6 +595,9 @@ cdef class Core:
                 free(self.active[j])
         free(self.max_batch)
         free(self.max_wait)
+        free(self.weight)
+        free(self.current)
+        free(self.w_total)
         free(self.queue_limit)
         free(self.table_at)
         free(self.staged_at)
@@ -969,6 +999,7 @@ cdef class Core:
         cdef int k = self.n_active[m], i, best = 0, first, second
         cdef int* live = self.active[m]
         cdef int64_t nxt
+        cdef double acc, target, load, best_load
         if k == 0:
             return -1
         if self.pick[m] == ROUND_ROBIN:
@@ -989,6 +1020,28 @@ cdef class Core:
             for i in range(1, k):
                 if self.outstanding[live[i]] < self.outstanding[live[best]]:
                     best = i
+        elif self.pick[m] == WEIGHTED_ROUND_ROBIN:  # WeightedRoundRobin.pick
+            for i in range(k):
+                self.current[live[i]] += self.weight[live[i]]
+                if self.current[live[i]] > self.current[live[best]]:
+                    best = i
+            self.current[live[best]] -= self.w_total[m]
+        elif self.pick[m] == WEIGHTED_RANDOM:  # first cumulative weight above u * total
+            target = self.variate(m) * self.w_total[m]
+            acc = 0.0
+            best = k - 1
+            for i in range(k):
+                acc += self.weight[live[i]]
+                if target < acc:
+                    best = i
+                    break
+        elif self.pick[m] == WEIGHTED_LEAST_OUTSTANDING:  # lowest outstanding / weight
+            best_load = self.outstanding[live[0]] / self.weight[live[0]]
+            for i in range(1, k):
+                load = self.outstanding[live[i]] / self.weight[live[i]]
+                if load < best_load:
+                    best = i
+                    best_load = load
         else:  # lowest (queued, outstanding, index)
             for i in range(1, k):
                 if self.queue[live[i]].count < self.queue[live[best]].count or (

@@ -62,6 +62,13 @@ class Fleet:
             size = self.group_start[m + 1] - self.group_start[m]
             if (balancer is None) != (size == 0) or (balancer and balancer.size != size):
                 raise ValueError(f"model {m}: balancer does not match its {size} instances")
+        for code in order:
+            balancer, pool = balancers[pools[code].model], pools[code]
+            if balancer is not None and balancer.weighted and pool.capacity_per_s is None:
+                raise ValueError(
+                    f"pool {pool.name!r}: the {type(balancer).__name__} balancer weighs "
+                    "instances by capacity_per_s, which this pool does not state"
+                )
         if self.size > MAX_INSTANCES or any(p.replicas > MAX_REPLICAS for p in pools):
             raise ValueError(
                 f"at most {MAX_INSTANCES} instances and {MAX_REPLICAS} replicas per instance"

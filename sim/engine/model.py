@@ -62,9 +62,9 @@ NAN = math.nan
 class Group:
     """The instances in service for one model, with the counts their balancer reads.
 
-    ``instances``, ``outstanding`` and ``queued`` are aligned: position i is the balancer's
-    index i, the instances in service in instance-number order. An instance out of service
-    (draining, failed) keeps its counts itself (``Instance.held``).
+    ``instances``, ``outstanding``, ``queued`` and ``weights`` are aligned: position i is the
+    balancer's index i, the instances in service in instance-number order. An instance out
+    of service (draining, failed) keeps its counts itself (``Instance.held``).
     """
 
     def __init__(self, balancer) -> None:
@@ -72,6 +72,7 @@ class Group:
         self.instances: list[Instance] = []
         self.outstanding: list[int] = []  # waiting or in service
         self.queued: list[int] = []  # waiting for a replica
+        self.weights: list[float] = []  # capacity weights (Pool.capacity_per_s; NaN: none)
 
     def route(self, request: Request) -> bool:
         """Send a request to the instance the balancer picks; False if none is in service."""
@@ -86,6 +87,8 @@ class Group:
         self.instances.insert(at, instance)
         self.outstanding.insert(at, instance.held[0])
         self.queued.insert(at, instance.held[1])
+        capacity = instance.pool.capacity_per_s
+        self.weights.insert(at, NAN if capacity is None else capacity)
         self._renumber()
 
     def leave(self, instance: Instance) -> None:
@@ -93,13 +96,14 @@ class Group:
         at = instance.slot
         instance.held = [self.outstanding.pop(at), self.queued.pop(at)]
         self.instances.pop(at)
+        self.weights.pop(at)
         instance.slot = -1
         self._renumber()
 
     def _renumber(self) -> None:
         for at, instance in enumerate(self.instances):
             instance.slot = at
-        self.balancer.resize(len(self.instances))
+        self.balancer.resize(len(self.instances), self.weights)
 
 
 class Instance:

@@ -7,6 +7,7 @@ that go into the trace: price, replicas, projected hardware). Both engines take 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -62,6 +63,9 @@ class Pool:
         batch_shapes: Compiled batch sizes, or None (no padding).
         name: The pool's name (trace ``pool``).
         facts: JSON-able catalog facts stored in the trace metadata (``run_info``).
+        capacity_per_s: Requests/s one instance serves at full batches (``capacity_per_s``
+            below): the weight capacity-weighted balancers give it. None for a hand-built
+            pool that states none (such a pool cannot sit behind a weighted balancer).
 
     """
 
@@ -82,6 +86,7 @@ class Pool:
     batch_shapes: tuple[int, ...] | None = None
     name: str = "pool"
     facts: dict[str, object] = field(default_factory=dict)
+    capacity_per_s: float | None = None
 
     def check(self) -> None:
         """Reject numbers neither engine can run (a scenario's pools always pass)."""
@@ -100,6 +105,27 @@ class Pool:
                 )
         if self.staged_s is not None and self.pipeline_depth > 1:
             raise ValueError(f"pool {self.name!r}: a pipelined replica stages no input")
+        capacity = self.capacity_per_s
+        if capacity is not None and not (0 < capacity < math.inf):
+            raise ValueError(f"pool {self.name!r}: capacity_per_s = {capacity!r}; must be > 0")
+
+
+def capacity_per_s(batch_s: float, max_batch: int, replicas: int, host_s: float = 0.0) -> float:
+    """Requests/s an instance serves when every batch is full: its capacity weight.
+
+    Each replica holds a batch of ``max_batch`` for ``host_s + batch_s`` - for a pipelined
+    or staging replica ``batch_s`` is the service *interval*, after which it takes its next
+    batch - so the instance serves ``replicas * max_batch / (host_s + batch_s)`` per second.
+
+    Args:
+        batch_s: Accelerator time of a full batch (s): the interval for a pipeline, the
+            mean for a synthetic service (jitter factors have mean 1).
+        max_batch: Requests in a full batch.
+        replicas: Replicas per instance.
+        host_s: Host stage of a full batch (s, ``HostCoefficients.seconds``).
+
+    """
+    return replicas * max_batch / (host_s + batch_s)
 
 
 def plan_pools(scenario: Scenario, model_names: list[str], replication: int = 0) -> list[Pool]:
@@ -148,6 +174,8 @@ def _plan(
             pool, spec, instance, seq_lens, cores, buckets, batch_shapes
         )
         service = _table_lookup(table, seq_lens)
+        typical = int(seq_lens[-1])  # a full batch is padded to its longest request
+        full_batch_s = service(max_batch, typical)
         by_size = [NAN, *table[:, 0].tolist()] if table.shape[1] == 1 else None
         if extra.any():
             staged = _table_lookup(extra, seq_lens)
@@ -162,11 +190,15 @@ def _plan(
     else:
         rng = stream(scenario.seed, "pool", name_index(pool.name), replication=replication)
         service = pool.service.build(rng)
+        typical = bounds[1]
+        full_batch_s = pool.service.mean_s(max_batch)
         by_size = None
         depth = 1
         cv, jitter = 0.0, None
     costs = host_costs(pool, spec, instance)
     host = coefficients(costs, instance.vcpus, replicas)
+    capacity = capacity_per_s(full_batch_s, max_batch, replicas,
+                              host.seconds(max_batch, max_batch * typical))  # fmt: skip
     facts = {
         "pool": pool.name,
         "instance_type": pool.instance,
@@ -183,6 +215,7 @@ def _plan(
         "sparsity": pool.sparsity,
         "service": "hardware model" if pool.service is None else pool.service.kind,
         "max_batch": max_batch,
+        "capacity_per_s": capacity,
         "jitter_cv": cv,
         "seq_buckets": buckets,
         "batch_shapes": batch_shapes,
@@ -210,6 +243,7 @@ def _plan(
         batch_shapes=None if batch_shapes is None else tuple(batch_shapes),
         name=pool.name,
         facts=facts,
+        capacity_per_s=capacity,
     )
 
 

@@ -8,8 +8,10 @@ position in the group:
 * ``queued[i]`` - requests at instance i still waiting for a replica.
 
 When the fleet changes (an instance joins or leaves service) the engine calls ``resize``
-and the lists follow. Ties always go to the lowest index, so a run is reproducible. Random
-choices come from the balancer's own stream.
+with the group's new size and its instances' *capacity weights* (``Pool.capacity_per_s``, in
+group order), and the lists follow. Only the capacity-weighted policies read the weights.
+Ties always go to the lowest index, so a run is reproducible. Random choices come from the
+balancer's own stream.
 
 The compiled kernel runs each built-in policy in its own form (``CompiledPick``), choosing
 at the arrival from the same variates (``variates``: the blocks ``pick`` reads). A policy of
@@ -23,7 +25,9 @@ needs a fixed group, so such a policy runs compiled only in a fleet that does no
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from enum import IntEnum
+from itertools import accumulate
 from typing import ClassVar
 
 import numpy as np
@@ -44,6 +48,9 @@ class CompiledPick(IntEnum):
     ROUND_ROBIN = 3  # the next index, wrapping at the number in service
     RANDOM = 4  # one variate (``variates``) per request
     POWER_OF_TWO = 5  # two variates per request when two or more serve
+    WEIGHTED_ROUND_ROBIN = 6  # smooth weighted round robin; current weights per instance
+    WEIGHTED_RANDOM = 7  # one variate per request, scaled by the total weight
+    WEIGHTED_LEAST_OUTSTANDING = 8  # lowest outstanding / weight, then index
 
 
 class Balancer:
@@ -55,6 +62,7 @@ class Balancer:
     """
 
     compiled: ClassVar[CompiledPick | None] = None  # the kernel's form, if it has one
+    weighted: ClassVar[bool] = False  # reads the weights: every pool needs capacity_per_s
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         """A subclass that changes ``pick``, ``draw`` or ``variates`` states its compiled form.
@@ -69,13 +77,21 @@ class Balancer:
     def __init__(self, size: int, rng: np.random.Generator) -> None:
         self.size = size
         self.rng = rng
+        self.weights: list[float] = [1.0] * size  # until the engine's first ``resize``
 
-    def resize(self, size: int) -> None:
+    def resize(self, size: int, weights: list[float]) -> None:
         """The group now has ``size`` instances in service (the fleet changed).
 
         Indexes are positions among the instances in service, in instance-number order.
+
+        Args:
+            size: Instances in service.
+            weights: Their capacity weights (requests/s, ``Pool.capacity_per_s``; NaN for
+                a hand-built pool without one), by index.
+
         """
         self.size = size
+        self.weights = list(weights)
 
     def pick(self, outstanding: list[int], queued: list[int]) -> int:
         """Choose an instance index in ``range(size)``."""
@@ -124,14 +140,18 @@ class _RandomBlock(Balancer):
         self._block: list[float] = []
         self._pos = 0
 
-    def _draw(self, high: int) -> int:
-        """A uniform integer in [0, high)."""
+    def _variate(self) -> float:
+        """The next uniform variate in [0, 1) (of the blocks ``variates`` hands out)."""
         if self._pos >= len(self._block):
             self._block = self.rng.random(_BLOCK).tolist()
             self._pos = 0
         value = self._block[self._pos]
         self._pos += 1
-        return int(value * high)
+        return value
+
+    def _draw(self, high: int) -> int:
+        """A uniform integer in [0, high)."""
+        return int(self._variate() * high)
 
     def variates(self) -> np.ndarray:
         """The next block of the uniform variates ``pick`` reads, for the compiled kernel.
@@ -225,12 +245,116 @@ class JoinShortestQueue(Balancer):
         return best
 
 
+# --- capacity-weighted policies (heterogeneous pools behind one balancer) -----------------
+#
+# Instance i's weight w_i is its pool's ``capacity_per_s``: requests/s at full batches. Each
+# policy restarts its state when the group changes (``resize``): the new group is a new
+# upstream. Both engines do the same float operations in the same order (sums in index
+# order), so their choices agree bit for bit.
+
+
+class WeightedRoundRobin(Balancer):
+    """Smooth weighted round robin, as nginx does it (deterministic).
+
+    Each instance keeps a current weight c_i, 0 at the start. For each request every c_i
+    grows by w_i; the instance with the largest c_i (lowest index on ties) is chosen and its
+    c_i falls by the total weight W. Over any W requests with integer weights each
+    instance is chosen exactly w_i times, interleaved (weights 5, 1, 1 give a a b a c a a).
+    Source: nginx, ``ngx_http_upstream_get_peer`` in
+    src/http/ngx_http_upstream_round_robin.c (the 2012 change "Upstream: smooth weighted
+    round-robin balancing", whose message gives the 5, 1, 1 example).
+
+    When the group changes every c_i restarts at 0 - nginx does the same when its upstream
+    is reconfigured - so the first request after a change goes to the heaviest instance.
+    """
+
+    compiled = CompiledPick.WEIGHTED_ROUND_ROBIN
+    weighted = True
+
+    def __init__(self, size: int, rng: np.random.Generator) -> None:
+        super().__init__(size, rng)
+        self._restart()
+
+    def _restart(self) -> None:
+        self._current = [0.0] * self.size
+        self._total = 0.0
+        for weight in self.weights:  # plain additions in index order, as the kernel does
+            self._total += weight  # (not sum(): Python 3.12 compensates its float sums)
+
+    def resize(self, size: int, weights: list[float]) -> None:
+        """New group: every current weight restarts at 0."""
+        super().resize(size, weights)
+        self._restart()
+
+    def pick(self, outstanding: list[int], queued: list[int]) -> int:
+        """The largest current weight after adding each weight; it then pays the total."""
+        current, weights = self._current, self.weights
+        best = 0
+        for i in range(self.size):
+            current[i] += weights[i]
+            if current[i] > current[best]:
+                best = i
+        current[best] -= self._total
+        return best
+
+
+class WeightedRandom(_RandomBlock):
+    """Instance i with probability w_i / W, independent of load: one variate u per request.
+
+    The choice is the first index whose cumulative weight (summed in index order) exceeds
+    u W (the last index if rounding leaves none). Instance i is then an independent queue
+    fed at rate λ w_i / W (Poisson arrivals split at random stay Poisson).
+    """
+
+    compiled = CompiledPick.WEIGHTED_RANDOM
+    weighted = True
+
+    def __init__(self, size: int, rng: np.random.Generator) -> None:
+        super().__init__(size, rng)
+        self._cumulative = list(accumulate(self.weights))
+
+    def resize(self, size: int, weights: list[float]) -> None:
+        """New group: the cumulative weights follow (the variates go on)."""
+        super().resize(size, weights)
+        self._cumulative = list(accumulate(self.weights))
+
+    def pick(self, outstanding: list[int], queued: list[int]) -> int:
+        """The index the next variate falls on, in proportion to the weights."""
+        cumulative = self._cumulative
+        choice = bisect_right(cumulative, self._variate() * cumulative[-1])
+        return choice if choice < self.size else self.size - 1
+
+
+class WeightedLeastOutstanding(Balancer):
+    """Instance with the fewest outstanding requests per unit of capacity (o_i / w_i).
+
+    Ties go to the lowest index (an idle fleet fills from index 0). Stateless, so a group
+    change needs nothing.
+    """
+
+    compiled = CompiledPick.WEIGHTED_LEAST_OUTSTANDING
+    weighted = True
+
+    def pick(self, outstanding: list[int], queued: list[int]) -> int:
+        """Lowest index among the lowest outstanding / weight."""
+        weights = self.weights
+        best, best_load = 0, outstanding[0] / weights[0]
+        for i in range(1, self.size):
+            load = outstanding[i] / weights[i]
+            if load < best_load:
+                best, best_load = i, load
+        return best
+
+
 BALANCERS: dict[str, type[Balancer]] = {
     "round_robin": RoundRobin,
     "random": Random,
     "least_outstanding": LeastOutstanding,
     "power_of_two": PowerOfTwo,
     "join_shortest_queue": JoinShortestQueue,
+    "weighted_round_robin": WeightedRoundRobin,
+    "weighted_random": WeightedRandom,
+    "weighted_least_outstanding": WeightedLeastOutstanding,
 }
 
 

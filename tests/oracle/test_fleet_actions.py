@@ -173,11 +173,12 @@ def chaos_fleet(seed: int) -> tuple[Fleet, list[float]]:
     rng = np.random.default_rng(seed)
     kinds = list(BALANCERS)
     kind = kinds[seed % len(kinds)]
-    pools = [
-        Pool(2, 0, 2, 4, 0.05, 6, lambda b, s: 0.05 + 0.02 * b, name="a"),
-        Pool(1, 0, 1, 2, 0.0, 8, lambda b, s: 0.03 * b, pipeline_depth=3, name="b"),
-        Pool(2, 1, 1, 8, 0.1, 20, lambda b, s: 0.04 + 0.01 * b, name="c"),
-    ]
+    pools = [  # capacities (requests/s at full batches) for the weighted balancers
+        Pool(2, 0, 2, 4, 0.05, 6, lambda b, s: 0.05 + 0.02 * b, name="a", capacity_per_s=61.5),
+        Pool(1, 0, 1, 2, 0.0, 8, lambda b, s: 0.03 * b, pipeline_depth=3, name="b",
+             capacity_per_s=33.3),
+        Pool(2, 1, 1, 8, 0.1, 20, lambda b, s: 0.04 + 0.01 * b, name="c", capacity_per_s=66.7),
+    ]  # fmt: skip
     balancers = [BALANCERS[kind](n, stream(seed, "balancer", m)) for m, n in enumerate([3, 2])]
     fleet = Fleet(pools, balancers)
     times = np.cumsum(rng.exponential(1 / 80.0, size=int(rng.integers(300, 900)))).tolist()

@@ -104,10 +104,11 @@ def one_pool_fleet(
     service=lambda b, s: 1.0,
     depth: int = 1,
     balancer=None,
+    capacity_per_s: float = 1.0,
 ) -> Fleet:
     """A fleet of one hand-built pool (synthetic ``service(batch, longest_seq)`` in s)."""
     pool = Pool(count, 0, replicas, max_batch, max_wait, queue_limit, service,
-                pipeline_depth=depth)  # fmt: skip
+                pipeline_depth=depth, capacity_per_s=capacity_per_s)  # fmt: skip
     return Fleet([pool], [balancer or RoundRobin(count, stream(0, "balancer"))])
 
 
