@@ -15,7 +15,9 @@ A ``zone_outage`` at ``at`` for ``duration`` (``ZoneOutageConfig``), at ``at``:
 
 At ``at + duration`` the failed instances are restored, empty (AWS: instances in an
 Availability Zone that recovers come back; they are not replaced), and the deferred launches
-are made, oldest first. A pool with no zone is never affected.
+are made, oldest first, less one per instance of the pool restored (the launches stood in for
+that capacity; an autoscaler adds more at its next evaluation if the load needs it). A pool
+with no zone is never affected.
 """
 
 from __future__ import annotations
@@ -61,7 +63,10 @@ class ZoneOutage:
                 held.append(inst)
         yield env.timeout(self.config.duration)
         health.zone_back(zone)
+        restored: dict[str, int] = {}
         for inst in held:
             health.release(inst)
+            if inst.state == "in_service":
+                restored[inst.pool] = restored.get(inst.pool, 0) + 1
         for launcher in self._launchers:
-            launcher.resume()
+            launcher.resume(restored.get(launcher.pool, 0))

@@ -8,7 +8,8 @@ Every launch of the controllers goes through a pool's ``Launcher``, so that
   on-demand, spot, on-demand, ...; ``initial_lifecycles`` applies the same rule to the
   pool's initial instances). Replacements keep the purchase option of what they replace;
 - a launch into a zone that is out is deferred, not lost, and made when the zone is back
-  (an Auto Scaling group keeps its desired capacity and retries failed launches);
+  (an Auto Scaling group keeps its desired capacity and retries failed launches), less one
+  for each of the pool's instances the zone's return restores;
 - the failure and spot controllers hear of every instance launched (``watch``), to start its
   clocks.
 """
@@ -99,10 +100,17 @@ class Launcher:
         del self.pending[len(self.pending) - cancelled :]
         return cancelled
 
-    def resume(self) -> None:
-        """Make the deferred launches, oldest first, if the zone is up."""
+    def resume(self, restored: int = 0) -> None:
+        """Make the deferred launches, oldest first, if the zone is up.
+
+        Args:
+            restored: Instances of the pool just brought back with the zone: as many deferred
+                launches (newest first) are cancelled, since they stood in for that capacity.
+
+        """
         if not self._health.zone_up(self._fleet.pool(self.pool).zone):
             return
+        self.cancel_pending(restored)
         pending, self.pending = self.pending, []
         for lifecycle, reason in pending:
             self._add(lifecycle, reason)
