@@ -54,14 +54,17 @@ class _Scaler:
         self.last_out_s = -math.inf
         self.last_in_s = -math.inf
 
-    def breach(self, datapoints: int, above: float | None = None, below: float | None = None):
+    def breach(
+        self, datapoints: int, above: float | None = None, below: float | None = None
+    ) -> bool:
         """Whether the last ``datapoints`` values are all above ``above`` / below ``below``."""
         if len(self.values) < datapoints:
             return False
         recent = list(self.values)[-datapoints:]
         if above is not None:
             return all(v > above for v in recent)
-        return all(v < below for v in recent)  # type: ignore[operator]
+        assert below is not None
+        return all(v < below for v in recent)
 
     def scale_out(self, desired: int, now: float, cooldown_s: float) -> bool:
         """Scale out to ``desired`` if it is more and the scale-out cooldown has passed."""

@@ -136,3 +136,31 @@ def test_bad_values_name_the_field_and_value(model, data, says):
     with pytest.raises(ValidationError) as err:
         validate(data)
     assert says in str(err.value)
+
+
+def test_the_docs_controller_yaml_validates():
+    """Every YAML block of docs/fleet-dynamics.md's Controllers section validates."""
+    import re
+
+    from helpers import ROOT
+
+    text = (ROOT / "docs" / "fleet-dynamics.md").read_text(encoding="utf-8")
+    section = text[text.index("## Controllers") :]
+    blocks = [yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", section, re.S)]
+    checks = {
+        "autoscaling": AUTOSCALING.validate_python,
+        "failures": FailuresConfig.model_validate,
+        "spot": SpotConfig.model_validate,
+    }
+    validated = 0
+    for block in blocks:
+        pools = block.get("fleet", [block])
+        for entry in pools:
+            for key, check in checks.items():
+                if key in entry:
+                    check(entry[key])
+                    validated += 1
+        if "events" in block:
+            TypeAdapter(list[EventConfig]).validate_python(block["events"])
+            validated += 1
+    assert len(blocks) == 3 and validated == 6
