@@ -8,7 +8,8 @@ through the pool's ``Launcher``. Scaling in removes, in this order:
 1. deferred launches, newest first (they cost nothing);
 2. instances starting or in service: first the purchase option that keeps the spot share (as
    an Auto Scaling group with a mixed instances policy first decides between spot and
-   on-demand), then the newest (latest ``requested_s``, ties by the higher ``index``).
+   on-demand), then the newest: the highest ``index`` (instances are numbered in the order
+   they are launched; ``requested_s`` would not do, as a repair starts a new lifetime).
 
 Newest first means instances still starting go before those in service: a launch that is not
 serving yet is the cheapest to cancel (no queued work, no serving capacity lost, the least
@@ -24,7 +25,7 @@ from sim.control.launches import SHARE_TOLERANCE, Launcher
 
 
 def _newest(instances: list[Any]) -> Any:
-    return max(instances, key=lambda i: (i.requested_s, i.index))
+    return max(instances, key=lambda i: i.index)
 
 
 class Capacity:

@@ -39,7 +39,21 @@ class _Bounds(Config):
         return self
 
 
-class TargetTrackingConfig(_Bounds):
+class _MetricBounds(_Bounds):
+    """Bounds of a metric-driven autoscaler: at least one instance."""
+
+    @model_validator(mode="after")
+    def _not_zero(self) -> _MetricBounds:
+        if self.min < 1:
+            raise ValueError(
+                f"min: a metric-driven autoscaler needs min >= 1, got {self.min!r} (the metric "
+                "is measured on instances in service: at 0 there is none, and nothing would "
+                "scale the pool out again; use kind: scheduled to scale to zero)"
+            )
+        return self
+
+
+class TargetTrackingConfig(_MetricBounds):
     """Keep ``metric`` near ``target`` (AWS target tracking scaling).
 
     Every ``period`` the metric over the last period is one datapoint. Scale out when the last
@@ -99,7 +113,7 @@ class StepPolicy(Config):
         return self
 
 
-class StepConfig(_Bounds):
+class StepConfig(_MetricBounds):
     """AWS step scaling: fixed capacity changes by how far the metric is past a threshold."""
 
     kind: Literal["step"]
@@ -130,8 +144,12 @@ class StepConfig(_Bounds):
 
 
 class ScheduleEntry(_Bounds):
-    """From ``at`` (s into the run, or into each cycle of ``every``) keep [min, max]."""
+    """From ``at`` (s into the run, or into each cycle of ``every``) keep [min, max].
 
+    ``max: 0`` empties the pool (scale to zero, e.g. at night).
+    """
+
+    max: int = Field(ge=0, le=1_000_000)
     at: Duration
 
 

@@ -80,7 +80,8 @@ class Launcher:
         """Launch one instance now, or defer it while the pool's zone is out.
 
         Args:
-            reason: Why (``scale_out``, ``failure``, ``spot_interruption``...).
+            reason: Why (``scale_out``, ``failure``, ``spot_interruption``...), kept with a
+                deferred launch; ``FleetView.add_instance`` takes none.
             lifecycle: ``spot`` or ``on_demand``; None applies the spot share rule.
 
         Returns:
@@ -116,7 +117,7 @@ class Launcher:
             self._add(lifecycle, reason)
 
     def _add(self, lifecycle: str, reason: str) -> Any:
-        instance = self._fleet.add_instance(self.pool, lifecycle=lifecycle, reason=reason)
+        instance = self._fleet.add_instance(self.pool, lifecycle=lifecycle)
         ready_at_s = self._fleet.now + self._fleet.pool(self.pool).cold_start_s
         for watcher in self._watchers:
             watcher(instance, ready_at_s)

@@ -121,12 +121,11 @@ class FakeFleet:
         for inst in p.serving:
             self.set_load(inst, busy_replicas, outstanding)
 
-    def add_instance(self, pool, *, lifecycle="on_demand", zone=None, reason="scale_out",
-                     ready_in_s=None):  # fmt: skip
-        assert lifecycle in ("on_demand", "spot") and reason in REASONS, (lifecycle, reason)
+    def add_instance(self, pool, *, lifecycle="on_demand", zone=None, ready_in_s=None):
+        assert lifecycle in ("on_demand", "spot"), lifecycle
         p = self.pool(pool)
         inst = self._new(p, lifecycle)
-        self.log.append((self.now, "add", pool, inst.index, (lifecycle, reason)))
+        self.log.append((self.now, "add", pool, inst.index, lifecycle))
         self._env.process(self._ready(inst, p.cold_start_s if ready_in_s is None else ready_in_s))
         return inst
 
@@ -148,10 +147,12 @@ class FakeFleet:
         assert inst.state in ("in_service", "draining") and reason in REASONS, (inst, reason)
         inst.busy_replicas = inst.outstanding = 0
         self._set(inst, "failed", "fail", reason)
+        inst.requested_s, inst.ready_s = self.now, math.nan  # a repair is a new lifetime
 
     def restore(self, inst):
         assert inst.state == "failed", inst
         self._set(inst, "in_service", "restore")
+        inst.ready_s = self.now
         inst.busy_replicas, inst.outstanding = self.pool(inst.pool).level
 
     def terminate(self, inst, reason):

@@ -123,9 +123,9 @@ def test_scale_in_drains_starting_first_and_launches_alternate():
     fleet, launcher, capacity = _capacity([("a", 1, None, 10.0, 1, None)])
     assert capacity.scale_to(4) == 3
     assert [d for _, w, _, _, d in fleet.log if w == "add"] == [
-        ("spot", "scale_out"),
-        ("on_demand", "scale_out"),
-        ("spot", "scale_out"),
+        "spot",
+        "on_demand",
+        "spot",
     ]
     assert capacity.count() == 4
     capacity.scale_to(3)

@@ -164,3 +164,32 @@ def test_the_docs_controller_yaml_validates():
             TypeAdapter(list[EventConfig]).validate_python(block["events"])
             validated += 1
     assert len(blocks) == 3 and validated == 6
+
+
+def test_metric_driven_autoscalers_need_one_instance():
+    """min 0 would deadlock a metric-driven autoscaler (no instance, no metric)."""
+    with pytest.raises(ValidationError, match="min >= 1, got 0"):
+        AUTOSCALING.validate_python({"kind": "target_tracking", "target": 0.5, "min": 0, "max": 2})
+    scheduled = {"kind": "scheduled", "schedule": [{"at": "0s", "min": 0, "max": 0}]}
+    assert AUTOSCALING.validate_python(scheduled).schedule[0].max == 0  # scale to zero
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        {"kind": "target_tracking", "target": 0.6, "min": 2, "max": 40, "period": "90s"},
+        {
+            "kind": "step",
+            "min": 1,
+            "max": 9,
+            "scale_out": {"threshold": 0.7, "steps": [{"beyond": 0, "change": 2}]},
+        },
+        {"kind": "scheduled", "every": "1d", "schedule": [{"at": "8h", "min": 1, "max": 3}]},
+    ],
+)
+def test_configs_round_trip(block):
+    """A config dumped (durations as '60.0s') validates back to itself."""
+    config = AUTOSCALING.validate_python(block)
+    assert AUTOSCALING.validate_python(AUTOSCALING.dump_python(config)) == config
+    failures = FailuresConfig(mtbf="30d", mttr="10m", distribution="weibull", shape=0.8)
+    assert FailuresConfig.model_validate(failures.model_dump()) == failures

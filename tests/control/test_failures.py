@@ -53,7 +53,7 @@ def test_replace_terminates_and_launches_one_with_a_clock_from_ready():
     log = _log(fleet, "terminate", "add", "ready")
     assert log[:3] == [
         (first, "terminate", "a", 0, "failure"),
-        (first, "add", "a", 1, ("on_demand", "failure")),
+        (first, "add", "a", 1, "on_demand"),
         (first + 30.0, "ready", "a", 1, None),
     ]
     assert log[3][:2] == (first + 30.0 + second, "terminate")
@@ -88,7 +88,7 @@ def test_spot_notice_drains_replaces_and_reclaims_after_120_s():
         (notice, "drain", "a", 0, "spot_interruption"),
         (notice + 120.0, "terminate", "a", 0, "spot_interruption"),
     ]
-    assert _log(fleet, "add")[0] == (notice, "add", "a", 1, ("spot", "spot_interruption"))
+    assert _log(fleet, "add")[0] == (notice, "add", "a", 1, "spot")
 
 
 def test_spot_instance_that_finishes_its_work_is_not_reclaimed_again():
