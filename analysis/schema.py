@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-STATUSES = ("ok", "dropped", "in_flight")
+STATUSES = ("ok", "dropped", "in_flight", "timed_out", "failed")
 """Status names, indexed by their code in the engine's records."""
-OK, DROPPED, IN_FLIGHT = 0, 1, 2
+OK, DROPPED, IN_FLIGHT, TIMED_OUT, FAILED = 0, 1, 2, 3, 4
 
 COLUMNS = (
     "request_id",

@@ -28,9 +28,10 @@ Python.
 from libc.math cimport INFINITY, NAN, nextafter
 from libc.stdint cimport int64_t, uint64_t
 from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy
 
 from sim.engine.occupancy import Occupancy
-from analysis.schema import DROPPED, IN_FLIGHT, OK
+from analysis.schema import DROPPED, FAILED, IN_FLIGHT, OK
 
 cdef enum Kind:
     DONE = 0  # a replica's batch is finished
@@ -44,6 +45,16 @@ cdef enum Pick:  # sim.policies.balancers.CompiledPick
     DRAWN = 0  # candidates drawn in advance (Balancer.draw)
     LEAST_OUTSTANDING = 1
     SHORTEST_QUEUE = 2
+    ROUND_ROBIN = 3
+    RANDOM = 4
+    POWER_OF_TWO = 5
+
+cdef enum State:  # sim.engine.lifecycle.InstanceState
+    STARTING = 0
+    SERVING = 1
+    DRAINING = 2
+    DOWN = 3  # failed
+    GONE = 4  # terminated
 
 # phase keys: sim.engine.phases
 cdef uint64_t FLEET_PHASE = 2
@@ -58,6 +69,7 @@ cdef struct Entry:
     int kind
     int inst
     int replica
+    int epoch  # the instance's epoch when scheduled: a failure makes its events stale
 
 cdef struct Row:  # a request (id, arrival s, seq len) or a batch (start s, service s, size)
     double a
@@ -132,13 +144,23 @@ cdef inline bint before(Entry* a, Entry* b) noexcept:
 cdef class Core:
     """A fleet's state in C arrays, and the loop over it.
 
+    Instances are numbered as in ``sim.engine.fleet``; instances added during the run
+    (``add_instance``) take the next numbers, so the per-instance arrays grow.
+
     Args:
         fleet: The run's ``sim.engine.fleet.Fleet``.
         env: The run's ``RunEnvironment`` when SimPy processes were added to it, else None.
 
     """
 
-    cdef int n
+    cdef int n  # instances so far
+    cdef int cap  # instances the per-instance arrays hold
+    cdef int slots  # replica slots so far
+    cdef int slot_cap
+    cdef list pools
+    cdef Py_ssize_t* pool_table_at  # per pool: offset of its service-by-size table, or -1
+    cdef Py_ssize_t* pool_staged_at
+    cdef int* pool_jitter  # per pool: index of its jitter draws, or -1
     cdef int* max_batch
     cdef double* max_wait
     cdef int64_t* queue_limit
@@ -173,13 +195,35 @@ cdef class Core:
     cdef int64_t* dropped_at
     cdef char* deciding
     cdef char* timer_armed
+    # lifecycle (sim.engine.lifecycle): state, epoch, pool and model of each instance
+    cdef char* state
+    cdef int* epoch
+    cdef int* pool_code
+    cdef int* model_of
+    # integrals for controllers: busy replica-seconds and outstanding request-seconds
+    cdef double* busy_area
+    cdef double* busy_last
+    cdef double* out_area
+    cdef double* out_last
     cdef Ring* queue  # per instance
     cdef Ring* inside  # per replica slot: the requests of its batches, oldest first
     cdef Ring* batches  # per replica slot: (start s, time inside s, size), oldest first
     cdef double* last_leave  # per replica slot: when its latest batch leaves (s)
+    cdef Ring scratch  # a dropped request, on its way to its record
     cdef int models
     cdef int* pick
     cdef int* group_start
+    # per model: the instances in service, ascending (a balancer's index i is active[m][i])
+    cdef int** active
+    cdef int* n_active
+    cdef int* active_cap
+    cdef int64_t* rr_next  # per model: round robin's next index
+    cdef list var_source  # per model: the balancer's ``variates`` (None: it draws none)
+    cdef list var_blocks
+    cdef const double** var_ptr
+    cdef Py_ssize_t* var_pos
+    cdef Py_ssize_t* var_len
+    cdef public object gone  # called (instance, time s) when a draining instance ends
     # the fleet's events
     cdef Entry* heap
     cdef Py_ssize_t heap_n
@@ -206,112 +250,75 @@ cdef class Core:
     cdef double ok
     cdef double dropped
     cdef double in_flight
+    cdef double failed
 
     def __cinit__(self, fleet, env=None):
-        cdef int j, r, slots, m
-        cdef Py_ssize_t cells
-        n = fleet.size
-        self.n = n
-        self.max_batch = <int*>self._alloc(n * sizeof(int))
-        self.max_wait = <double*>self._alloc(n * sizeof(double))
-        self.queue_limit = <int64_t*>self._alloc(n * sizeof(int64_t))
-        self.table_at = <Py_ssize_t*>self._alloc(n * sizeof(Py_ssize_t))
-        self.staged_at = <Py_ssize_t*>self._alloc(n * sizeof(Py_ssize_t))
-        self.staged_on = <char*>self._alloc(n * sizeof(char))
-        self.depth = <int*>self._alloc(n * sizeof(int))
-        self.replica_base = <int*>self._alloc((n + 1) * sizeof(int))
-        self.replicas = <int*>self._alloc(n * sizeof(int))
-        self.n_free = <int*>self._alloc(n * sizeof(int))
-        self.outstanding = <int64_t*>self._alloc(n * sizeof(int64_t))
-        self.arrived_at = <int64_t*>self._alloc(n * sizeof(int64_t))
-        self.completed_at = <int64_t*>self._alloc(n * sizeof(int64_t))
-        self.dropped_at = <int64_t*>self._alloc(n * sizeof(int64_t))
-        self.deciding = <char*>self._alloc(n * sizeof(char))
-        self.timer_armed = <char*>self._alloc(n * sizeof(char))
-        self.queue = <Ring*>self._alloc(n * sizeof(Ring))
-        self.service_fn = []
-        self.staged_fn = []
-        self.pool_names = []
-        cells = 0
-        slots = 0
-        for j in range(n):
-            pool = fleet.pool_of(j)
-            self.service_fn.append(pool.service_s)
-            self.staged_fn.append(pool.staged_s)
-            self.staged_on[j] = pool.staged_s is not None
-            self.pool_names.append(pool.name)
-            self.max_batch[j] = pool.max_batch
-            self.max_wait[j] = pool.max_wait_s
-            self.queue_limit[j] = min(pool.queue_limit, 1 << 62)
-            self.depth[j] = pool.pipeline_depth
-            self.replica_base[j] = slots
-            self.replicas[j] = pool.replicas
-            self.n_free[j] = pool.replicas
-            slots += pool.replicas
-            if pool.service_by_size_s is None:
-                self.table_at[j] = -1
-            else:
-                self.table_at[j] = cells
-                cells += len(pool.service_by_size_s)
-            if pool.staged_by_size_s is None:
-                self.staged_at[j] = -1
-            else:
-                self.staged_at[j] = cells
-                cells += len(pool.staged_by_size_s)
-        self.replica_base[n] = slots
-        self.host_batch = <double*>self._alloc(n * sizeof(double))
-        self.host_request = <double*>self._alloc(n * sizeof(double))
-        self.host_token = <double*>self._alloc(n * sizeof(double))
-        self.host_on = <char*>self._alloc(n * sizeof(char))
-        for j in range(n):
-            host = fleet.pool_of(j).host
-            self.host_batch[j] = host.batch_s
-            self.host_request[j] = host.request_s
-            self.host_token[j] = host.token_s
-            self.host_on[j] = not host.free
-        self.jitter_of = <int*>self._alloc(n * sizeof(int))
+        cdef int j, m, code
+        cdef Py_ssize_t cells = 0
+        self.pools = list(fleet.pools)
+        npools = len(self.pools)
+        self.pool_table_at = <Py_ssize_t*>self._alloc((npools + 1) * sizeof(Py_ssize_t))
+        self.pool_staged_at = <Py_ssize_t*>self._alloc((npools + 1) * sizeof(Py_ssize_t))
+        self.pool_jitter = <int*>self._alloc((npools + 1) * sizeof(int))
         self.jitter_draws = []
         draws_index = {}
-        for j in range(n):
-            draws = fleet.pool_of(j).jitter
-            if draws is None:
-                self.jitter_of[j] = -1
+        for code, pool in enumerate(self.pools):
+            if pool.service_by_size_s is None:
+                self.pool_table_at[code] = -1
             else:
-                if id(draws) not in draws_index:
-                    draws_index[id(draws)] = len(self.jitter_draws)
-                    self.jitter_draws.append(draws)
-                self.jitter_of[j] = draws_index[id(draws)]
+                self.pool_table_at[code] = cells
+                cells += len(pool.service_by_size_s)
+            if pool.staged_by_size_s is None:
+                self.pool_staged_at[code] = -1
+            else:
+                self.pool_staged_at[code] = cells
+                cells += len(pool.staged_by_size_s)
+            if pool.jitter is None:
+                self.pool_jitter[code] = -1
+            else:
+                if id(pool.jitter) not in draws_index:
+                    draws_index[id(pool.jitter)] = len(self.jitter_draws)
+                    self.jitter_draws.append(pool.jitter)
+                self.pool_jitter[code] = draws_index[id(pool.jitter)]
+        self.table = <double*>self._alloc((cells + 1) * sizeof(double))
+        for code, pool in enumerate(self.pools):
+            if self.pool_table_at[code] >= 0:
+                for m, value in enumerate(pool.service_by_size_s):
+                    self.table[self.pool_table_at[code] + m] = value
+            if self.pool_staged_at[code] >= 0:
+                for m, value in enumerate(pool.staged_by_size_s):
+                    self.table[self.pool_staged_at[code] + m] = value
         m = len(self.jitter_draws)
         self.jitter_blocks = [None] * m
         self.jitter_ptr = <const double**>self._alloc((m + 1) * sizeof(double*))
         self.jitter_pos = <Py_ssize_t*>self._alloc((m + 1) * sizeof(Py_ssize_t))
         self.jitter_len = <Py_ssize_t*>self._alloc((m + 1) * sizeof(Py_ssize_t))
-        self.table = <double*>self._alloc((cells + 1) * sizeof(double))
-        for j in range(n):
-            if self.table_at[j] >= 0:
-                for r, value in enumerate(fleet.pool_of(j).service_by_size_s):
-                    self.table[self.table_at[j] + r] = value
-            if self.staged_at[j] >= 0:
-                for r, value in enumerate(fleet.pool_of(j).staged_by_size_s):
-                    self.table[self.staged_at[j] + r] = value
-        # one more slot than replicas: scratch for dropped requests
-        self.free_replica = <char*>self._alloc((slots + 1) * sizeof(char))
-        self.inside = <Ring*>self._alloc((slots + 1) * sizeof(Ring))
-        self.batches = <Ring*>self._alloc((slots + 1) * sizeof(Ring))
-        self.last_leave = <double*>self._alloc((slots + 1) * sizeof(double))
-        for r in range(slots):
-            self.free_replica[r] = 1
+        self.service_fn = []
+        self.staged_fn = []
+        self.pool_names = []
+        self.replica_base = <int*>self._alloc(sizeof(int))
         picks = [-1 if b is None else (-1 if b.compiled is None else int(b.compiled))
                  for b in fleet.balancers]
         self.models = len(picks)
         self.pick = <int*>self._alloc((self.models + 1) * sizeof(int))
         self.group_start = <int*>self._alloc((self.models + 1) * sizeof(int))
+        self.active = <int**>self._alloc((self.models + 1) * sizeof(int*))
+        self.n_active = <int*>self._alloc((self.models + 1) * sizeof(int))
+        self.active_cap = <int*>self._alloc((self.models + 1) * sizeof(int))
+        self.rr_next = <int64_t*>self._alloc((self.models + 1) * sizeof(int64_t))
+        self.var_ptr = <const double**>self._alloc((self.models + 1) * sizeof(double*))
+        self.var_pos = <Py_ssize_t*>self._alloc((self.models + 1) * sizeof(Py_ssize_t))
+        self.var_len = <Py_ssize_t*>self._alloc((self.models + 1) * sizeof(Py_ssize_t))
+        self.var_source = [getattr(b, "variates", None) for b in fleet.balancers]
+        self.var_blocks = [None] * self.models
         for m in range(self.models):
             self.pick[m] = picks[m]
         for m in range(self.models + 1):
             self.group_start[m] = fleet.group_start[m]
-        self.heap_cap = 2 * slots + 2 * n + 16
+        self.heap_cap = 16
         self.heap = <Entry*>self._alloc(self.heap_cap * sizeof(Entry))
+        for j in range(fleet.size):
+            self._setup(fleet.pool_code[j], SERVING)
         self.heap_n = 0
         self.order = 0
         self.env = env
@@ -326,6 +333,7 @@ cdef class Core:
         self.ok = OK
         self.dropped = DROPPED
         self.in_flight = IN_FLIGHT
+        self.failed = FAILED
         if self.window > 0:
             self.schedule(self.window, FLEET_PHASE << PHASE_SHIFT, WINDOW, 0, 0)
 
@@ -339,15 +347,163 @@ cdef class Core:
             p[i] = 0
         return p
 
+    cdef void* _grown(self, void* old, size_t old_size, size_t size) except NULL:
+        """``old``'s first ``old_size`` bytes in new zeroed memory of ``size`` bytes."""
+        cdef void* p = self._alloc(size)
+        if old != NULL:
+            memcpy(p, old, old_size)
+            free(old)
+        return p
+
+    cdef int _reserve(self, int instances, int slots) except -1:
+        """Room for ``instances`` instances and ``slots`` replica slots in every array."""
+        cdef int cap = self.cap, old = self.cap, slot_cap = self.slot_cap, old_slots
+        if instances > cap:
+            while cap < instances:
+                cap = cap * 2 if cap else 8
+            self.max_batch = <int*>self._grown(self.max_batch, old * sizeof(int), cap * sizeof(int))
+            self.depth = <int*>self._grown(self.depth, old * sizeof(int), cap * sizeof(int))
+            self.replicas = <int*>self._grown(self.replicas, old * sizeof(int), cap * sizeof(int))
+            self.n_free = <int*>self._grown(self.n_free, old * sizeof(int), cap * sizeof(int))
+            self.jitter_of = <int*>self._grown(self.jitter_of, old * sizeof(int), cap * sizeof(int))
+            self.epoch = <int*>self._grown(self.epoch, old * sizeof(int), cap * sizeof(int))
+            self.pool_code = <int*>self._grown(self.pool_code, old * sizeof(int), cap * sizeof(int))
+            self.model_of = <int*>self._grown(self.model_of, old * sizeof(int), cap * sizeof(int))
+            self.replica_base = <int*>self._grown(
+                self.replica_base, (old + 1) * sizeof(int), (cap + 1) * sizeof(int))
+            self.max_wait = <double*>self._grown(
+                self.max_wait, old * sizeof(double), cap * sizeof(double))
+            self.host_batch = <double*>self._grown(
+                self.host_batch, old * sizeof(double), cap * sizeof(double))
+            self.host_request = <double*>self._grown(
+                self.host_request, old * sizeof(double), cap * sizeof(double))
+            self.host_token = <double*>self._grown(
+                self.host_token, old * sizeof(double), cap * sizeof(double))
+            self.busy_area = <double*>self._grown(
+                self.busy_area, old * sizeof(double), cap * sizeof(double))
+            self.busy_last = <double*>self._grown(
+                self.busy_last, old * sizeof(double), cap * sizeof(double))
+            self.out_area = <double*>self._grown(
+                self.out_area, old * sizeof(double), cap * sizeof(double))
+            self.out_last = <double*>self._grown(
+                self.out_last, old * sizeof(double), cap * sizeof(double))
+            self.queue_limit = <int64_t*>self._grown(
+                self.queue_limit, old * sizeof(int64_t), cap * sizeof(int64_t))
+            self.outstanding = <int64_t*>self._grown(
+                self.outstanding, old * sizeof(int64_t), cap * sizeof(int64_t))
+            self.arrived_at = <int64_t*>self._grown(
+                self.arrived_at, old * sizeof(int64_t), cap * sizeof(int64_t))
+            self.completed_at = <int64_t*>self._grown(
+                self.completed_at, old * sizeof(int64_t), cap * sizeof(int64_t))
+            self.dropped_at = <int64_t*>self._grown(
+                self.dropped_at, old * sizeof(int64_t), cap * sizeof(int64_t))
+            self.table_at = <Py_ssize_t*>self._grown(
+                self.table_at, old * sizeof(Py_ssize_t), cap * sizeof(Py_ssize_t))
+            self.staged_at = <Py_ssize_t*>self._grown(
+                self.staged_at, old * sizeof(Py_ssize_t), cap * sizeof(Py_ssize_t))
+            self.staged_on = <char*>self._grown(self.staged_on, old, cap)
+            self.host_on = <char*>self._grown(self.host_on, old, cap)
+            self.deciding = <char*>self._grown(self.deciding, old, cap)
+            self.timer_armed = <char*>self._grown(self.timer_armed, old, cap)
+            self.state = <char*>self._grown(self.state, old, cap)
+            self.queue = <Ring*>self._grown(self.queue, old * sizeof(Ring), cap * sizeof(Ring))
+            self.cap = cap
+        if slots > slot_cap:
+            old_slots = slot_cap
+            while slot_cap < slots:
+                slot_cap = slot_cap * 2 if slot_cap else 8
+            self.free_replica = <char*>self._grown(self.free_replica, old_slots, slot_cap)
+            self.inside = <Ring*>self._grown(
+                self.inside, old_slots * sizeof(Ring), slot_cap * sizeof(Ring))
+            self.batches = <Ring*>self._grown(
+                self.batches, old_slots * sizeof(Ring), slot_cap * sizeof(Ring))
+            self.last_leave = <double*>self._grown(
+                self.last_leave, old_slots * sizeof(double), slot_cap * sizeof(double))
+            self.slot_cap = slot_cap
+        if 2 * slots + 2 * instances + 16 > self.heap_cap:
+            self.heap = <Entry*>self._grown(
+                self.heap, self.heap_cap * sizeof(Entry),
+                (2 * slots + 2 * instances + 16) * sizeof(Entry))
+            self.heap_cap = 2 * slots + 2 * instances + 16
+        return 0
+
+    cdef int _setup(self, int code, int state) except -1:
+        """A new instance of pool ``code``, numbered ``n``, in ``state``; returns its number."""
+        cdef int j = self.n, r
+        pool = self.pools[code]
+        self._reserve(j + 1, self.slots + pool.replicas)
+        self.service_fn.append(pool.service_s)
+        self.staged_fn.append(pool.staged_s)
+        self.pool_names.append(pool.name)
+        self.staged_on[j] = pool.staged_s is not None
+        self.max_batch[j] = pool.max_batch
+        self.max_wait[j] = pool.max_wait_s
+        self.queue_limit[j] = min(pool.queue_limit, 1 << 62)
+        self.depth[j] = pool.pipeline_depth
+        self.replica_base[j] = self.slots
+        self.replicas[j] = pool.replicas
+        self.n_free[j] = pool.replicas
+        self.table_at[j] = self.pool_table_at[code]
+        self.staged_at[j] = self.pool_staged_at[code]
+        self.jitter_of[j] = self.pool_jitter[code]
+        host = pool.host
+        self.host_batch[j] = host.batch_s
+        self.host_request[j] = host.request_s
+        self.host_token[j] = host.token_s
+        self.host_on[j] = not host.free
+        self.pool_code[j] = code
+        self.model_of[j] = pool.model
+        self.state[j] = state
+        for r in range(pool.replicas):
+            self.free_replica[self.slots + r] = 1
+        self.slots += pool.replicas
+        self.replica_base[j + 1] = self.slots
+        self.n += 1
+        if state == SERVING:
+            self._join(j)
+        return j
+
+    cdef int _join(self, int j) except -1:
+        """Instance ``j`` joins its model's balancer, in number order."""
+        cdef int m = self.model_of[j], i
+        cdef int* grown
+        if self.n_active[m] == self.active_cap[m]:
+            self.active[m] = <int*>self._grown(
+                self.active[m], self.active_cap[m] * sizeof(int),
+                (2 * self.active_cap[m] + 8) * sizeof(int))
+            self.active_cap[m] = 2 * self.active_cap[m] + 8
+        i = self.n_active[m]
+        while i > 0 and self.active[m][i - 1] > j:
+            self.active[m][i] = self.active[m][i - 1]
+            i -= 1
+        self.active[m][i] = j
+        self.n_active[m] += 1
+        return 0
+
+    cdef int _leave(self, int j) except -1:
+        """Instance ``j`` leaves its model's balancer (if it is in it)."""
+        cdef int m = self.model_of[j], i, k
+        for i in range(self.n_active[m]):
+            if self.active[m][i] == j:
+                for k in range(i, self.n_active[m] - 1):
+                    self.active[m][k] = self.active[m][k + 1]
+                self.n_active[m] -= 1
+                return 0
+        return 0
+
     def __dealloc__(self):
         cdef int j
         if self.queue != NULL:
             for j in range(self.n):
                 free(self.queue[j].rows)
-        if self.inside != NULL and self.batches != NULL and self.replica_base != NULL:
-            for j in range(self.replica_base[self.n] + 1):  # + the scratch slot for drops
+        if self.inside != NULL and self.batches != NULL:
+            for j in range(self.slots):
                 free(self.inside[j].rows)
                 free(self.batches[j].rows)
+        free(self.scratch.rows)
+        if self.active != NULL:
+            for j in range(self.models):
+                free(self.active[j])
         free(self.max_batch)
         free(self.max_wait)
         free(self.queue_limit)
@@ -374,12 +530,30 @@ cdef class Core:
         free(self.dropped_at)
         free(self.deciding)
         free(self.timer_armed)
+        free(self.state)
+        free(self.epoch)
+        free(self.pool_code)
+        free(self.model_of)
+        free(self.busy_area)
+        free(self.busy_last)
+        free(self.out_area)
+        free(self.out_last)
         free(self.queue)
         free(self.inside)
         free(self.batches)
         free(self.last_leave)
         free(self.pick)
         free(self.group_start)
+        free(self.active)
+        free(self.n_active)
+        free(self.active_cap)
+        free(self.rr_next)
+        free(self.var_ptr)
+        free(self.var_pos)
+        free(self.var_len)
+        free(self.pool_table_at)
+        free(self.pool_staged_at)
+        free(self.pool_jitter)
         free(self.heap)
         free(self.numbers)
         free(self.requests)
@@ -407,6 +581,7 @@ cdef class Core:
         entry.kind = kind
         entry.inst = inst
         entry.replica = replica
+        entry.epoch = 0 if kind == WINDOW else self.epoch[inst]
         self.order += 1
         i = self.heap_n
         self.heap_n += 1
@@ -555,6 +730,7 @@ cdef class Core:
         while not self.free_replica[slot]:
             r += 1
             slot += 1
+        self.note_busy(j, now)
         self.free_replica[slot] = 0
         self.n_free[j] -= 1
         for i in range(size):
@@ -654,20 +830,28 @@ cdef class Core:
             entry = self.pop()
             now = entry.t
             j = entry.inst
+            if entry.kind != WINDOW and entry.epoch != self.epoch[j]:
+                continue  # the instance failed or ended after this was scheduled
             if entry.kind == DONE or entry.kind == LEAVE:
                 slot = self.replica_base[j] + entry.replica
                 batch = ring_pop(&self.batches[slot])
                 size = <Py_ssize_t>batch.c
                 self.record(batch.a, now, batch.b, size, j, entry.replica, self.ok,
                             &self.inside[slot], size, True)
+                self.note_outstanding(j, now)
                 self.outstanding[j] -= size
                 self.completed_at[j] += size
                 self.depart(now, size)
-                if entry.kind == LEAVE:
-                    continue
-                self.free_replica[slot] = 1
-                self.n_free[j] += 1
-                self.consider(j, now)
+                if entry.kind == DONE:
+                    self.note_busy(j, now)
+                    self.free_replica[slot] = 1
+                    self.n_free[j] += 1
+                if self.state[j] == DRAINING and not self.outstanding[j]:
+                    self.end(j, now)
+                    if self.gone is not None:
+                        self.gone(j, now)
+                elif entry.kind == DONE:
+                    self.consider(j, now)
             elif entry.kind == DECIDE:
                 self.dispatch(j, now)
             elif entry.kind == TIMER:
@@ -675,6 +859,7 @@ cdef class Core:
                 if self.n_free[j]:
                     self.consider(j, now)
             elif entry.kind == FREED:
+                self.note_busy(j, now)
                 self.free_replica[self.replica_base[j] + entry.replica] = 1
                 self.n_free[j] += 1
                 self.consider(j, now)
@@ -683,21 +868,54 @@ cdef class Core:
                 self.arrived = 0
                 self.arrived_sum = 0.0
 
-    cdef int choose(self, int m) noexcept:
-        """Instance for a request of model ``m`` whose balancer reads the state now."""
-        cdef int lo = self.group_start[m], hi = self.group_start[m + 1], i, best = lo
-        if self.pick[m] == LEAST_OUTSTANDING:  # lowest index among the least loaded
-            for i in range(lo + 1, hi):
-                if self.outstanding[i] < self.outstanding[best]:
+    cdef double variate(self, int m) except -1:
+        """The next uniform variate of model ``m``'s balancer (``Balancer.variates`` blocks)."""
+        cdef const double[::1] block
+        if self.var_pos[m] == self.var_len[m]:
+            block = self.var_source[m]()
+            self.var_blocks[m] = block
+            self.var_ptr[m] = &block[0]
+            self.var_len[m] = block.shape[0]
+            self.var_pos[m] = 0
+        self.var_pos[m] += 1
+        return self.var_ptr[m][self.var_pos[m] - 1]
+
+    cdef int choose(self, int m) except -2:
+        """Instance for a request of model ``m``, chosen at its arrival; -1 if none serves.
+
+        The forms of ``sim.policies.balancers`` over the instances in service (``active``).
+        """
+        cdef int k = self.n_active[m], i, best = 0, first, second
+        cdef int* live = self.active[m]
+        cdef int64_t nxt
+        if k == 0:
+            return -1
+        if self.pick[m] == ROUND_ROBIN:
+            nxt = self.rr_next[m]
+            best = <int>nxt if nxt < k else 0
+            self.rr_next[m] = best + 1
+        elif self.pick[m] == RANDOM:
+            best = <int>(self.variate(m) * k)
+        elif self.pick[m] == POWER_OF_TWO:
+            if k > 1:
+                first = <int>(self.variate(m) * k)
+                second = <int>(self.variate(m) * (k - 1))
+                if second >= first:
+                    second += 1
+                best = second if self.outstanding[live[second]] < self.outstanding[live[first]] \
+                    else first
+        elif self.pick[m] == LEAST_OUTSTANDING:  # lowest index among the least loaded
+            for i in range(1, k):
+                if self.outstanding[live[i]] < self.outstanding[live[best]]:
                     best = i
         else:  # lowest (queued, outstanding, index)
-            for i in range(lo + 1, hi):
-                if self.queue[i].count < self.queue[best].count or (
-                    self.queue[i].count == self.queue[best].count
-                    and self.outstanding[i] < self.outstanding[best]
+            for i in range(1, k):
+                if self.queue[live[i]].count < self.queue[live[best]].count or (
+                    self.queue[live[i]].count == self.queue[live[best]].count
+                    and self.outstanding[live[i]] < self.outstanding[live[best]]
                 ):
                     best = i
-        return best
+        return live[best]
 
     cdef int arrive(self, double t, double nxt, int64_t seq, int64_t first,
                     int64_t second) except -1:
@@ -711,19 +929,24 @@ cdef class Core:
             j = <int>second
         else:
             j = <int>first
+        if j < 0:  # no instance of its model in service: refused
+            ring_push(&self.scratch, <double>self.rid, t, <double>seq)
+            self.record(NAN, NAN, NAN, 0, -1, -1, self.dropped, &self.scratch, 1, True)
+            self.rid += 1
+            return 0
         q = &self.queue[j]
         self.arrived_at[j] += 1
         if q.count >= self.queue_limit[j]:
             self.dropped_at[j] += 1
-            ring_push(&self.inside[self.replica_base[self.n]], <double>self.rid, t, <double>seq)
-            self.record(NAN, NAN, NAN, 0, j, -1, self.dropped,
-                        &self.inside[self.replica_base[self.n]], 1, True)
+            ring_push(&self.scratch, <double>self.rid, t, <double>seq)
+            self.record(NAN, NAN, NAN, 0, j, -1, self.dropped, &self.scratch, 1, True)
             self.rid += 1
             return 0
         ring_push(q, <double>self.rid, t, <double>seq)
         self.rid += 1
         self.arrived += 1
         self.arrived_sum += t
+        self.note_outstanding(j, t)
         self.outstanding[j] += 1
         if self.n_free[j] and not self.deciding[j]:
             size = q.count
@@ -731,6 +954,18 @@ cdef class Core:
                 return 0  # the armed timer or a full batch decides; this arrival cannot
             self.ask_to_decide(j, t, nxt > t and self.next_s() > t)
         return 0
+
+    # --- integrals the controllers read (sim.engine.view) ---
+
+    cdef inline void note_busy(self, int j, double now) noexcept:
+        """Add the busy replica-seconds since the last change, before ``n_free`` changes."""
+        self.busy_area[j] += (self.replicas[j] - self.n_free[j]) * (now - self.busy_last[j])
+        self.busy_last[j] = now
+
+    cdef inline void note_outstanding(self, int j, double now) noexcept:
+        """Add the outstanding request-seconds since the last change, before it changes."""
+        self.out_area[j] += self.outstanding[j] * (now - self.out_last[j])
+        self.out_last[j] = now
 
     def run(self, chunks, double until_s, writer, progress):
         """Apply each chunk of routed requests, then run to ``until_s`` (s).
@@ -823,6 +1058,103 @@ cdef class Core:
     def drops_at(self, int instance):
         """Requests an instance has dropped so far."""
         return self.dropped_at[self._check(instance)]
+
+    def busy_replica_s(self, int instance, double now):
+        """Replica-seconds an instance's replicas were busy up to ``now`` (s)."""
+        cdef int j = self._check(instance)
+        return self.busy_area[j] + (self.replicas[j] - self.n_free[j]) * (now - self.busy_last[j])
+
+    def outstanding_request_s(self, int instance, double now):
+        """Request-seconds outstanding (waiting or in service) at an instance up to ``now``."""
+        cdef int j = self._check(instance)
+        return self.out_area[j] + self.outstanding[j] * (now - self.out_last[j])
+
+    # --- fleet actions (sim.engine.lifecycle; the view records the lifetimes) ---
+
+    def add_instance(self, int pool_code):
+        """A new instance of pool ``pool_code``, starting (not in service); its number."""
+        if not 0 <= pool_code < len(self.pools):
+            raise IndexError(f"pool code {pool_code} outside 0..{len(self.pools) - 1}")
+        return self._setup(pool_code, STARTING)
+
+    def activate(self, int instance, double now):
+        """A starting or failed instance goes into service, empty, at ``now`` (s)."""
+        cdef int j = self._check(instance)
+        self.busy_last[j] = now
+        self.out_last[j] = now
+        self.state[j] = SERVING
+        self._join(j)
+
+    def drain(self, int instance, double now):
+        """No new requests for an instance in service; True if it ended at once (idle)."""
+        cdef int j = self._check(instance)
+        self._leave(j)
+        if self.state[j] == SERVING and self.outstanding[j]:
+            self.state[j] = DRAINING
+            return False
+        self.end(j, now)
+        return True
+
+    def fail(self, int instance, double now):
+        """An instance is lost at ``now`` (s): its requests are recorded ``failed``."""
+        cdef int j = self._check(instance)
+        self.lose(j, now)
+        self.state[j] = DOWN
+
+    def terminate(self, int instance, double now):
+        """An instance ends at ``now`` (s); requests inside it are lost as in ``fail``."""
+        cdef int j = self._check(instance)
+        self.lose(j, now)
+        self.end(j, now)
+
+    cdef int end(self, int j, double now) except -1:
+        """Instance ``j`` is gone: out of its balancer, its pending events stale, its
+        integrals frozen (a pipelined replica may still count as busy until its FREED)."""
+        self._leave(j)
+        self.note_busy(j, now)
+        self.note_outstanding(j, now)
+        self.n_free[j] = self.replicas[j]
+        self.state[j] = GONE
+        self.epoch[j] += 1
+        return 0
+
+    cdef int lose(self, int j, double now) except -1:
+        """Record every request at instance ``j`` failed and empty it, as if new.
+
+        In the order of ``record_in_flight``: per replica its batches oldest first, then the
+        queue in arrival order.
+        """
+        cdef int r, slot
+        cdef Py_ssize_t i, size, lost = 0
+        cdef Row* row
+        self._leave(j)
+        self.note_busy(j, now)
+        self.note_outstanding(j, now)
+        for r in range(self.replicas[j]):
+            slot = self.replica_base[j] + r
+            while self.batches[slot].count:
+                row = ring_pop(&self.batches[slot])
+                size = <Py_ssize_t>row.c
+                self.record(row.a, NAN, row.b, size, j, r, self.failed, &self.inside[slot],
+                            size, True)
+                lost += size
+            self.free_replica[slot] = 1
+            self.last_leave[slot] = 0.0
+        while self.queue[j].count:
+            self.record(NAN, NAN, NAN, 0, j, -1, self.failed, &self.queue[j], 1, True)
+            lost += 1
+        if lost:
+            self.depart(now, lost)
+        self.n_free[j] = self.replicas[j]
+        self.outstanding[j] = 0
+        self.deciding[j] = 0
+        self.timer_armed[j] = 0
+        self.epoch[j] += 1
+        return 0
+
+    def state_of(self, int instance):
+        """An instance's ``sim.engine.lifecycle.InstanceState`` code."""
+        return self.state[self._check(instance)]
 
     cdef int _check(self, int instance) except -1:
         if instance < 0 or instance >= self.n:

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from enum import StrEnum
 
 from sim.engine.fleet import Fleet
-from sim.policies.balancers import Balancer
+from sim.policies.balancers import Balancer, CompiledPick
 
 try:
     from sim.engine import _kernel
@@ -42,8 +42,12 @@ def kernel_built() -> bool:
     return _kernel is not None
 
 
-def why_not_compiled(balancers: Iterable[type[Balancer]]) -> str | None:
-    """Why the compiled kernel cannot run a fleet with these balancer classes, or None."""
+def why_not_compiled(balancers: Iterable[type[Balancer]], changing: bool = False) -> str | None:
+    """Why the compiled kernel cannot run a fleet with these balancer classes, or None.
+
+    ``changing``: the fleet may change during the run (processes or controllers act on it),
+    so a balancer that draws its candidates ahead (``CompiledPick.DRAWN``) cannot be used.
+    """
     if _kernel is None:
         return (
             "the compiled kernel is not built (fleetsim was installed without a C compiler; "
@@ -52,11 +56,20 @@ def why_not_compiled(balancers: Iterable[type[Balancer]]) -> str | None:
     for balancer in balancers:
         if balancer.compiled is None:
             return f"the balancer {balancer.__name__} has no compiled form"
+        if changing and balancer.compiled is CompiledPick.DRAWN:
+            return (
+                f"the balancer {balancer.__name__} draws its candidates ahead, which needs a "
+                "fleet that does not change, and processes may change this one"
+            )
     return None
 
 
-def choose_engine(requested: Engine | str, fleet: Fleet) -> tuple[Engine, str | None]:
+def choose_engine(
+    requested: Engine | str, fleet: Fleet, changing: bool = False
+) -> tuple[Engine, str | None]:
     """The engine that runs ``fleet``, and why ``auto`` did not pick the compiled one.
+
+    ``changing``: processes may add, drain, fail or restore instances during the run.
 
     Raises:
         EngineUnavailable: ``compiled`` was asked for and cannot run this fleet.
@@ -66,7 +79,7 @@ def choose_engine(requested: Engine | str, fleet: Fleet) -> tuple[Engine, str | 
     requested = Engine(requested)
     if requested is Engine.simpy:
         return Engine.simpy, None
-    reason = why_not_compiled(type(b) for b in fleet.balancers if b is not None)
+    reason = why_not_compiled((type(b) for b in fleet.balancers if b is not None), changing)
     if reason is None:
         return Engine.compiled, None
     if requested is Engine.compiled:

@@ -38,29 +38,30 @@ import math
 from collections import deque
 from collections.abc import Callable, Iterator
 
-from analysis.schema import DROPPED, IN_FLIGHT, OK
-from sim.engine.fleet import Fleet
+from analysis.schema import DROPPED, FAILED, IN_FLIGHT, OK
+from sim.engine.lifecycle import InstanceState
 from sim.engine.occupancy import Occupancy
 from sim.engine.phases import (
-    ARRIVAL,
-    WINDOW_START,
     FleetTimeout,
     RunEnvironment,
     deadline_key,
     decision_key,
     delay_to,
-    freed_key,
-    leave_key,
 )
 from sim.engine.pool import Pool
-from sim.engine.trace_writer import Record, RecordBuffer, Request
-from sim.workload.requests import Chunk
+from sim.engine.records import Record, RecordBuffer, Request
+from sim.engine.replicas import PipelinedReplica, Replica
 
 NAN = math.nan
 
 
 class Group:
-    """The instances serving one model, with the counts their balancer reads (by index)."""
+    """The instances in service for one model, with the counts their balancer reads.
+
+    ``instances``, ``outstanding`` and ``queued`` are aligned: position i is the balancer's
+    index i, the instances in service in instance-number order. An instance out of service
+    (draining, failed) keeps its counts itself (``Instance.held``).
+    """
 
     def __init__(self, balancer) -> None:
         self.balancer = balancer
@@ -68,21 +69,51 @@ class Group:
         self.outstanding: list[int] = []  # waiting or in service
         self.queued: list[int] = []  # waiting for a replica
 
-    def route(self, request: Request) -> None:
-        """Send a request to the instance the balancer picks."""
+    def route(self, request: Request) -> bool:
+        """Send a request to the instance the balancer picks; False if none is in service."""
+        if not self.instances:
+            return False
         self.instances[self.balancer.pick(self.outstanding, self.queued)].admit(request)
+        return True
+
+    def join(self, instance: Instance) -> None:
+        """An instance goes into service: it takes its place by number."""
+        at = sum(1 for other in self.instances if other.number < instance.number)
+        self.instances.insert(at, instance)
+        self.outstanding.insert(at, instance.held[0])
+        self.queued.insert(at, instance.held[1])
+        self._renumber()
+
+    def leave(self, instance: Instance) -> None:
+        """An instance leaves service; it keeps its counts."""
+        at = instance.slot
+        instance.held = [self.outstanding.pop(at), self.queued.pop(at)]
+        self.instances.pop(at)
+        instance.slot = -1
+        self._renumber()
+
+    def _renumber(self) -> None:
+        for at, instance in enumerate(self.instances):
+            instance.slot = at
+        self.balancer.resize(len(self.instances))
 
 
 class Instance:
-    """One instance: a FIFO queue, a batcher process and one process per replica.
+    r"""One instance: a FIFO queue, a batcher process and one process per replica.
+
+    Its life (``sim.engine.lifecycle``): in service (in its group) from the start or once
+    ``activate``\ d, then draining, failed or terminated. A failure ends an *epoch*: the
+    queue, replicas and batcher are replaced, and the old processes end when they wake.
 
     Args:
         env: The run's environment.
         number: Its number in the fleet (``sim.engine.fleet``).
         pool: The pool it belongs to.
-        group: The balancer group it joins (at position ``len(group.instances)``).
+        group: The balancer group of its model.
         trace: Where finished, dropped and unfinished requests are recorded.
         occupancy: The fleet's requests-in-system integral.
+        on_gone: Called ``(number, time s)`` when it ends after draining.
+        state: ``IN_SERVICE`` (joins its group now) or ``STARTING``.
 
     """
 
@@ -94,27 +125,67 @@ class Instance:
         group: Group,
         trace: RecordBuffer,
         occupancy: Occupancy,
+        on_gone: Callable[[int, float], None],
+        state: InstanceState = InstanceState.IN_SERVICE,
     ) -> None:
         self.env = env
         self.number = number
         self.pool = pool
         self.group = group
-        self.slot = len(group.instances)
-        group.instances.append(self)
-        group.outstanding.append(0)
-        group.queued.append(0)
+        self.slot = -1  # its index in the group, -1 out of service
+        self.held = [0, 0]  # (outstanding, queued) while out of service
         self.trace = trace
         self.occupancy = occupancy
+        self.on_gone = on_gone
+        self.state = state
+        self.epoch = 0
+        self.arrived = self.completed = self.dropped = 0
+        self.busy_s = self.busy_last_s = 0.0  # replica-seconds busy, and when last counted
+        self.outstanding_s = self.outstanding_last_s = 0.0  # request-seconds outstanding
+        self.fresh()
+        if state is InstanceState.IN_SERVICE:
+            group.join(self)
+
+    def fresh(self) -> None:
+        """An empty queue, free replicas and a batcher, for the current epoch."""
+        pool = self.pool
         self.queue: deque[Request] = deque()
         staged = pool.pipeline_depth > 1 or pool.staged_s is not None
         replica = PipelinedReplica if staged else Replica
-        self.replicas = [replica(self, r) for r in range(pool.replicas)]
+        self.replicas = [replica(self, r, self.epoch) for r in range(pool.replicas)]
         self.free_replicas = pool.replicas
         self.deciding = False  # a decision is due at the end of this instant
         self.deadline_armed = False
-        self.wake = env.event()  # succeeds when a decision is asked for
-        self.arrived = self.completed = self.dropped = 0
-        env.process(self.batcher())
+        self.wake = self.env.event()  # succeeds when a decision is asked for
+        self.env.process(self.batcher(self.epoch))
+
+    # --- counts --------------------------------------------------------------------------
+
+    @property
+    def outstanding(self) -> int:
+        """Requests waiting or in service here."""
+        return self.group.outstanding[self.slot] if self.slot >= 0 else self.held[0]
+
+    def count(self, outstanding: int, queued: int) -> None:
+        """Change the outstanding and queued counts (in the group while in service)."""
+        if self.slot >= 0:
+            self.group.outstanding[self.slot] += outstanding
+            self.group.queued[self.slot] += queued
+        else:
+            self.held[0] += outstanding
+            self.held[1] += queued
+
+    def note_busy(self) -> None:
+        """Add the busy replica-seconds since the last change (before replicas change)."""
+        now = self.env.now
+        self.busy_s += (self.pool.replicas - self.free_replicas) * (now - self.busy_last_s)
+        self.busy_last_s = now
+
+    def note_outstanding(self) -> None:
+        """Add the outstanding request-seconds since the last change (before it changes)."""
+        now = self.env.now
+        self.outstanding_s += self.outstanding * (now - self.outstanding_last_s)
+        self.outstanding_last_s = now
 
     # --- requests in ----------------------------------------------------------------------
 
@@ -126,6 +197,7 @@ class Instance:
             self.trace.add(Record(NAN, NAN, NAN, 0, self.number, -1, DROPPED, [request]))
             return
         self.queue.append(request)
+        self.note_outstanding()
         self.group.outstanding[self.slot] += 1
         self.group.queued[self.slot] += 1
         self.occupancy.arrive(self.env.now)
@@ -146,12 +218,16 @@ class Instance:
         if self.queue and not self.deciding:
             self.ask_to_decide()
 
-    def batcher(self) -> Iterator:
+    def batcher(self, epoch: int) -> Iterator:
         """The batching process: whenever asked, decide at the end of the instant."""
         while True:
             yield self.wake
+            if self.epoch != epoch:
+                return
             self.wake = self.env.event()
             yield FleetTimeout(self.env, 0, decision_key(self.number))
+            if self.epoch != epoch:
+                return
             self.decide()
 
     def decide(self) -> None:
@@ -166,24 +242,27 @@ class Instance:
                 if now < deadline:
                     if not self.deadline_armed:
                         self.deadline_armed = True
-                        self.env.process(self.deadline(deadline))
+                        self.env.process(self.deadline(deadline, self.epoch))
                     return
             self.start([self.queue.popleft() for _ in range(size)])
 
-    def deadline(self, deadline_s: float) -> Iterator:
+    def deadline(self, deadline_s: float, epoch: int) -> Iterator:
         """The deadline timer: at ``deadline_s`` (s) the oldest request has waited enough.
 
         An armed timer fires no later than the deadline of any later head of the queue
         (heads only get younger); the decision it leads to re-arms it if needed.
         """
         yield FleetTimeout(self.env, delay_to(self.env.now, deadline_s), deadline_key(self.number))
+        if self.epoch != epoch:
+            return
         self.deadline_armed = False
         if self.free_replicas:
             self.consider()
 
     def start(self, batch: list[Request]) -> None:
         """Hand a batch to the lowest-numbered free replica."""
-        self.group.queued[self.slot] -= len(batch)
+        self.count(0, -len(batch))
+        self.note_busy()
         self.free_replicas -= 1
         next(r for r in self.replicas if r.free).take(batch)
 
@@ -194,14 +273,83 @@ class Instance:
         size = len(batch)
         self.trace.add(Record(start_s, self.env.now, service_s, size, self.number, replica, OK,
                               batch))  # fmt: skip
-        self.group.outstanding[self.slot] -= size
+        self.note_outstanding()
+        self.count(-size, 0)
         self.completed += size
         self.occupancy.depart(self.env.now, size)
 
+    def replica_done(self) -> None:
+        """A replica's batch left and the replica is free: end a finished drain, or go on."""
+        self.note_busy()
+        self.free_replicas += 1
+        if not self.left():
+            self.consider()
+
     def replica_freed(self) -> None:
-        """A replica can take a batch again."""
+        """A pipelined replica can take a batch again."""
+        self.note_busy()
         self.free_replicas += 1
         self.consider()
+
+    def left(self) -> bool:
+        """After a batch left: a draining instance with nothing left ends; True if it did."""
+        if self.state is InstanceState.DRAINING and not self.outstanding:
+            self.end()
+            self.on_gone(self.number, self.env.now)
+            return True
+        return False
+
+    # --- life (sim.engine.lifecycle; the view checks which actions are allowed) -----------
+
+    def activate(self) -> None:
+        """Go into service (ready after a cold start, or repaired), empty."""
+        self.busy_last_s = self.outstanding_last_s = self.env.now
+        self.state = InstanceState.IN_SERVICE
+        self.group.join(self)
+
+    def drain(self) -> bool:
+        """Take no new requests; True if it ended at once (nothing was left to finish)."""
+        if self.slot >= 0:
+            self.group.leave(self)
+        if self.state is InstanceState.IN_SERVICE and self.outstanding:
+            self.state = InstanceState.DRAINING
+            return False
+        self.end()
+        return True
+
+    def end(self) -> None:
+        """Terminated: out of its group; its processes' pending wake-ups are stale."""
+        if self.slot >= 0:
+            self.group.leave(self)
+        self.note_busy()  # frozen from now (a pipelined replica may still count as busy)
+        self.note_outstanding()
+        self.free_replicas = self.pool.replicas
+        self.state = InstanceState.TERMINATED
+        self.epoch += 1
+
+    def lose(self) -> None:
+        """Record every request here ``failed`` and start a new, empty epoch.
+
+        In the order of ``record_in_flight``: per replica its batches, then the queue.
+        """
+        if self.slot >= 0:
+            self.group.leave(self)
+        self.note_busy()
+        self.note_outstanding()
+        lost = 0
+        for replica in self.replicas:
+            for start_s, service_s, batch in replica.inside:
+                self.trace.add(Record(start_s, NAN, service_s, len(batch), self.number,
+                                      replica.number, FAILED, batch))  # fmt: skip
+                lost += len(batch)
+        for request in self.queue:
+            self.trace.add(Record(NAN, NAN, NAN, 0, self.number, -1, FAILED, [request]))
+            lost += 1
+        if lost:
+            self.occupancy.depart(self.env.now, lost)
+        self.held = [0, 0]
+        self.epoch += 1
+        self.fresh()
 
     def record_in_flight(self) -> None:
         """At the end of the run: record the batches inside replicas, then the queue."""
@@ -211,187 +359,3 @@ class Instance:
                                       replica.number, IN_FLIGHT, batch))  # fmt: skip
         for request in self.queue:
             self.trace.add(Record(NAN, NAN, NAN, 0, self.number, -1, IN_FLIGHT, [request]))
-
-
-class Replica:
-    """A replica serving one batch at a time: a process that holds it for the service time."""
-
-    def __init__(self, instance: Instance, number: int) -> None:
-        self.instance = instance
-        self.env = instance.env
-        self.number = number
-        self.free = True
-        self.inside: deque[tuple[float, float, list[Request]]] = deque()  # (start, s, batch)
-        self.given = self.env.event()  # succeeds with the next batch
-        self.env.process(self.serve())
-
-    def take(self, batch: list[Request]) -> None:
-        """Start serving ``batch`` now."""
-        self.free = False
-        self.given.succeed(batch)
-
-    def accelerator_s(self, batch: list[Request]) -> tuple[float, float]:
-        """The batch's accelerator time holding the replica, and its staged time after (s).
-
-        The pool's times for its size and longest sequence; one jitter factor scales both
-        (``sim.policies.jitter``); staged is 0 unless the pool stages inputs (``Pool.staged_s``).
-        """
-        pool = self.instance.pool
-        size, longest = len(batch), max(r.seq_len for r in batch)
-        service_s = pool.service_s(size, longest)
-        if not service_s >= 0:  # NaN too: a batch cannot take negative or no defined time
-            raise ValueError(f"pool {pool.name!r}: a batch's service time is {service_s!r} s")
-        staged_s = 0.0 if pool.staged_s is None else pool.staged_s(size, longest)
-        if pool.jitter is not None:
-            factor = pool.jitter.next()
-            service_s *= factor
-            staged_s *= factor
-        return service_s, staged_s
-
-    def host_s(self, batch: list[Request]) -> float:
-        """Seconds of host work before the accelerator (``sim.policies.host``)."""
-        host = self.instance.pool.host
-        return 0.0 if host.free else host.seconds(len(batch), sum(r.seq_len for r in batch))
-
-    def serve(self) -> Iterator:
-        """Wait for a batch, serve it, hand its requests back; again."""
-        number = self.instance.number
-        while True:
-            batch = yield self.given
-            self.given = self.env.event()
-            start_s = self.env.now
-            host_s = self.host_s(batch)
-            service_s = host_s + self.accelerator_s(batch)[0]
-            self.inside.append((start_s, service_s, batch))
-            yield FleetTimeout(self.env, service_s, leave_key(number, self.number))
-            self.inside.popleft()
-            self.instance.finish(batch, start_s, service_s, self.number)
-            self.free = True
-            self.instance.replica_freed()
-
-
-class PipelinedReplica(Replica):
-    """A replica over ``pipeline_depth`` cores: a new batch every interval, in-order exits.
-
-    The host stage comes first: the replica is free again after host + one interval, and
-    the batch leaves after host + ``pipeline_depth`` intervals (or after the batch before it).
-    A one-core replica staging its next input (``Pool.staged_s``) runs here too, its batch
-    leaving host + interval + staged after it started.
-    """
-
-    def __init__(self, instance: Instance, number: int) -> None:
-        super().__init__(instance, number)
-        self.last_leave_s = 0.0  # when the latest batch leaves (s)
-
-    def serve(self) -> Iterator:
-        """Take a batch, send it down the stages, be free again after one interval."""
-        number = self.instance.number
-        while True:
-            batch = yield self.given
-            self.given = self.env.event()
-            now = self.env.now
-            host_s = self.host_s(batch)
-            interval_s, staged_s = self.accelerator_s(batch)
-            depth = self.instance.pool.pipeline_depth
-            out_s = max(now + host_s + (interval_s * depth + staged_s), self.last_leave_s)
-            leave_in_s = delay_to(now, out_s)
-            self.last_leave_s = now + leave_in_s
-            self.inside.append((now, out_s - now, batch))
-            self.env.process(self.carry(leave_in_s))
-            yield FleetTimeout(self.env, host_s + interval_s, freed_key(number, self.number))
-            self.free = True
-            self.instance.replica_freed()
-
-    def carry(self, leave_in_s: float) -> Iterator:
-        """The oldest batch inside leaves after ``leave_in_s`` (s)."""
-        yield FleetTimeout(self.env, leave_in_s, leave_key(self.instance.number, self.number))
-        start_s, time_inside_s, batch = self.inside.popleft()
-        self.instance.finish(batch, start_s, time_inside_s, self.number)
-
-
-class SimPyFleet:
-    """Every instance of a fleet as SimPy processes in ``env``, fed by an arrival process.
-
-    It is also the state behind the read-only ``sim.engine.view.FleetView``.
-
-    Args:
-        env: The run's environment.
-        fleet: The fleet (pools, numbering, balancers).
-        trace: Receives the records.
-
-    """
-
-    def __init__(self, env: RunEnvironment, fleet: Fleet, trace: RecordBuffer) -> None:
-        self.env = env
-        self.trace = trace
-        self._occupancy = Occupancy(fleet.warmup_s)
-        self.groups = [Group(balancer) for balancer in fleet.balancers]
-        self.instances = [
-            Instance(env, j, fleet.pool_of(j), self.groups[fleet.model[j]], trace, self._occupancy)
-            for j in range(fleet.size)
-        ]
-        if fleet.warmup_s > 0:
-            env.process(self.window())
-
-    def window(self) -> Iterator:
-        """The measured window starts at the end of the warm-up."""
-        yield FleetTimeout(self.env, self._occupancy.start_s, WINDOW_START)
-        self._occupancy.window_starts()
-
-    def arrivals(
-        self,
-        chunks: Iterator[Chunk],
-        until_s: float,
-        progress: Callable[[float], None] | None = None,
-    ) -> Iterator:
-        """The arrival process: each request reaches its group's balancer at its time.
-
-        The request stream guarantees that waiting ``t - now`` lands exactly on ``t``
-        (``sim.workload.requests``). After each chunk the trace may flush a row group.
-        """
-        request_id = 0
-        for times, models, seqs in chunks:
-            for t, model, seq in zip(times.tolist(), models.tolist(), seqs.tolist(), strict=True):
-                yield FleetTimeout(self.env, t - self.env.now, ARRIVAL)
-                self.groups[model].route(Request(request_id, t, seq))
-                request_id += 1
-            self.trace.flush_if_full()
-            if progress is not None and times.size and times[-1] < until_s:
-                progress(float(times[-1]) / until_s)
-
-    def occupancy(self) -> Occupancy:
-        """The requests-in-system integral."""
-        return self._occupancy
-
-    def record_in_flight(self) -> None:
-        """At the end of the run, record every unfinished request, instance by instance."""
-        for instance in self.instances:
-            instance.record_in_flight()
-
-    # --- the state the FleetView reads (sim.engine.view.FleetState) -----------------------
-
-    def waiting(self, instance: int) -> int:
-        """Requests waiting for a replica at an instance."""
-        return len(self.instances[instance].queue)
-
-    def in_service(self, instance: int) -> int:
-        """Requests inside an instance's replicas."""
-        inst = self.instances[instance]
-        return inst.group.outstanding[inst.slot] - len(inst.queue)
-
-    def busy_replicas(self, instance: int) -> int:
-        """Replicas of an instance that cannot take a batch now."""
-        inst = self.instances[instance]
-        return inst.pool.replicas - inst.free_replicas
-
-    def arrivals_at(self, instance: int) -> int:
-        """Requests routed to an instance so far (dropped ones included)."""
-        return self.instances[instance].arrived
-
-    def completions_at(self, instance: int) -> int:
-        """Requests an instance has finished so far."""
-        return self.instances[instance].completed
-
-    def drops_at(self, instance: int) -> int:
-        """Requests an instance has dropped so far."""
-        return self.instances[instance].dropped

@@ -36,9 +36,10 @@ from sim import __version__
 from sim.engine import engines
 from sim.engine.engines import Engine, choose_engine
 from sim.engine.fleet import Fleet
-from sim.engine.model import SimPyFleet
 from sim.engine.occupancy import Occupancy
 from sim.engine.phases import FleetTimeout, RunEnvironment
+from sim.engine.roster import Roster
+from sim.engine.simpy_fleet import SimPyFleet
 from sim.engine.trace_writer import FULL_TRACE, RecordBuffer, TraceMode, TraceWriter
 from sim.engine.view import FleetState, FleetView
 from sim.policies.routing import candidates, checked
@@ -62,6 +63,7 @@ class Driven:
     occupancy: Occupancy
     env: RunEnvironment
     state: FleetState
+    roster: Roster
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,11 +95,13 @@ def drive(
     engine: Engine | str = Engine.auto,
     processes: Iterable[Process] = (),
     progress: Callable[[float], None] | None = None,
+    roster: Roster | None = None,
+    cold_start_s: list[float] | None = None,
 ) -> Driven:
     """Run request chunks through ``fleet`` until ``until_s`` (s); record every request.
 
     Events at exactly ``until_s`` are not processed (SimPy's ``run(until)`` rule); requests
-    unfinished then are recorded ``in_flight``.
+    unfinished then are recorded ``in_flight``, and instances still up end (reason ``end``).
 
     Args:
         fleet: The fleet.
@@ -110,31 +114,37 @@ def drive(
         processes: SimPy generator functions ``f(env, fleet_view)`` started in the run's
             environment before the run begins.
         progress: Called with the simulated fraction done (0..1) after each chunk.
+        roster: Where added instances are numbered and lifetimes recorded (the writer's
+            ``instances`` too, if it names added instances); default: a new one.
+        cold_start_s: Per pool code, seconds from an instance's request to service.
 
     """
     if not until_s > 0:
         raise ValueError(f"the run must end after 0 s, got until_s={until_s!r}")
-    chosen, reason = choose_engine(engine, fleet)
+    processes = list(processes)
+    roster = roster if roster is not None else Roster(fleet)
+    chosen, reason = choose_engine(engine, fleet, changing=bool(processes))
     env = RunEnvironment()
     collecting = gc.isenabled()
     gc.disable()  # the engines make no reference cycles, and scanning their many objects costs
     # time; cycles made by user processes are collected when the run ends
     try:
         run = _run_compiled if chosen is Engine.compiled else _run_simpy
-        state = run(env, fleet, writer, iter(chunks), until_s, processes, progress)
+        views = (roster, cold_start_s)
+        state = run(env, fleet, writer, iter(chunks), until_s, processes, progress, views)
     finally:
         if collecting:
             gc.enable()
+    roster.close_all(until_s)
     if progress is not None:
         progress(1.0)
-    return Driven(chosen, reason, state.occupancy(), env, state)
+    return Driven(chosen, reason, state.occupancy(), env, state, roster)
 
 
-def _run_compiled(env, fleet, writer, chunks, until_s, processes, progress) -> FleetState:
+def _run_compiled(env, fleet, writer, chunks, until_s, processes, progress, views) -> FleetState:
     """The compiled kernel runs the fleet; SimPy runs the added processes, in time order."""
-    processes = list(processes)
     core = engines._kernel.Core(fleet, env if processes else None)
-    end = _start(env, processes, fleet, core, until_s)
+    end = _start(env, processes, fleet, core, until_s, *views)
     chunks = candidates(fleet.balancers, fleet.group_start, chunks, until_s)
     core.run(chunks, until_s, writer, progress)
     core.record_in_flight(writer)
@@ -142,10 +152,10 @@ def _run_compiled(env, fleet, writer, chunks, until_s, processes, progress) -> F
     return core
 
 
-def _run_simpy(env, fleet, writer, chunks, until_s, processes, progress) -> FleetState:
+def _run_simpy(env, fleet, writer, chunks, until_s, processes, progress, views) -> FleetState:
     """The SimPy model runs the fleet and the added processes in one environment."""
     model = SimPyFleet(env, fleet, writer)
-    end = _start(env, list(processes), fleet, model, until_s)
+    end = _start(env, processes, fleet, model, until_s, *views)
     env.process(model.arrivals(checked(chunks, fleet.balancers, until_s), until_s, progress))
     env.run(until=end)
     writer.flush_if_full()
@@ -154,7 +164,13 @@ def _run_simpy(env, fleet, writer, chunks, until_s, processes, progress) -> Flee
 
 
 def _start(
-    env: RunEnvironment, processes: list[Process], fleet: Fleet, state: FleetState, until_s: float
+    env: RunEnvironment,
+    processes: list[Process],
+    fleet: Fleet,
+    state: FleetState,
+    until_s: float,
+    roster: Roster,
+    cold_start_s: list[float] | None,
 ) -> FleetTimeout:
     """Start the added processes, each with the fleet's view (built only if needed).
 
@@ -162,7 +178,7 @@ def _start(
     schedules, so nothing at ``until_s`` itself is processed, in either engine.
     """
     if processes:
-        view = FleetView(env, fleet, state)
+        view = FleetView(env, fleet, state, roster, cold_start_s)
         for process in processes:
             started = process(env, view)
             if not inspect.isgenerator(started):

@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import math
 import os
-from array import array
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from itertools import chain
 from pathlib import Path
-from typing import Literal, NamedTuple
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -26,6 +24,10 @@ import pyarrow.parquet as pq
 from analysis.metrics import MetricsAccumulator
 from analysis.schema import CATEGORIES, COLUMNS, OK, SCHEMA, STATUSES
 from sim.engine.batch_columns import batch_columns
+from sim.engine.records import FIELDS as FIELDS  # re-exported
+from sim.engine.records import Record as Record
+from sim.engine.records import RecordBuffer
+from sim.engine.records import Request as Request
 
 NAN = math.nan
 # Writing the trace is half a run's work (on a thread beside the simulation), so its codec
@@ -46,87 +48,6 @@ ENCODINGS = {
     "queue_s": "BYTE_STREAM_SPLIT",
 }
 _CATEGORIES = list(CATEGORIES)
-
-
-class Request(NamedTuple):
-    """A request as it waits in a queue."""
-
-    request_id: int
-    arrival_s: float
-    seq_len: int
-
-
-class Record(NamedTuple):
-    """One fate shared by some requests: a batch, a drop or requests left in flight.
-
-    A drop has batch size 0, NaN times and replica -1; ``instance`` is the fleet-wide
-    instance number; ``status`` a code of ``analysis.schema.STATUSES``.
-    """
-
-    start_s: float
-    finish_s: float
-    service_s: float
-    batch_size: int
-    instance: int
-    replica_id: int
-    status: int
-    requests: list[Request]
-
-
-FIELDS = 8  # numbers per record in RecordBuffer.numbers: a Record's, then its request count
-
-
-class RecordBuffer:
-    """Records as flat arrays of float64, filled as the run goes.
-
-    Per record, ``FIELDS`` numbers (start_s, finish_s, service_s, batch_size, instance,
-    replica_id, status, number of requests) go to ``numbers``; per request, three
-    (request_id, arrival_s, seq_len) go to ``requests``. Converting a record when it is made,
-    while its objects are in the CPU cache, costs a fraction of reading millions of scattered
-    tuples back later (measured: 0.5 us per row when converted at flush time). Integers up to
-    2**53 are exact in float64. A hot loop may call ``numbers.extend`` and
-    ``requests.extend`` itself, then ``flush_if_full`` now and then.
-    """
-
-    def __init__(self) -> None:
-        self.numbers = array("d")
-        self.requests = array("d")
-
-    def add(self, record: Record) -> None:
-        """Record the shared fate of ``record``'s requests (times in s, NaN if none)."""
-        self.numbers.extend(record[:7])
-        self.numbers.append(len(record[7]))
-        self.requests.extend(chain.from_iterable(record[7]))
-
-    def flush_if_full(self) -> None:
-        """Called by the engines after each chunk of arrivals, and at the end of the run.
-
-        At the end it comes before the unfinished requests are recorded. A plain buffer
-        keeps everything.
-        """
-
-    def take(self) -> tuple[np.ndarray, np.ndarray]:
-        """Empty the buffer: (records as rows of ``FIELDS``, requests as rows of 3)."""
-        numbers = np.frombuffer(self.numbers, dtype=np.float64).reshape(-1, FIELDS).copy()
-        requests = np.frombuffer(self.requests, dtype=np.float64).reshape(-1, 3).copy()
-        del self.numbers[:]  # in place: a loop may hold the bound ``extend``
-        del self.requests[:]
-        return numbers, requests
-
-    def records(self) -> list[Record]:
-        """Empty the buffer and return its records (for tests and tools)."""
-        numbers, requests = self.take()
-        out: list[Record] = []
-        row = 0
-        for start, finish, service, size, instance, replica, status, count in numbers.tolist():
-            batch = [
-                Request(int(rid), arrival, int(seq))
-                for rid, arrival, seq in requests[row : row + int(count)].tolist()
-            ]
-            row += int(count)
-            out.append(Record(start, finish, service, int(size), int(instance), int(replica),
-                              int(status), batch))  # fmt: skip
-        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +90,9 @@ class TraceWriter(RecordBuffer):
         pools: Pool names, indexed by pool code.
         models: Model names, indexed by model code.
         instances: Per fleet-wide instance number (the ``instance`` of a record): its pool
-            code, its position in the pool (``instance_id``) and its model code.
+            code, its position in the pool (``instance_id``) and its model code; or an
+            object whose ``instance_columns()`` gives them as they grow during the run
+            (``sim.engine.roster.Roster``; its refused rows name no pool).
         warmup_s: Requests arriving before this time (s) are flagged ``warmup``.
         metadata: Key/value strings stored in the file's schema metadata.
         rows_per_group: Rows buffered before they are written; also the largest row group
@@ -191,7 +114,7 @@ class TraceWriter(RecordBuffer):
         path: str | Path,
         pools: list[str],
         models: list[str],
-        instances: tuple[np.ndarray, np.ndarray, np.ndarray],
+        instances: tuple[np.ndarray, np.ndarray, np.ndarray] | Any,
         warmup_s: float,
         metadata: dict[str, str],
         rows_per_group: int | None = None,
@@ -207,9 +130,11 @@ class TraceWriter(RecordBuffer):
         self._pools = _strings(pools)
         self._models = _strings(models)
         self._statuses = _strings(STATUSES)
-        self._instance_pool, self._instance_index, self._instance_model = (
-            np.asarray(a, dtype=np.int32) for a in instances
-        )
+        if hasattr(instances, "instance_columns"):
+            self._instance_columns = instances.instance_columns
+        else:
+            fixed = tuple(np.asarray(a, dtype=np.int32) for a in instances)
+            self._instance_columns = lambda: fixed
         self._warmup_s = warmup_s
         self._schema = SCHEMA.with_metadata({k.encode(): v.encode() for k, v in metadata.items()})
         self.rows_per_group = rows_per_group or ROWS_PER_GROUP
@@ -245,6 +170,7 @@ class TraceWriter(RecordBuffer):
         if not self.numbers:
             return
         numbers, requests = self.take()
+        instance_pool, instance_index, instance_model = self._instance_columns()
         counts = numbers[:, 7].astype(np.int64)
         per_row = np.repeat(numbers[:, :7], counts, axis=0)
         start, finish, service = (np.ascontiguousarray(per_row[:, k]) for k in range(3))
@@ -252,11 +178,11 @@ class TraceWriter(RecordBuffer):
         rows = len(requests)
         host, padded_batch, padded_seq = (
             np.repeat(column, counts)
-            for column in batch_columns(numbers, requests, self._instance_pool, self._shapes)
+            for column in batch_columns(numbers, requests, instance_pool, self._shapes)
         )
         arrival = np.ascontiguousarray(requests[:, 1])  # Arrow copies strided views slowly
         latency = finish - arrival
-        pool = self._instance_pool[instance]
+        pool = instance_pool[instance]
         warmup = arrival < self._warmup_s
         arrays = {
             "request_id": _numbers(requests[:, 0].astype(np.int64)),
@@ -269,11 +195,13 @@ class TraceWriter(RecordBuffer):
             "host_s": _numbers(host),
             "batch_size": _numbers(size),
             "padded_batch": _numbers(padded_batch),
-            "pool": pa.DictionaryArray.from_arrays(_numbers(pool), self._pools),
-            "instance_id": _numbers(self._instance_index[instance]),
+            "pool": pa.DictionaryArray.from_arrays(
+                _numbers(pool), self._pools, mask=(pool < 0) if (pool < 0).any() else None
+            ),
+            "instance_id": _numbers(instance_index[instance]),
             "replica_id": _numbers(replica),
             "model": pa.DictionaryArray.from_arrays(
-                _numbers(self._instance_model[instance]), self._models
+                _numbers(instance_model[instance]), self._models
             ),
             "seq_len": _numbers(seq := requests[:, 2].astype(np.int32)),
             "padded_seq_len": _numbers(padded_seq),
@@ -282,7 +210,8 @@ class TraceWriter(RecordBuffer):
         }
         table = pa.Table.from_arrays([arrays[name] for name in COLUMNS], schema=self._schema)
         self.rows_recorded += rows
-        self._count(arrival, latency, start, service, size, pool, status, warmup,
+        pool_code = np.where(pool < 0, len(self._pool_names), pool)  # refused: no pool
+        self._count(arrival, latency, start, service, size, pool_code, status, warmup,
                     (host, seq, padded_batch, padded_seq))  # fmt: skip
         if self.mode.kind == "sample":
             table = table.filter(_booleans(self.mode.sampled(requests[:, 0].astype(np.int64))))

@@ -10,9 +10,9 @@ instant, before the fleet's events at that instant (``sim.engine.phases``)::
             print(env.now, fleet.waiting, [p.busy_replicas for p in fleet.pools])
 
 Each engine supplies the numbers through the ``FleetState`` protocol: the SimPy model from
-its objects, the compiled kernel from its arrays. Actions on the fleet (adding, draining or
-failing an instance) are meant to join this seam as methods of ``FleetView`` backed by new
-``FleetState`` methods.
+its objects, the compiled kernel from its arrays. Processes also act on the fleet through
+the view (``add_instance``, ``drain``, ``fail``, ``restore``, ``terminate``; the rules are in
+``sim.engine.actions``): the built-in controllers (``sim.control``) use the same calls.
 """
 
 from __future__ import annotations
@@ -21,8 +21,11 @@ from typing import Protocol
 
 import simpy
 
+from sim.engine.actions import FleetActions
 from sim.engine.fleet import Fleet
+from sim.engine.lifecycle import InstanceState
 from sim.engine.occupancy import Occupancy
+from sim.engine.roster import Lifetime, Roster
 
 
 class FleetState(Protocol):
@@ -56,16 +59,59 @@ class FleetState(Protocol):
         """The requests-in-system integral so far."""
         ...
 
+    def busy_replica_s(self, instance: int, now: float) -> float:
+        """Replica-seconds the instance's replicas were busy up to ``now`` (s)."""
+        ...
+
+    def outstanding_request_s(self, instance: int, now: float) -> float:
+        """Request-seconds outstanding at the instance up to ``now`` (s)."""
+        ...
+
+    def state_of(self, instance: int) -> int:
+        """The instance's ``sim.engine.lifecycle.InstanceState`` code."""
+        ...
+
+    gone: object  # called (instance, time s) when a draining instance ends
+
+    def add_instance(self, pool_code: int) -> int:
+        """A new, starting instance of the pool; its number."""
+        ...
+
+    def activate(self, instance: int, now: float) -> None:
+        """A starting or failed instance goes into service, empty."""
+        ...
+
+    def drain(self, instance: int, now: float) -> bool:
+        """No new requests for the instance; True if it ended at once."""
+        ...
+
+    def fail(self, instance: int, now: float) -> None:
+        """The instance is lost with its requests."""
+        ...
+
+    def terminate(self, instance: int, now: float) -> None:
+        """The instance ends now, with its requests."""
+        ...
+
 
 class _Counts:
-    """Sums of per-instance numbers over ``self._numbers`` (mixed into the views)."""
+    """Sums of per-instance numbers (mixed into the views).
+
+    Counts of now (waiting, in service, busy replicas) are over the instances not yet
+    terminated (``_numbers``); counts so far and integrals (arrivals, completions, drops,
+    busy replica-seconds) over every instance there has been (``_all_numbers``).
+    """
 
     _state: FleetState
-    _numbers: range | list[int]
+    _numbers: range | list[int]  # the instances the counts sum over
 
     def _sum(self, name: str) -> int:
         read = getattr(self._state, name)
         return sum(read(j) for j in self._numbers)
+
+    def _total(self, name: str) -> int:
+        read = getattr(self._state, name)
+        return sum(read(j) for j in self._all_numbers())
 
     @property
     def waiting(self) -> int:
@@ -90,89 +136,208 @@ class _Counts:
     @property
     def arrivals(self) -> int:
         """Requests routed here so far, dropped ones included."""
-        return self._sum("arrivals_at")
+        return self._total("arrivals_at")
 
     @property
     def completions(self) -> int:
         """Requests finished so far."""
-        return self._sum("completions_at")
+        return self._total("completions_at")
 
     @property
     def drops(self) -> int:
         """Requests dropped so far (a full queue)."""
-        return self._sum("drops_at")
+        return self._total("drops_at")
+
+    @property
+    def busy_replica_s(self) -> float:
+        """Replica-seconds busy so far, over every instance here ever (cumulative).
+
+        The difference of two readings over their interval is the mean busy replicas.
+        """
+        now = self._now()
+        return sum(self._state.busy_replica_s(j, now) for j in self._all_numbers())
+
+    @property
+    def outstanding_request_s(self) -> float:
+        """Request-seconds outstanding so far, over every instance here ever (cumulative)."""
+        now = self._now()
+        return sum(self._state.outstanding_request_s(j, now) for j in self._all_numbers())
+
+    def _now(self) -> float:
+        raise NotImplementedError
+
+    def _all_numbers(self) -> list[int] | range:
+        return self._numbers
 
 
 class InstanceView(_Counts):
-    """One instance: ``pool``, ``index`` in the pool (trace ``instance_id``), ``number``."""
+    """One instance: its pool, place and number, its ``state`` and its lifetime.
 
-    def __init__(self, state: FleetState, pool: str, index: int, number: int, replicas: int):
-        self._state = state
+    ``pool``, ``index`` in the pool (trace ``instance_id``), ``number`` in the fleet; its
+    lifetime's ``zone``, ``lifecycle``, ``requested_s`` and ``ready_s``.
+    """
+
+    def __init__(self, fleet: FleetView, pool: str, index: int, number: int, replicas: int):
+        self._fleet = fleet
+        self._state = fleet._state
         self._numbers = [number]
         self.pool = pool
         self.index = index
         self.number = number
         self.replicas = replicas
 
+    def _now(self) -> float:
+        return self._fleet.now
+
+    @property
+    def state(self) -> str:
+        """``starting``, ``in_service``, ``draining``, ``failed`` or ``terminated``."""
+        return self.lifecycle_state.label
+
+    @property
+    def lifecycle_state(self) -> InstanceState:
+        """The state as an ``InstanceState``."""
+        return InstanceState(self._state.state_of(self.number))
+
+    def _lifetime(self) -> Lifetime:
+        return self._fleet._roster.latest[self.number]
+
+    @property
+    def zone(self) -> str | None:
+        """Its availability zone (None: its pool names none)."""
+        return self._lifetime().zone
+
+    @property
+    def lifecycle(self) -> str:
+        """``on_demand`` or ``spot``."""
+        return self._lifetime().lifecycle
+
+    @property
+    def requested_s(self) -> float:
+        """When its current lifetime was requested (s); a repair starts a new one."""
+        return self._lifetime().requested_s
+
+    @property
+    def ready_s(self) -> float:
+        """When it went into service in its current lifetime (s); NaN if not (yet)."""
+        return self._lifetime().ready_s
+
     def __repr__(self) -> str:
-        return f"<instance {self.pool}[{self.index}]: {self.outstanding} outstanding>"
+        return f"<instance {self.pool}[{self.index}] {self.state}: {self.outstanding} outstanding>"
 
 
 class PoolView(_Counts):
-    """One pool: its ``name``, ``instance_type``, ``model``, ``instances`` and their sums."""
+    """One pool: what it is, its instances now, and their sums.
 
-    def __init__(self, state: FleetState, name: str, instance_type: str, model: str,
-                 replicas: int, instances: list[InstanceView]) -> None:  # fmt: skip
-        self._state = state
-        self._numbers = [i.number for i in instances]
+    ``name``, ``instance_type``, ``model``, ``zone``, ``cold_start_s``; ``instances`` (not
+    yet terminated, in number order) and ``serving`` (in service).
+    """
+
+    def __init__(self, fleet: FleetView, code: int, name: str, instance_type: str, model: str,
+                 replicas: int, zone: str | None, cold_start_s: float) -> None:  # fmt: skip
+        self._fleet = fleet
+        self._state = fleet._state
+        self.code = code
         self.name = name
         self.instance_type = instance_type
         self.model = model
         self.replicas_per_instance = replicas
-        self.instances = tuple(instances)
+        self.zone = zone
+        self.cold_start_s = cold_start_s  # from request to in service (s)
+        self._members: list[InstanceView] = []
+
+    def _now(self) -> float:
+        return self._fleet.now
+
+    @property
+    def _numbers(self) -> list[int]:  # type: ignore[override]
+        return [v.number for v in self.instances]
+
+    def _all_numbers(self) -> list[int]:
+        return [v.number for v in self._members]
+
+    @property
+    def instances(self) -> tuple[InstanceView, ...]:
+        """Its instances not yet terminated, in number order."""
+        gone = InstanceState.TERMINATED
+        return tuple(v for v in self._members if self._state.state_of(v.number) != gone)
+
+    @property
+    def serving(self) -> tuple[InstanceView, ...]:
+        """Its instances in service (its balancer routes to them)."""
+        live = InstanceState.IN_SERVICE
+        return tuple(v for v in self._members if self._state.state_of(v.number) == live)
 
     def __repr__(self) -> str:
         return f"<pool {self.name}: {len(self.instances)} x {self.instance_type}>"
 
 
-class FleetView(_Counts):
-    """The whole fleet, read-only: ``now``, ``pools`` (by name too), ``instances``, sums.
+class FleetView(FleetActions, _Counts):
+    """The whole fleet: ``now``, ``pools`` (by name too), ``instances``, sums, and actions.
 
     Args:
         env: The run's environment (``now`` is its clock, in seconds).
-        fleet: The fleet's layout.
-        state: The engine's numbers.
+        fleet: The fleet's layout at the start.
+        state: The engine's numbers and actions.
+        roster: The run's instances and lifetimes (default: a new one for ``fleet``).
+        cold_start_s: Per pool code, seconds from request to service (default 0).
 
     """
 
-    def __init__(self, env: simpy.Environment, fleet: Fleet, state: FleetState) -> None:
+    def __init__(
+        self,
+        env: simpy.Environment,
+        fleet: Fleet,
+        state: FleetState,
+        roster: Roster | None = None,
+        cold_start_s: list[float] | None = None,
+    ) -> None:
         self._env = env
         self._state = state
-        self._numbers = range(fleet.size)
-        views = [
-            InstanceView(
-                state,
-                fleet.pools[fleet.pool_code[j]].name,
-                fleet.pool_index[j],
-                j,
-                fleet.pools[fleet.pool_code[j]].replicas,
-            )  # fmt: skip
-            for j in range(fleet.size)
-        ]
-        self.instances = tuple(views)
+        self._layout = fleet
+        self._roster = roster if roster is not None else Roster(fleet)
+        self._drain_reason: dict[int, str] = {}
+        state.gone = self._gone
+        colds = cold_start_s or [0.0] * len(fleet.pools)
         self.pools = tuple(
             PoolView(
-                state,
+                self,
+                code,
                 pool.name,
                 str(pool.facts.get("instance_type", "")),
                 fleet.model_names[pool.model],
                 pool.replicas,
-                sorted(
-                    (v for v in views if fleet.pool_code[v.number] == code), key=lambda v: v.index
-                ),  # fmt: skip
-            )
+                self._roster.zones[code],
+                colds[code],
+            )  # fmt: skip
             for code, pool in enumerate(fleet.pools)
         )
+        self._views: list[InstanceView] = []
+        for number in range(fleet.size):
+            self._view_of(number)
+
+    def _view_of(self, number: int) -> InstanceView:
+        """Make the view of instance ``number`` (the next one)."""
+        code = self._roster.pool_code[number]
+        pool = self.pools[code]
+        view = InstanceView(self, pool.name, self._roster.pool_index[number], number,
+                            pool.replicas_per_instance)  # fmt: skip
+        self._views.append(view)
+        pool._members.append(view)
+        return view
+
+    @property
+    def _numbers(self) -> range:  # type: ignore[override]
+        return range(len(self._views))
+
+    def _now(self) -> float:
+        return self._env.now
+
+    @property
+    def instances(self) -> tuple[InstanceView, ...]:
+        """Every instance not yet terminated, in number order."""
+        gone = InstanceState.TERMINATED
+        return tuple(v for v in self._views if self._state.state_of(v.number) != gone)
 
     @property
     def now(self) -> float:

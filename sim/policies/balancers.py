@@ -1,19 +1,23 @@
 """Load balancers: a pure choice of instance from read-only per-instance counts.
 
-A balancer serves one *group*: every instance (across pools) that serves one model. It sees
-two lists the engine keeps current, indexed by position in the group:
+A balancer serves one *group*: the instances in service (across pools) that serve one
+model, in instance-number order. It sees two lists the engine keeps current, indexed by
+position in the group:
 
 * ``outstanding[i]`` - requests at instance i, waiting or in service;
 * ``queued[i]`` - requests at instance i still waiting for a replica.
 
-Ties always go to the lowest index, so a run is reproducible. Random choices come from the
-balancer's own stream.
+When the fleet changes (an instance joins or leaves service) the engine calls ``resize``
+and the lists follow. Ties always go to the lowest index, so a run is reproducible. Random
+choices come from the balancer's own stream.
 
-Policies whose randomness does not depend on the state (round robin, random, power of two)
-also have a vectorised form, ``draw(n)``: for each of the next n requests, two candidate
-indices, drawn in one numpy call; the request goes to the second if it has strictly fewer
-outstanding requests, else to the first. The engine uses it, so routing a request costs one
-comparison. ``pick`` and ``draw`` take the same variates from the stream in the same order
+The compiled kernel runs each built-in policy in its own form (``CompiledPick``), choosing
+at the arrival from the same variates (``variates``: the blocks ``pick`` reads). A policy of
+your own whose randomness does not depend on the state may instead give ``draw(n)``: for each
+of the next n requests, two candidate indices, drawn in one numpy call; the request goes to
+the second if it has strictly fewer outstanding requests, else to the first. Drawing ahead
+needs a fixed group, so such a policy runs compiled only in a fleet that does not change.
+``pick``, ``draw`` and ``variates`` take the same variates from the stream in the same order
 (tested), but one balancer object should be driven through only one of them.
 """
 
@@ -37,6 +41,9 @@ class CompiledPick(IntEnum):
     DRAWN = 0  # candidates drawn in advance by ``draw``; the less loaded of the two wins
     LEAST_OUTSTANDING = 1  # lowest index among the fewest outstanding
     SHORTEST_QUEUE = 2  # lowest (queued, outstanding, index)
+    ROUND_ROBIN = 3  # the next index, wrapping at the number in service
+    RANDOM = 4  # one variate (``variates``) per request
+    POWER_OF_TWO = 5  # two variates per request when two or more serve
 
 
 class Balancer:
@@ -50,18 +57,25 @@ class Balancer:
     compiled: ClassVar[CompiledPick | None] = None  # the kernel's form, if it has one
 
     def __init_subclass__(cls, **kwargs: object) -> None:
-        """A subclass that changes ``pick`` or ``draw`` states its own compiled form.
+        """A subclass that changes ``pick``, ``draw`` or ``variates`` states its compiled form.
 
         Otherwise it would inherit its parent's, and the kernel would run the parent's
         policy: a silent difference between the engines.
         """
         super().__init_subclass__(**kwargs)
-        if "compiled" not in cls.__dict__ and {"pick", "draw"} & cls.__dict__.keys():
+        if "compiled" not in cls.__dict__ and {"pick", "draw", "variates"} & cls.__dict__.keys():
             cls.compiled = None
 
     def __init__(self, size: int, rng: np.random.Generator) -> None:
         self.size = size
         self.rng = rng
+
+    def resize(self, size: int) -> None:
+        """The group now has ``size`` instances in service (the fleet changed).
+
+        Indexes are positions among the instances in service, in instance-number order.
+        """
+        self.size = size
 
     def pick(self, outstanding: list[int], queued: list[int]) -> int:
         """Choose an instance index in ``range(size)``."""
@@ -76,9 +90,13 @@ class Balancer:
 
 
 class RoundRobin(Balancer):
-    """Instances in turn: 0, 1, ..., size-1, 0, ..."""
+    """Instances in turn: 0, 1, ..., size-1, 0, ...
 
-    compiled = CompiledPick.DRAWN
+    The next index wraps to 0 when it reaches the number of instances in service, so after
+    the group shrinks the turn restarts at 0.
+    """
+
+    compiled = CompiledPick.ROUND_ROBIN
 
     def __init__(self, size: int, rng: np.random.Generator) -> None:
         super().__init__(size, rng)
@@ -86,14 +104,15 @@ class RoundRobin(Balancer):
 
     def pick(self, outstanding: list[int], queued: list[int]) -> int:
         """Next instance in cyclic order."""
-        choice = self._next
-        self._next = choice + 1 if choice + 1 < self.size else 0
+        choice = self._next if self._next < self.size else 0
+        self._next = choice + 1
         return choice
 
     def draw(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         """The next ``n`` indices in cyclic order, as both candidates."""
-        choice = (self._next + np.arange(n, dtype=np.int64)) % self.size
-        self._next = int((self._next + n) % self.size)
+        start = self._next if self._next < self.size else 0
+        choice = (start + np.arange(n, dtype=np.int64)) % self.size
+        self._next = int((start + n - 1) % self.size) + 1
         return choice, choice
 
 
@@ -114,11 +133,19 @@ class _RandomBlock(Balancer):
         self._pos += 1
         return int(value * high)
 
+    def variates(self) -> np.ndarray:
+        """The next block of the uniform variates ``pick`` reads, for the compiled kernel.
+
+        The kernel takes them in the order ``pick`` would; drive a balancer through only one
+        of ``pick``, ``draw`` and ``variates``.
+        """
+        return self.rng.random(_BLOCK)
+
 
 class Random(_RandomBlock):
     """Uniformly random instance, independent of load (k independent queues at rate λ/k)."""
 
-    compiled = CompiledPick.DRAWN
+    compiled = CompiledPick.RANDOM
 
     def pick(self, outstanding: list[int], queued: list[int]) -> int:
         """A uniform random index."""
@@ -143,10 +170,10 @@ class LeastOutstanding(Balancer):
 class PowerOfTwo(_RandomBlock):
     """Two distinct instances sampled uniformly; the one with fewer outstanding requests wins.
 
-    Ties go to the first sampled. With one instance it always picks it.
+    Ties go to the first sampled. With one instance it always picks it (drawing nothing).
     """
 
-    compiled = CompiledPick.DRAWN
+    compiled = CompiledPick.POWER_OF_TWO
 
     def pick(self, outstanding: list[int], queued: list[int]) -> int:
         """The less loaded of two random distinct instances."""

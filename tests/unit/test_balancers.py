@@ -109,6 +109,6 @@ def test_a_subclass_keeps_its_compiled_form_only_if_its_policy_is_unchanged():
         def pick(self, outstanding, queued):
             return super().pick(outstanding, queued)
 
-    assert Tuned.compiled is CompiledPick.DRAWN
+    assert Tuned.compiled is CompiledPick.POWER_OF_TWO
     assert NewDraw.compiled is None
     assert Declared.compiled is CompiledPick.DRAWN

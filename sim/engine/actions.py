@@ -1,0 +1,121 @@
+"""Fleet actions: what a SimPy process (a controller, or yours) may do to the fleet.
+
+``FleetActions`` is mixed into ``sim.engine.view.FleetView``. Each action checks that the
+instance's state allows it (``sim.engine.lifecycle.ALLOWED``), has the engine apply it at
+once (before any arrival at this instant: processes run first, ``sim.engine.phases``), and
+records the instance's lifetimes in the run's roster (``instances.parquet``):
+
+* ``add_instance(pool)`` - requested now (billed from now), *starting*; in service after
+  ``ready_in_s`` (default: the pool's cold start), by a SimPy timeout at that instant.
+* ``drain(instance)`` - out of its balancer now; its queued and in-service requests finish;
+  terminated when the last leaves (at once if idle, starting or failed).
+* ``fail(instance)`` - lost now with the requests it held (recorded ``failed``); its
+  lifetime ends (reason ``failure`` or the one given) and a new one, not in service, begins:
+  billed while down, until ``restore`` or ``terminate``.
+* ``restore(instance)`` - a failed instance is in service again, empty.
+* ``terminate(instance, reason)`` - ends now; requests it held are lost as in ``fail``.
+
+Two actions at one instant apply in the order they are called. The same calls give the same
+run on both engines (``tests/oracle/test_fleet_actions.py``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from sim.engine.lifecycle import ALLOWED, InstanceState
+
+if TYPE_CHECKING:
+    from sim.engine.view import InstanceView, PoolView
+
+
+class FleetActions:
+    """The actions of ``FleetView`` (see the module docstring for their rules)."""
+
+    def add_instance(
+        self,
+        pool: str,
+        *,
+        lifecycle: str = "on_demand",
+        zone: str | None = None,
+        ready_in_s: float | None = None,
+    ) -> InstanceView:
+        """Request a new instance of ``pool`` now; it serves ``ready_in_s`` s later.
+
+        Args:
+            pool: The pool's name.
+            lifecycle: ``on_demand`` or ``spot`` (billed at the pool's spot price).
+            zone: Its zone (default: the pool's).
+            ready_in_s: Seconds until it serves (default: the pool's ``cold_start_s``).
+
+        Returns:
+            Its view (state ``starting``).
+
+        """
+        target: PoolView = self.pool(pool)
+        delay = target.cold_start_s if ready_in_s is None else float(ready_in_s)
+        if not (math.isfinite(delay) and delay >= 0):
+            raise ValueError(f"ready_in_s = {ready_in_s!r}: must be a finite number >= 0 (s)")
+        number = self._state.add_instance(target.code)
+        added = self._roster.add(target.code, self.now, lifecycle)
+        if added != number:  # both number instances in the order they are added
+            raise RuntimeError(f"engine numbered the new instance {number}, roster {added}")
+        if zone is not None:
+            self._roster.latest[number].zone = zone
+        view = self._view_of(number)
+        ready = self._env.timeout(delay)  # scheduled now: before what the caller waits for next
+        ready.callbacks.append(lambda _event: self._ready(view))
+        return view
+
+    def _ready(self, view: InstanceView) -> None:
+        """The cold start is over: in service now, if still starting."""
+        if view.lifecycle_state is InstanceState.STARTING:
+            self._state.activate(view.number, self.now)
+            self._roster.current[view.number].ready_s = self.now
+
+    def drain(self, instance: InstanceView, reason: str = "scale_in") -> None:
+        """Stop routing to ``instance``; it ends once its work is done (at once if idle)."""
+        state = self._check("drain", instance)
+        if state is InstanceState.DRAINING:
+            return
+        if self._state.drain(instance.number, self.now):
+            self._roster.close(instance.number, self.now, reason)
+        else:
+            self._drain_reason[instance.number] = reason
+
+    def fail(self, instance: InstanceView, reason: str = "failure") -> None:
+        """``instance`` is lost now with its requests; it stays failed until restored."""
+        self._check("fail", instance)
+        self._state.fail(instance.number, self.now)
+        self._drain_reason.pop(instance.number, None)
+        self._roster.close(instance.number, self.now, reason)
+        self._roster.open(instance.number, self.now)
+
+    def restore(self, instance: InstanceView) -> None:
+        """A failed ``instance`` is in service again, empty."""
+        self._check("restore", instance)
+        self._state.activate(instance.number, self.now)
+        self._roster.current[instance.number].ready_s = self.now
+
+    def terminate(self, instance: InstanceView, reason: str) -> None:
+        """``instance`` ends now; requests it held are lost (recorded ``failed``)."""
+        self._check("terminate", instance)
+        self._state.terminate(instance.number, self.now)
+        self._drain_reason.pop(instance.number, None)
+        self._roster.close(instance.number, self.now, reason)
+
+    def _check(self, action: str, instance: InstanceView) -> InstanceState:
+        """The instance's state, if ``action`` is allowed in it; else ValueError."""
+        state = instance.lifecycle_state
+        if state not in ALLOWED[action] and not (
+            action == "drain" and state is InstanceState.DRAINING
+        ):
+            raise ValueError(
+                f"cannot {action} instance {instance.pool}[{instance.index}]: it is {state.label}"
+            )
+        return state
+
+    def _gone(self, number: int, now: float) -> None:
+        """The engine ended a drained instance at ``now`` (s)."""
+        self._roster.close(number, now, self._drain_reason.pop(number))

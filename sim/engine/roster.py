@@ -1,0 +1,154 @@
+"""Every instance a run has had: its pool, number in the pool, model and lifetimes.
+
+The fleet (``sim.engine.fleet``) is the layout a run starts with; the roster grows as
+instances are added (``sim.engine.view.FleetView.add_instance``) and records each
+*lifetime* - the rows of ``instances.parquet`` (schema in ``analysis.instance_schema``): one
+per instance from request to termination, and one more per repair (a failed instance's
+lifetime ends at the failure; the repaired one is requested then and ready when restored,
+so availability counts the repair as time not in service). The trace writer reads the
+per-number columns from it, so requests served by added instances name their pool.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from analysis.instance_schema import LIFECYCLES, REASONS, SCHEMA
+from sim.engine.fleet import Fleet
+
+NAN = math.nan
+
+
+@dataclass(slots=True)
+class Lifetime:
+    """One row of ``instances.parquet`` (times in s; ``ready_s`` NaN until ready)."""
+
+    number: int
+    pool: str
+    instance_id: int
+    zone: str | None
+    lifecycle: str
+    requested_s: float
+    ready_s: float
+    terminated_s: float
+    reason: str
+    usd_per_hour: float
+
+
+class Roster:
+    """The instances of a run by number, and their lifetimes.
+
+    Args:
+        fleet: The fleet the run starts with; its instances are requested and ready at 0.
+        zones: Per pool code, its zone (None: none named).
+        prices: Per pool code, (on-demand, spot) USD per hour.
+
+    """
+
+    def __init__(
+        self,
+        fleet: Fleet,
+        zones: list[str | None] | None = None,
+        prices: list[tuple[float, float]] | None = None,
+    ) -> None:
+        self.fleet = fleet
+        self.zones = zones or [None] * len(fleet.pools)
+        self.prices = prices or [
+            (float(p.facts.get("usd_per_hour", 0.0)),) * 2 for p in fleet.pools
+        ]
+        self.pool_code = list(fleet.pool_code)
+        self.pool_index = list(fleet.pool_index)
+        self.model = list(fleet.model)
+        self.per_pool = [pool.count for pool in fleet.pools]
+        self.lifetimes: list[Lifetime] = []
+        self.current: dict[int, Lifetime] = {}  # number -> its open lifetime
+        self.latest: dict[int, Lifetime] = {}  # number -> its latest lifetime
+        self.lifecycle: list[str] = []
+        for number in range(fleet.size):
+            self.lifecycle.append("on_demand")
+            self.open(number, 0.0).ready_s = 0.0
+        self._columns: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    @property
+    def size(self) -> int:
+        """Instances numbered so far."""
+        return len(self.pool_code)
+
+    def add(self, pool_code: int, now_s: float, lifecycle: str = "on_demand") -> int:
+        """Number a new instance of pool ``pool_code``, requested at ``now_s``; its number."""
+        if lifecycle not in LIFECYCLES:
+            raise ValueError(f"lifecycle {lifecycle!r}: must be one of {', '.join(LIFECYCLES)}")
+        number = self.size
+        self.pool_code.append(pool_code)
+        self.pool_index.append(self.per_pool[pool_code])
+        self.per_pool[pool_code] += 1
+        self.model.append(self.fleet.pools[pool_code].model)
+        self.lifecycle.append(lifecycle)
+        self._columns = None
+        self.open(number, now_s)
+        return number
+
+    def open(self, number: int, requested_s: float) -> Lifetime:
+        """Start a lifetime of instance ``number`` at ``requested_s``."""
+        code = self.pool_code[number]
+        on_demand, spot = self.prices[code]
+        lifecycle = self.lifecycle[number]
+        row = Lifetime(number, self.fleet.pools[code].name, self.pool_index[number],
+                       self.zones[code], lifecycle, requested_s, NAN, NAN, "",
+                       spot if lifecycle == "spot" else on_demand)  # fmt: skip
+        self.lifetimes.append(row)
+        self.current[number] = row
+        self.latest[number] = row
+        return row
+
+    def close(self, number: int, now_s: float, reason: str) -> None:
+        """End instance ``number``'s open lifetime at ``now_s`` for ``reason``."""
+        if reason not in REASONS:
+            raise ValueError(f"reason {reason!r}: must be one of {', '.join(REASONS)}")
+        row = self.current.pop(number)
+        row.terminated_s = now_s
+        row.reason = reason
+
+    def close_all(self, end_s: float) -> None:
+        """The run ends at ``end_s``: every open lifetime ends with reason ``end``."""
+        for number in sorted(self.current):
+            self.close(number, end_s, "end")
+
+    def instance_columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(pool code, position in pool, model) per instance number, then refused rows.
+
+        One row per model for requests refused with no instance in service (recorded as
+        instance ``-1 - model``, so numpy's negative indexing finds them): pool code -1,
+        position -1.
+        """
+        if self._columns is None:
+            models = len(self.fleet.balancers)
+            refused = list(range(models - 1, -1, -1))
+            self._columns = (
+                np.array(self.pool_code + [-1] * models, dtype=np.int32),
+                np.array(self.pool_index + [-1] * models, dtype=np.int32),
+                np.array(self.model + refused, dtype=np.int32),
+            )
+        return self._columns
+
+    def table(self) -> pa.Table:
+        """The lifetimes as ``instances.parquet``'s table, in the order they started."""
+        rows = self.lifetimes
+        return pa.table(
+            {
+                "pool": pa.array([r.pool for r in rows]).dictionary_encode(),
+                "instance_id": pa.array([r.instance_id for r in rows], pa.int32()),
+                "zone": pa.array([r.zone for r in rows], pa.string()).dictionary_encode(),
+                "lifecycle": pa.array([r.lifecycle for r in rows]).dictionary_encode(),
+                "requested_s": pa.array([r.requested_s for r in rows], pa.float64()),
+                "ready_s": pa.array([r.ready_s for r in rows], pa.float64()),
+                "terminated_s": pa.array([r.terminated_s for r in rows], pa.float64()),
+                "reason": pa.array([r.reason for r in rows]).dictionary_encode(),
+                "usd_per_hour": pa.array([r.usd_per_hour for r in rows], pa.float64()),
+            },
+            schema=SCHEMA,
+        )

@@ -1,0 +1,208 @@
+"""Fleet actions (add, drain, fail, restore, terminate) mean the same on both engines.
+
+Exact small cases of the rules (``sim.engine.actions``), then random action scripts on
+hand-built fleets - every balancer, batching with deadlines, pipelines, several models - that
+must give identical records and lifetimes on the SimPy model and the compiled kernel.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from helpers import ENGINES, chunk, needs_kernel, one_pool_fleet, reached, same_records
+
+from analysis.schema import FAILED, OK
+from sim.engine.fleet import Fleet
+from sim.engine.pool import Pool
+from sim.engine.records import RecordBuffer
+from sim.engine.runner import drive
+from sim.policies.balancers import BALANCERS
+from sim.streams import stream
+
+
+def run(fleet, times, until, engine, processes, cold_start_s=None):
+    """Drive ``fleet`` with arrivals at ``times``; (records, lifetimes as tuples)."""
+    writer = RecordBuffer()
+    chunks = [chunk(reached(times))] if times else []
+    driven = drive(fleet, writer, chunks, until, engine=engine, processes=processes,
+                   cold_start_s=cold_start_s)  # fmt: skip
+    lifetimes = [
+        (r.number, r.pool, r.instance_id, r.requested_s, r.ready_s, r.terminated_s, r.reason)
+        for r in driven.roster.lifetimes
+    ]
+    return writer.records(), lifetimes
+
+
+def rows(records):
+    """(request id, start, finish, instance, status) per request, by id."""
+    return sorted(
+        (rid, start, finish, inst, status)
+        for start, finish, _s, _size, inst, _r, status, reqs in records
+        for rid, _a, _q in reqs
+    )
+
+
+@ENGINES
+def test_a_failure_loses_exactly_the_requests_it_held(engine):
+    """Two instances, round robin, 1.5 s service: at t = 10 instance 0 fails; the requests
+    it held then (one in service, the rest queued) are recorded failed, nothing else is."""
+    times = [0.5 * k for k in range(40)]  # 1/s onto each instance serving 1/1.5 s: queues grow
+
+    def failer(env, fleet):
+        yield env.timeout(10.0)
+        held = fleet.instances[0].outstanding
+        assert held > 1
+        fleet.fail(fleet.instances[0])
+        log.append(held)
+
+    log: list[int] = []
+    fleet = one_pool_fleet(count=2, service=lambda b, s: 1.5)
+    records, lifetimes = run(fleet, times, 30.0, engine, [failer])
+    by_status = {}
+    for rid, start, _finish, inst, status in rows(records):
+        by_status.setdefault(status, []).append((rid, start, inst))
+    lost = by_status[FAILED]
+    assert len(lost) == log[0] and all(inst == 0 for _, _, inst in lost)
+    assert sum(1 for _, start, _ in lost if not math.isnan(start)) == 1  # one was in service
+    # lost: the requests routed to instance 0 (even ids) that had not finished by t = 10
+    finished_before = {rid for rid, _s, f, inst, st in rows(records) if st == OK and inst == 0}
+    assert {rid for rid, _, _ in lost} == {
+        rid for rid in range(0, 40, 2) if rid not in finished_before and 0.5 * rid < 10.0
+    }
+    assert (0, "pool", 0, 0.0, 0.0, 10.0, "failure") in lifetimes
+    last = [lt for lt in lifetimes if lt[0] == 0][-1]
+    assert last[3] == 10.0 and math.isnan(last[4]) and last[5] == 30.0 and last[6] == "end"
+
+
+@ENGINES
+def test_a_drain_finishes_its_queue_before_termination(engine):
+    """Draining an instance with a queue: it takes no new requests, serves every queued
+    one, and its lifetime ends when the last of them leaves."""
+    times = [0.0] * 6 + [5.0, 5.5, 6.0]
+
+    def drainer(env, fleet):
+        yield env.timeout(1.5)
+        fleet.drain(fleet.instances[0])
+
+    records, lifetimes = run(one_pool_fleet(count=2), times, 20.0, engine, [drainer])
+    served = rows(records)
+    assert all(status == OK for *_, status in served)
+    on_0 = [(rid, finish) for rid, _s, finish, inst, _st in served if inst == 0]
+    assert sorted(rid for rid, _ in on_0) == [0, 2, 4]  # nothing after the drain
+    assert [lt[5:] for lt in lifetimes if lt[0] == 0] == [(max(f for _, f in on_0), "scale_in")]
+
+
+@ENGINES
+def test_a_scale_out_serves_no_earlier_than_requested_plus_cold_start(engine):
+    """An instance added at t = 2 with a 3 s cold start serves its first request at or after
+    t = 5; before that every request goes to the first instance."""
+    times = [0.25 * k for k in range(40)]
+
+    def scaler(env, fleet):
+        yield env.timeout(2.0)
+        added = fleet.add_instance("pool")
+        assert added.state == "starting"
+        yield env.timeout(3.0)
+        assert added.state == "in_service"
+
+    records, lifetimes = run(one_pool_fleet(count=1, service=lambda b, s: 0.1), times, 20.0,
+                             engine, [scaler], cold_start_s=[3.0])  # fmt: skip
+    starts = [start for _r, start, _f, inst, _st in rows(records) if inst == 1]
+    assert starts and min(starts) >= 5.0
+    assert (1, "pool", 1, 2.0, 5.0, 20.0, "end") in lifetimes
+
+
+def test_actions_refuse_what_the_state_does_not_allow():
+    """Restoring an instance in service, or acting on a terminated one, names both."""
+
+    def bad(env, fleet):
+        yield env.timeout(1.0)
+        first = fleet.instances[0]
+        refused = r"cannot restore instance pool\[0\]: it is in_service"
+        with pytest.raises(ValueError, match=refused):
+            fleet.restore(first)
+        fleet.terminate(first, "scale_in")
+        with pytest.raises(ValueError, match="it is terminated"):
+            fleet.fail(first)
+        with pytest.raises(ValueError, match="ready_in_s"):
+            fleet.add_instance("pool", ready_in_s=-1)
+        done.append(True)
+
+    done: list[bool] = []
+    run(one_pool_fleet(count=2), [0.1], 5.0, "simpy", [bad])
+    assert done == [True]
+
+
+def chaos(seed: int, pools: list[str]):
+    """A process taking random actions every ~0.3 s, chosen from the view's state."""
+
+    def act(env, fleet):
+        rng = np.random.default_rng(seed)
+        while True:
+            yield env.timeout(float(rng.exponential(0.3)))
+            kind = int(rng.integers(6))
+            live = fleet.instances
+            if kind == 0 or not live:
+                fleet.add_instance(pools[int(rng.integers(len(pools)))],
+                                   ready_in_s=float(rng.choice([0.0, 0.2, 1.0])))  # fmt: skip
+                continue
+            target = live[int(rng.integers(len(live)))]
+            state = target.state
+            if kind == 1 and state != "failed":
+                fleet.drain(target)
+            elif kind == 2 and state != "failed":
+                fleet.fail(target)
+            elif kind == 3 and state == "failed":
+                fleet.restore(target)
+            elif kind == 4:
+                fleet.terminate(target, "failure")
+            elif kind == 5:  # read what controllers read
+                for pool in fleet.pools:
+                    log.append((env.now, pool.name, len(pool.serving), pool.outstanding,
+                                pool.busy_replica_s, pool.outstanding_request_s))  # fmt: skip
+
+    log: list = []
+    return act, log
+
+
+def chaos_fleet(seed: int) -> tuple[Fleet, list[float]]:
+    """Two models; model 0 on a plain and a pipelined pool, model 1 on a batching pool."""
+    rng = np.random.default_rng(seed)
+    kinds = list(BALANCERS)
+    kind = kinds[seed % len(kinds)]
+    pools = [
+        Pool(2, 0, 2, 4, 0.05, 6, lambda b, s: 0.05 + 0.02 * b, name="a"),
+        Pool(1, 0, 1, 2, 0.0, 8, lambda b, s: 0.03 * b, pipeline_depth=3, name="b"),
+        Pool(2, 1, 1, 8, 0.1, 20, lambda b, s: 0.04 + 0.01 * b, name="c"),
+    ]
+    balancers = [BALANCERS[kind](n, stream(seed, "balancer", m)) for m, n in enumerate([3, 2])]
+    fleet = Fleet(pools, balancers)
+    times = np.cumsum(rng.exponential(1 / 80.0, size=int(rng.integers(300, 900)))).tolist()
+    return fleet, [t for t in times if t < 8.0]
+
+
+@needs_kernel
+@pytest.mark.parametrize("seed", range(20))
+def test_random_actions_identical_on_both_engines(seed):
+    """Random add/drain/fail/restore/terminate scripts: identical records, lifetimes and
+    readings on both engines (every balancer, deadlines, a pipeline, two models)."""
+    results = {}
+    for engine in ("compiled", "simpy"):
+        fleet, times = chaos_fleet(seed)
+        models = np.asarray([0 if (k * 7919) % 5 else 1 for k in range(len(times))])
+        act, log = chaos(seed, ["a", "b", "c"])
+        writer = RecordBuffer()
+        c = (np.asarray(reached(times)), models, np.full(len(times), 64, dtype=np.int64))
+        driven = drive(fleet, writer, [c], 10.0, engine=engine, processes=[act],
+                       cold_start_s=[0.5, 0.25, 1.0])  # fmt: skip
+        lifetimes = [(r.number, r.requested_s, r.ready_s, r.terminated_s, r.reason)
+                     for r in driven.roster.lifetimes]  # fmt: skip
+        results[engine] = (writer.records(), lifetimes, log)
+    (rec_c, life_c, log_c), (rec_s, life_s, log_s) = results["compiled"], results["simpy"]
+    assert same_records(rec_c, rec_s)
+    assert str(life_c) == str(life_s)  # NaN-tolerant equality
+    assert log_c == log_s
+    ids = sorted(rid for *_, reqs in rec_s for rid, _a, _q in reqs)
+    assert ids == list(range(len(ids)))  # every request exactly once
