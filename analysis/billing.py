@@ -9,17 +9,25 @@ Rules (sources and departures in docs/fleet-dynamics.md):
 * Lifetimes are half-open intervals ``[start, end)``: at one instant, terminations are counted
   before new instances, so a replacement at the same time never counts twice in the peak.
 
-All functions take a DataFrame with the columns of :data:`analysis.instance_schema.COLUMNS`.
+All functions take the columns of :data:`analysis.instance_schema.COLUMNS` as a DataFrame
+(``pd.read_parquet("instances.parquet")``) or a mapping of arrays (what a run has).
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import pandas as pd
 
 from analysis.instance_schema import COLUMNS, LIFECYCLES
+
+if TYPE_CHECKING:  # pandas is imported where it is used: a run's summary never needs it
+    from collections.abc import Mapping
+    from typing import Any
+
+    import pandas as pd
+
+    Lifetimes = pd.DataFrame | Mapping[str, Any]
 
 MINIMUM_BILLED_S = 60.0
 """EC2's minimum billed time per instance lifetime (Linux on-demand and spot), in s."""
@@ -27,23 +35,37 @@ MINIMUM_BILLED_S = 60.0
 State = Literal["billed", "serving"]
 
 
-def check_lifetimes(lifetimes: pd.DataFrame) -> None:
+def _column(lifetimes: Lifetimes, name: str) -> np.ndarray:
+    """A numeric column as float64 (from a DataFrame, a dict of arrays or an Arrow table)."""
+    return np.asarray(lifetimes[name], dtype=float)
+
+
+def _labels(lifetimes: Lifetimes, name: str) -> np.ndarray:
+    """A label column as an array of str."""
+    return np.asarray(lifetimes[name], dtype=object).astype(str)
+
+
+def _rows(lifetimes: Lifetimes) -> int:
+    return len(np.asarray(lifetimes["requested_s"]))
+
+
+def check_lifetimes(lifetimes: Lifetimes) -> None:
     """Raise ValueError naming the column and value if the lifetimes are not well formed.
 
     Checks: every column present; lifecycle in ``LIFECYCLES``; finite
     ``requested_s <= terminated_s``; ``requested_s <= ready_s <= terminated_s`` where ready;
     ``usd_per_hour >= 0``.
     """
-    missing = [c for c in COLUMNS if c not in lifetimes.columns]
+    missing = [c for c in COLUMNS if c not in lifetimes]
     if missing:
         raise ValueError(f"instance lifetimes lack columns {missing}")
-    bad = set(lifetimes["lifecycle"].astype(str)) - set(LIFECYCLES)
+    bad = set(_labels(lifetimes, "lifecycle").tolist()) - set(LIFECYCLES)
     if bad:
         raise ValueError(f"lifecycle must be one of {LIFECYCLES}, got {sorted(bad)}")
-    req = lifetimes["requested_s"].to_numpy(float)
-    ready = lifetimes["ready_s"].to_numpy(float)
-    end = lifetimes["terminated_s"].to_numpy(float)
-    price = lifetimes["usd_per_hour"].to_numpy(float)
+    req = _column(lifetimes, "requested_s")
+    ready = _column(lifetimes, "ready_s")
+    end = _column(lifetimes, "terminated_s")
+    price = _column(lifetimes, "usd_per_hour")
     checks = [
         ("requested_s", ~np.isfinite(req)),
         ("terminated_s", ~np.isfinite(end) | (end < req)),
@@ -53,44 +75,43 @@ def check_lifetimes(lifetimes: pd.DataFrame) -> None:
     for column, wrong in checks:
         if wrong.any():
             i = int(np.flatnonzero(wrong)[0])
-            row = lifetimes.iloc[i]
+            pool, index = _labels(lifetimes, "pool")[i], np.asarray(lifetimes["instance_id"])[i]
             raise ValueError(
-                f"instance {row['pool']}/{row['instance_id']}: bad {column}, got "
-                f"requested {row['requested_s']}, ready {row['ready_s']}, "
-                f"terminated {row['terminated_s']}, usd_per_hour {row['usd_per_hour']}"
+                f"instance {pool}/{index}: bad {column}, got requested {req[i]}, ready "
+                f"{ready[i]}, terminated {end[i]}, usd_per_hour {price[i]}"
             )
 
 
-def billed_s(lifetimes: pd.DataFrame, minimum_s: float = MINIMUM_BILLED_S) -> np.ndarray:
+def billed_s(lifetimes: Lifetimes, minimum_s: float = MINIMUM_BILLED_S) -> np.ndarray:
     """Billed seconds of each lifetime: max(terminated - requested, minimum_s)."""
     check_lifetimes(lifetimes)
-    span = lifetimes["terminated_s"].to_numpy(float) - lifetimes["requested_s"].to_numpy(float)
+    span = _column(lifetimes, "terminated_s") - _column(lifetimes, "requested_s")
     return np.maximum(span, minimum_s)
 
 
-def cost_usd(lifetimes: pd.DataFrame, minimum_s: float = MINIMUM_BILLED_S) -> float:
+def cost_usd(lifetimes: Lifetimes, minimum_s: float = MINIMUM_BILLED_S) -> float:
     """Total bill (USD): sum of billed seconds / 3600 * usd_per_hour over lifetimes."""
-    price = lifetimes["usd_per_hour"].to_numpy(float) if len(lifetimes) else np.zeros(0)
+    price = _column(lifetimes, "usd_per_hour") if _rows(lifetimes) else np.zeros(0)
     return float(np.sum(billed_s(lifetimes, minimum_s) * price) / 3600.0)
 
 
 def cost_by_lifecycle_usd(
-    lifetimes: pd.DataFrame, minimum_s: float = MINIMUM_BILLED_S
+    lifetimes: Lifetimes, minimum_s: float = MINIMUM_BILLED_S
 ) -> dict[str, float]:
     """Bill (USD) per lifecycle, every name of ``LIFECYCLES`` present (0.0 if none)."""
-    cost = billed_s(lifetimes, minimum_s) * lifetimes["usd_per_hour"].to_numpy(float) / 3600.0
-    kind = lifetimes["lifecycle"].astype(str).to_numpy()
+    cost = billed_s(lifetimes, minimum_s) * _column(lifetimes, "usd_per_hour") / 3600.0
+    kind = _labels(lifetimes, "lifecycle")
     return {name: float(np.sum(cost[kind == name])) for name in LIFECYCLES}
 
 
-def _intervals(lifetimes: pd.DataFrame, state: State) -> tuple[np.ndarray, np.ndarray]:
+def _intervals(lifetimes: Lifetimes, state: State) -> tuple[np.ndarray, np.ndarray]:
     """(start, end) arrays of the billed or in-service intervals (empty ones dropped)."""
     check_lifetimes(lifetimes)
-    end = lifetimes["terminated_s"].to_numpy(float)
+    end = _column(lifetimes, "terminated_s")
     if state == "billed":
-        start = lifetimes["requested_s"].to_numpy(float)
+        start = _column(lifetimes, "requested_s")
     elif state == "serving":
-        start = lifetimes["ready_s"].to_numpy(float)
+        start = _column(lifetimes, "ready_s")
     else:
         raise ValueError(f"state must be 'billed' or 'serving', got {state!r}")
     keep = ~np.isnan(start) & (start < end)
@@ -98,18 +119,18 @@ def _intervals(lifetimes: pd.DataFrame, state: State) -> tuple[np.ndarray, np.nd
 
 
 def _window(
-    lifetimes: pd.DataFrame, start_s: float | None, end_s: float | None
+    lifetimes: Lifetimes, start_s: float | None, end_s: float | None
 ) -> tuple[float, float]:
     """The window [start, end) in s; by default first request to last termination."""
-    lo = float(lifetimes["requested_s"].min()) if start_s is None else float(start_s)
-    hi = float(lifetimes["terminated_s"].max()) if end_s is None else float(end_s)
+    lo = float(_column(lifetimes, "requested_s").min()) if start_s is None else float(start_s)
+    hi = float(_column(lifetimes, "terminated_s").max()) if end_s is None else float(end_s)
     if not hi > lo:
         raise ValueError(f"window must have end > start, got [{lo}, {hi}]")
     return lo, hi
 
 
 def instance_s(
-    lifetimes: pd.DataFrame,
+    lifetimes: Lifetimes,
     start_s: float | None = None,
     end_s: float | None = None,
     state: State = "billed",
@@ -119,7 +140,7 @@ def instance_s(
     Exact: the sum of each interval clipped to the window; no 60-s minimum (that is billing).
     Divide by 3600 for instance-hours.
     """
-    if len(lifetimes) == 0:
+    if _rows(lifetimes) == 0:
         return 0.0
     lo, hi = _window(lifetimes, start_s, end_s)
     start, end = _intervals(lifetimes, state)
@@ -127,7 +148,7 @@ def instance_s(
 
 
 def fleet_size_steps(
-    lifetimes: pd.DataFrame, state: State = "billed"
+    lifetimes: Lifetimes, state: State = "billed"
 ) -> tuple[np.ndarray, np.ndarray]:
     """The fleet size as an exact right-continuous step function.
 
@@ -147,7 +168,7 @@ def fleet_size_steps(
 
 
 def fleet_size(
-    lifetimes: pd.DataFrame,
+    lifetimes: Lifetimes,
     start_s: float | None = None,
     end_s: float | None = None,
     state: State = "billed",
@@ -157,7 +178,7 @@ def fleet_size(
     The mean is instance-seconds over the window length; the peak is the largest value of the
     step function on the window (its value at ``start_s`` included, at ``end_s`` not).
     """
-    if len(lifetimes) == 0:
+    if _rows(lifetimes) == 0:
         return 0.0, 0
     lo, hi = _window(lifetimes, start_s, end_s)
     mean = instance_s(lifetimes, lo, hi, state) / (hi - lo)
@@ -167,19 +188,19 @@ def fleet_size(
     return float(mean), int(max(at_lo.max(initial=0), inside.max(initial=0)))
 
 
-def availability_share(lifetimes: pd.DataFrame) -> float:
+def availability_share(lifetimes: Lifetimes) -> float:
     """Share of instance-time in service: sum(terminated - ready) / sum(terminated - requested).
 
     Over whole lifetimes (no window, no billing minimum); an instance never ready adds only to
     the denominator. NaN for no instance-time at all.
     """
-    billed = instance_s(lifetimes, -np.inf, np.inf, "billed") if len(lifetimes) else 0.0
-    serving = instance_s(lifetimes, -np.inf, np.inf, "serving") if len(lifetimes) else 0.0
+    billed = instance_s(lifetimes, -np.inf, np.inf, "billed") if _rows(lifetimes) else 0.0
+    serving = instance_s(lifetimes, -np.inf, np.inf, "serving") if _rows(lifetimes) else 0.0
     return serving / billed if billed > 0 else float("nan")
 
 
 def fleet_summary(
-    lifetimes: pd.DataFrame, start_s: float | None = None, end_s: float | None = None
+    lifetimes: Lifetimes, start_s: float | None = None, end_s: float | None = None
 ) -> dict[str, float]:
     """The fleet figures of a run summary: instance-hours, fleet size, cost, availability.
 

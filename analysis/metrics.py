@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow.parquet as pq
 
+from analysis.fleet_figures import lifetimes_beside, with_fleet
 from analysis.pool_usage import busy_time_s as busy_time_s  # re-exported
 from analysis.pool_usage import cost_usd, pool_usage, staged_shares
 from analysis.quantiles import StreamingPercentiles
@@ -384,4 +385,5 @@ def summarize_trace(
                 progress(0.8 + 0.2 * (i + 1) / groups)
     if progress is not None:
         progress(1.0)
-    return acc.result()
+    lifetimes = lifetimes_beside(path)
+    return acc.result() if lifetimes is None else with_fleet(acc.result(), lifetimes, acc.info)

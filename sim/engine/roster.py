@@ -12,12 +12,16 @@ per-number columns from it, so requests served by added instances name their poo
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
-from analysis.instance_schema import LIFECYCLES, REASONS, SCHEMA
+from analysis.instance_schema import CATEGORIES, LIFECYCLES, REASONS, SCHEMA
+from sim.engine.arrow_arrays import labels, numbers, strings
 from sim.engine.fleet import Fleet
 
 NAN = math.nan
@@ -135,20 +139,42 @@ class Roster:
             )
         return self._columns
 
+    def columns(self) -> dict[str, np.ndarray]:
+        """The lifetimes as arrays by ``instances.parquet`` column (labels as objects)."""
+        rows = self.lifetimes
+        out: dict[str, np.ndarray] = {}
+        for name in ("pool", "zone", "lifecycle", "reason"):
+            out[name] = np.array([getattr(r, name) for r in rows], dtype=object)
+        for name in ("requested_s", "ready_s", "terminated_s", "usd_per_hour"):
+            out[name] = np.array([getattr(r, name) for r in rows], dtype=float)
+        out["instance_id"] = np.array([r.instance_id for r in rows], dtype=np.int32)
+        return out
+
+    def write(self, path: str | Path) -> Path:
+        """Write ``instances.parquet`` to ``path`` atomically (a temporary file, renamed)."""
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            pq.write_table(self.table(), tmp)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return path
+
     def table(self) -> pa.Table:
         """The lifetimes as ``instances.parquet``'s table, in the order they started."""
-        rows = self.lifetimes
-        return pa.table(
-            {
-                "pool": pa.array([r.pool for r in rows]).dictionary_encode(),
-                "instance_id": pa.array([r.instance_id for r in rows], pa.int32()),
-                "zone": pa.array([r.zone for r in rows], pa.string()).dictionary_encode(),
-                "lifecycle": pa.array([r.lifecycle for r in rows]).dictionary_encode(),
-                "requested_s": pa.array([r.requested_s for r in rows], pa.float64()),
-                "ready_s": pa.array([r.ready_s for r in rows], pa.float64()),
-                "terminated_s": pa.array([r.terminated_s for r in rows], pa.float64()),
-                "reason": pa.array([r.reason for r in rows]).dictionary_encode(),
-                "usd_per_hour": pa.array([r.usd_per_hour for r in rows], pa.float64()),
-            },
-            schema=SCHEMA,
-        )
+        cols = self.columns()
+
+        def category(name: str) -> pa.DictionaryArray:
+            values = [v for v in cols[name].tolist()]
+            names = sorted({v for v in values if v is not None})
+            codes = np.array([-1 if v is None else names.index(v) for v in values], np.int32)
+            return labels(codes, strings(names))
+
+        arrays = [
+            category(name)
+            if name in CATEGORIES
+            else numbers(cols[name].astype(SCHEMA.field(name).type.to_pandas_dtype()))
+            for name in SCHEMA.names
+        ]
+        return pa.Table.from_arrays(arrays, schema=SCHEMA)

@@ -21,6 +21,7 @@ import yaml
 from simpy.events import URGENT
 
 import hardware
+from analysis.fleet_figures import INSTANCES_FILE, with_fleet
 from analysis.reader import info_from_metadata
 from analysis.schema import (
     META_ENGINE,
@@ -252,11 +253,12 @@ def simulate(
     if trace.kind != "full":
         metadata[META_TRACE] = json.dumps({"mode": trace.kind, "fraction": trace.fraction})
     info = info_from_metadata(metadata)
+    roster = Roster(fleet)
     writer = TraceWriter(
         trace_path,
         pools=[p.name for p in fleet.pools],
         models=fleet.model_names,
-        instances=fleet.instance_columns(),
+        instances=roster,
         warmup_s=scenario.warmup,
         metadata=metadata,
         mode=trace,
@@ -266,7 +268,7 @@ def simulate(
     try:
         chunks = request_stream(scenario, fleet.model_names, replication)
         driven = drive(fleet, writer, chunks, scenario.duration, engine=engine,
-                       processes=processes, progress=progress)  # fmt: skip
+                       processes=processes, progress=progress, roster=roster)  # fmt: skip
         time_avg = driven.occupancy.time_average(scenario.duration)
         engine_stats = {
             "engine": str(driven.engine),
@@ -274,9 +276,11 @@ def simulate(
             "time_avg_in_system": time_avg,
             "window_s": scenario.duration - scenario.warmup,
         }
+        roster.write(Path(trace_path).with_name(INSTANCES_FILE))
         path = writer.close({META_ENGINE: json.dumps(engine_stats)})
     except BaseException:
         writer.abort()
+        Path(trace_path).with_name(INSTANCES_FILE).unlink(missing_ok=True)
         raise
     return RunStats(
         path,
@@ -285,6 +289,6 @@ def simulate(
         time_avg,
         driven.engine,
         driven.reason,
-        writer.metrics.result(),
+        with_fleet(writer.metrics.result(), roster.columns(), info),
         info,
     )

@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 
 from analysis.metrics import MetricsAccumulator
 from analysis.schema import CATEGORIES, COLUMNS, OK, SCHEMA, STATUSES
+from sim.engine import arrow_arrays as arrow
 from sim.engine.batch_columns import batch_columns
 from sim.engine.records import FIELDS as FIELDS  # re-exported
 from sim.engine.records import Record as Record
@@ -127,9 +128,9 @@ class TraceWriter(RecordBuffer):
         self.mode = mode
         self.path = Path(path)
         self._tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        self._pools = _strings(pools)
-        self._models = _strings(models)
-        self._statuses = _strings(STATUSES)
+        self._pools = arrow.strings(pools)
+        self._models = arrow.strings(models)
+        self._statuses = arrow.strings(STATUSES)
         if hasattr(instances, "instance_columns"):
             self._instance_columns = instances.instance_columns
         else:
@@ -185,28 +186,26 @@ class TraceWriter(RecordBuffer):
         pool = instance_pool[instance]
         warmup = arrival < self._warmup_s
         arrays = {
-            "request_id": _numbers(requests[:, 0].astype(np.int64)),
-            "arrival_s": _numbers(arrival),
-            "start_s": _numbers(start),
-            "finish_s": _numbers(finish),
-            "latency_s": _numbers(latency),
-            "queue_s": _numbers(start - arrival),
-            "service_s": _numbers(service),
-            "host_s": _numbers(host),
-            "batch_size": _numbers(size),
-            "padded_batch": _numbers(padded_batch),
-            "pool": pa.DictionaryArray.from_arrays(
-                _numbers(pool), self._pools, mask=(pool < 0) if (pool < 0).any() else None
-            ),
-            "instance_id": _numbers(instance_index[instance]),
-            "replica_id": _numbers(replica),
+            "request_id": arrow.numbers(requests[:, 0].astype(np.int64)),
+            "arrival_s": arrow.numbers(arrival),
+            "start_s": arrow.numbers(start),
+            "finish_s": arrow.numbers(finish),
+            "latency_s": arrow.numbers(latency),
+            "queue_s": arrow.numbers(start - arrival),
+            "service_s": arrow.numbers(service),
+            "host_s": arrow.numbers(host),
+            "batch_size": arrow.numbers(size),
+            "padded_batch": arrow.numbers(padded_batch),
+            "pool": arrow.labels(pool, self._pools),
+            "instance_id": arrow.numbers(instance_index[instance]),
+            "replica_id": arrow.numbers(replica),
             "model": pa.DictionaryArray.from_arrays(
-                _numbers(instance_model[instance]), self._models
+                arrow.numbers(instance_model[instance]), self._models
             ),
-            "seq_len": _numbers(seq := requests[:, 2].astype(np.int32)),
-            "padded_seq_len": _numbers(padded_seq),
-            "status": pa.DictionaryArray.from_arrays(_numbers(status), self._statuses),
-            "warmup": _booleans(warmup),
+            "seq_len": arrow.numbers(seq := requests[:, 2].astype(np.int32)),
+            "padded_seq_len": arrow.numbers(padded_seq),
+            "status": pa.DictionaryArray.from_arrays(arrow.numbers(status), self._statuses),
+            "warmup": arrow.booleans(warmup),
         }
         table = pa.Table.from_arrays([arrays[name] for name in COLUMNS], schema=self._schema)
         self.rows_recorded += rows
@@ -214,7 +213,7 @@ class TraceWriter(RecordBuffer):
         self._count(arrival, latency, start, service, size, pool_code, status, warmup,
                     (host, seq, padded_batch, padded_seq))  # fmt: skip
         if self.mode.kind == "sample":
-            table = table.filter(_booleans(self.mode.sampled(requests[:, 0].astype(np.int64))))
+            table = table.filter(arrow.booleans(self.mode.sampled(requests[:, 0].astype(np.int64))))
         if self._writer is None:
             return
         self._wait()
@@ -298,30 +297,3 @@ class TraceWriter(RecordBuffer):
         finally:
             self._tmp.unlink(missing_ok=True)
             self._spill.unlink(missing_ok=True)
-
-
-# Arrow arrays straight from numpy buffers (zero-copy for numbers). ``pa.array`` would do,
-# but its first call imports pandas to check for pandas types: a quarter of a second of
-# every run's start, for a library a run never uses.
-
-
-def _numbers(values: np.ndarray) -> pa.Array:
-    """A numeric numpy array as an Arrow array sharing its memory (no nulls)."""
-    values = np.ascontiguousarray(values)
-    kind = pa.from_numpy_dtype(values.dtype)
-    return pa.Array.from_buffers(kind, len(values), [None, pa.py_buffer(values)])
-
-
-def _booleans(values: np.ndarray) -> pa.Array:
-    """A boolean numpy array as an Arrow boolean array (bit-packed, no nulls)."""
-    bits = np.packbits(np.asarray(values, dtype=bool), bitorder="little")
-    return pa.Array.from_buffers(pa.bool_(), len(values), [None, pa.py_buffer(bits)])
-
-
-def _strings(names: list[str] | tuple[str, ...]) -> pa.Array:
-    """Strings as an Arrow string array (a dictionary of pool, model or status names)."""
-    encoded = [name.encode() for name in names]
-    offsets = np.zeros(len(encoded) + 1, dtype=np.int32)
-    offsets[1:] = np.cumsum([len(e) for e in encoded])
-    data = pa.py_buffer(b"".join(encoded))
-    return pa.StringArray.from_buffers(len(encoded), pa.py_buffer(offsets), data)

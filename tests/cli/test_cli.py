@@ -29,7 +29,11 @@ def test_run_writes_trace_and_summary_that_agree(tmp_path):
     again = analysis.summarize(analysis.load_trace(out / "requests.parquet"))
     for key in ("requests", "completed", "dropped", "latency_p99_s", "cost_usd", "slo_attainment"):
         assert summary[key] == pytest.approx(again[key]), key
-    assert sorted(p.name for p in out.iterdir()) == ["requests.parquet", "summary.json"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "instances.parquet",
+        "requests.parquet",
+        "summary.json",
+    ]
     assert not any(p.name.startswith(".") for p in tmp_path.iterdir())
 
 
@@ -43,7 +47,11 @@ def test_existing_output_refused_without_force(tmp_path):
     assert (out / "summary.json").read_text() == before
     result = invoke("run", ALEXA, "--out", out, "--duration", "12s", "--quiet", "--force")
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in out.iterdir()) == ["requests.parquet", "summary.json"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "instances.parquet",
+        "requests.parquet",
+        "summary.json",
+    ]
     assert (out / "summary.json").read_text() != before
 
 

@@ -307,7 +307,10 @@ def test_trace_modes_keep_the_summary_exact(tmp_path, engine):
         assert result.exit_code == 0, result.output
         runs[mode] = json.loads((tmp_path / mode / "summary.json").read_text())
     assert not (tmp_path / "summary" / "requests.parquet").exists()
-    assert sorted(p.name for p in (tmp_path / "summary").iterdir()) == ["summary.json"]
+    assert sorted(p.name for p in (tmp_path / "summary").iterdir()) == [
+        "instances.parquet",
+        "summary.json",
+    ]
     for mode in ("summary", "sample"):
         assert runs[mode].pop("trace") == {"mode": mode, "fraction": 0.1 if mode == "sample"
                                            else 0.0}  # fmt: skip

@@ -107,7 +107,11 @@ def assert_exactly_once_and_identical(out: Path, reference: Path) -> None:
     runs = sorted(out.glob("points/point_id=*/replication=*"))
     assert len(runs) == POINTS
     for run in runs:
-        assert sorted(p.name for p in run.iterdir()) == ["requests.parquet", "summary.json"]
+        assert sorted(p.name for p in run.iterdir()) == [
+            "instances.parquet",
+            "requests.parquet",
+            "summary.json",
+        ]
     got, want = load_sweep(out), load_sweep(reference)
     assert len(got) == POINTS and set(got["status"]) == {"ok"}
     key = ["point_id", "replication"]

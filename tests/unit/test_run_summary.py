@@ -93,6 +93,7 @@ def test_the_spilled_latencies_are_removed(tmp_path):
     """The second pass's spill file lives beside the trace only while the run does."""
     sim.run(scenario(BUSY), tmp_path / "out")
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "instances.parquet",
         "requests.parquet",
         "summary.json",
     ]
