@@ -50,6 +50,8 @@ class Roster:
         fleet: The fleet the run starts with; its instances are requested and ready at 0.
         zones: Per pool code, its zone (None: none named).
         prices: Per pool code, (on-demand, spot) USD per hour.
+        lifecycles: Per instance number of the fleet, ``on_demand`` or ``spot`` (default:
+            all on demand).
 
     """
 
@@ -58,6 +60,7 @@ class Roster:
         fleet: Fleet,
         zones: list[str | None] | None = None,
         prices: list[tuple[float, float]] | None = None,
+        lifecycles: list[str] | None = None,
     ) -> None:
         self.fleet = fleet
         self.zones = zones or [None] * len(fleet.pools)
@@ -73,7 +76,7 @@ class Roster:
         self.latest: dict[int, Lifetime] = {}  # number -> its latest lifetime
         self.lifecycle: list[str] = []
         for number in range(fleet.size):
-            self.lifecycle.append("on_demand")
+            self.lifecycle.append("on_demand" if lifecycles is None else lifecycles[number])
             self.open(number, 0.0).ready_s = 0.0
         self._columns: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 

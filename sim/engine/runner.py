@@ -34,6 +34,8 @@ from analysis.schema import (
     META_VERSION,
 )
 from sim import __version__
+from sim.control.controllers import controllers_for
+from sim.control.launches import initial_lifecycles
 from sim.engine import engines
 from sim.engine.clients import NO_CLIENTS, ClientRules, client_rules
 from sim.engine.engines import Engine, choose_engine
@@ -198,6 +200,26 @@ def _start(
     return FleetTimeout(env, until_s, URGENT)
 
 
+def scenario_roster(scenario: Scenario, fleet: Fleet) -> Roster:
+    """The roster of a scenario's run: pools' zones, prices (spot too) and initial lifecycles.
+
+    A pool with ``spot`` starts with the share of spot instances its launches keep
+    (``sim.control.launches.initial_lifecycles``).
+    """
+    prices = []
+    for config, pool in zip(scenario.fleet, fleet.pools, strict=True):
+        on_demand = float(pool.facts.get("usd_per_hour", 0.0))
+        spot = config.spot.usd_per_hour if config.spot is not None else None
+        prices.append((on_demand, on_demand if spot is None else float(spot)))
+    initial = [
+        initial_lifecycles(config.spot.share if config.spot is not None else 0.0, pool.count)
+        for config, pool in zip(scenario.fleet, fleet.pools, strict=True)
+    ]
+    lifecycles = [initial[code][index] for code, index in zip(fleet.pool_code, fleet.pool_index,
+                                                               strict=True)]  # fmt: skip
+    return Roster(fleet, [config.zone for config in scenario.fleet], prices, lifecycles)
+
+
 def run_metadata(
     scenario: Scenario, fleet: Fleet, replication: int, source_text: str | None = None
 ) -> dict[str, str]:
@@ -254,12 +276,15 @@ def simulate(
     """
     wall_start = time.perf_counter()
     fleet = Fleet.from_scenario(scenario, replication)
-    choose_engine(engine, fleet)  # refuse before writing anything
+    processes = [*controllers_for(scenario, replication), *processes]
+    clients = client_rules(scenario.clients, scenario.seed, replication)
+    changing = bool(processes) or clients.max_attempts > 1
+    choose_engine(engine, fleet, changing)  # refuse before writing anything
     metadata = run_metadata(scenario, fleet, replication, source_text)
     if trace.kind != "full":
         metadata[META_TRACE] = json.dumps({"mode": trace.kind, "fraction": trace.fraction})
     info = info_from_metadata(metadata)
-    roster = Roster(fleet)
+    roster = scenario_roster(scenario, fleet)
     writer = TraceWriter(
         trace_path,
         pools=[p.name for p in fleet.pools],
@@ -278,7 +303,7 @@ def simulate(
                        processes=processes, progress=progress, roster=roster,
                        cold_start_s=[cold_start_s(pool, scenario, pool.cold_start)
                                      for pool in scenario.fleet],
-                       clients=client_rules(scenario.clients, scenario.seed, replication),
+                       clients=clients,
                        )  # fmt: skip
         time_avg = driven.occupancy.time_average(scenario.duration)
         engine_stats = {

@@ -54,6 +54,17 @@ def check_references(scenario: Scenario) -> list[Problem]:
                 f"({scenario.duration:g} s)",
             )
         )
+    zones = {pool.zone for pool in scenario.fleet if pool.zone is not None}
+    for i, event in enumerate(scenario.events):
+        if event.zone not in zones:
+            known = ", ".join(sorted(zones)) or "none (give pools a 'zone')"
+            problems.append(
+                (
+                    ("events", i, "zone"),
+                    f"no pool is in zone {event.zone!r}{did_you_mean(event.zone, zones)}; "
+                    f"pool zones: {known}",
+                )
+            )
     for name in scenario.models:
         try:
             zoo.model(name)

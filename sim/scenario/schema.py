@@ -18,6 +18,7 @@ from pydantic import (
 
 from analysis.schema import MAX_SEQ_LEN
 from hardware import STACKS
+from sim.control.config import AutoscalingConfig, EventConfig, FailuresConfig, SpotConfig
 from sim.policies.balancers import BALANCERS
 from sim.policies.clients import ClientsConfig
 from sim.policies.coldstart import ColdStartConfig
@@ -218,6 +219,16 @@ class PoolConfig(Config):
         description="time from requesting an instance to it serving: {provision, "
         "runtime_init, load_bandwidth}; each key defaults per chip family",
     )
+    autoscaling: AutoscalingConfig | None = Field(
+        default=None,
+        description="kind target_tracking, step or scheduled (docs/fleet-dynamics.md)",
+    )
+    failures: FailuresConfig | None = Field(
+        default=None, description="{mtbf, mttr, distribution, shape, action: repair|replace}"
+    )
+    spot: SpotConfig | None = Field(
+        default=None, description="{share, interruptions_per_hour, usd_per_hour}"
+    )
 
     @model_validator(mode="after")
     def _jitter_on_hardware_model(self) -> PoolConfig:
@@ -269,6 +280,9 @@ class Scenario(Config):
     fleet: list[PoolConfig] = Field(min_length=1)
     balancer: Annotated[BalancerConfig, BeforeValidator(_kind_shorthand)] = BalancerConfig()
     slo: Slo
+    events: list[EventConfig] = Field(
+        default_factory=list, description="[{kind: zone_outage, zone, at, duration}]"
+    )
     clients: ClientsConfig | None = Field(
         default=None,
         description="client timeout and retries: {timeout: 2s, retries: {max_attempts: 3, "
