@@ -6,7 +6,9 @@ Added to every summary (window [warmup, duration), times in s, money in USD):
 * ``fleet_size_mean`` / ``fleet_size_peak`` - billed instances, time-averaged and at most;
 * ``billed_cost_usd`` (+ ``_on_demand_`` / ``_spot_``) - EC2 billing of whole lifetimes:
   per second, 60 s minimum (``analysis.billing``);
-* ``availability`` - share of instance-time in service (``analysis.billing``).
+* ``availability`` - share of instance-time in service (``analysis.billing``);
+* ``fleet_changed`` - whether any instance was added, drained, failed, restored or
+  terminated during the run.
 
 When the fleet changed during the run (an instance was added, drained, failed, restored
 or terminated), the figures that assumed a fixed fleet are taken from the lifetimes instead:
@@ -36,6 +38,7 @@ FLEET_KEYS = (
     "billed_cost_on_demand_usd",
     "billed_cost_spot_usd",
     "availability",
+    "fleet_changed",
 )
 
 
@@ -57,7 +60,8 @@ def fleet_changed(lifetimes: dict[str, np.ndarray], info: dict[str, Any]) -> boo
 
 
 def fleet_figures(lifetimes: dict[str, np.ndarray], info: dict[str, Any]) -> dict[str, Any]:
-    """The ``FLEET_KEYS`` figures of a run's lifetimes (columns as arrays)."""
+    """The ``FLEET_KEYS`` figures of a run's lifetimes (columns as arrays), but
+    ``fleet_changed`` (``with_fleet`` adds it)."""
     lo, hi = info["warmup_s"], info["duration_s"]
     start, end = lifetimes["requested_s"], lifetimes["terminated_s"]
     price = lifetimes["usd_per_hour"]
@@ -81,7 +85,8 @@ def with_fleet(
     """``metrics`` with the fleet figures added, and corrected if the fleet changed."""
     out = dict(metrics)
     out.update(fleet_figures(lifetimes, info))
-    if not fleet_changed(lifetimes, info):
+    out["fleet_changed"] = fleet_changed(lifetimes, info)
+    if not out["fleet_changed"]:
         return out
     lo, hi = info["warmup_s"], info["duration_s"]
     window = hi - lo

@@ -35,6 +35,11 @@ def summary_table(title: str, summary: dict[str, Any], pools: list[dict[str, Any
             for key, label in (("timed_out", "timed out"), ("failed", "failed (lost)"))
             if s.get(key)  # client timeouts and failures: shown when they happened
         ],
+        *(
+            [("retried", f"{s['retried']:,} ({s['attempts_per_request']:.3f} attempts each)")]
+            if s.get("retried")
+            else []
+        ),
         ("throughput", f"{s['throughput_per_s']:,.1f} /s"),
         ("latency mean (completed)", _ms(s["latency_mean_s"])),
         ("latency p50 (completed)", _ms(s["latency_p50_s"])),
@@ -49,12 +54,14 @@ def summary_table(title: str, summary: dict[str, Any], pools: list[dict[str, Any
             else "-",
         ),
     ]
+    changed = bool(s.get("fleet_changed"))
     for pool in pools:
         tag = " [PROJECTED hardware]" if pool.get("projected") else ""
         name = pool["pool"]
+        size = "instances in service" if changed else pool["count"]
         rows.append(
             (
-                f"utilisation {name} ({pool['count']} x {pool['instance_type']}){tag}",
+                f"utilisation {name} ({size} x {pool['instance_type']}){tag}",
                 f"{s['utilisation'][name]:.1%} accelerator, "
                 f"{s.get('host_utilisation', {}).get(name, 0.0):.1%} host vCPUs",
             )
@@ -62,6 +69,17 @@ def summary_table(title: str, summary: dict[str, Any], pools: list[dict[str, Any
         waste = s.get("padding_waste", {}).get(name, math.nan)
         if math.isfinite(waste):
             rows.append((f"padding waste {name}", f"{waste:.1%} of (batch x sequence) slots"))
+    if changed:  # instances came and went: the fleet over the window, billed as EC2 does
+        rows += [
+            ("fleet size (mean / peak)", f"{s['fleet_size_mean']:.2f} / {s['fleet_size_peak']}"),
+            ("instance-hours", f"{s['instance_hours']:,.2f}"),
+            ("availability (time in service)", f"{s['availability']:.4%}"),
+            (
+                "billed, whole run (on-demand + spot)",
+                f"${s['billed_cost_usd']:,.4f} (${s['billed_cost_on_demand_usd']:,.4f} + "
+                f"${s['billed_cost_spot_usd']:,.4f})",
+            ),
+        ]
     rows.append(("cost (measured window)", f"${s['cost_usd']:,.4f}"))
     cpm = s["cost_per_million_usd"]
     rows.append(("cost per million inferences", f"${cpm:,.4f}" if math.isfinite(cpm) else "-"))

@@ -37,9 +37,13 @@ from sim.policies.balancers import BALANCERS
 from sim.streams import stream
 
 pytestmark = needs_kernel
+DYNAMIC = {"alexa_day", "search_zone_outage", "spot_mix"}
 
 
-@pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
+STATIC = [p for p in SCENARIOS if p.stem not in DYNAMIC]  # the others: test_dynamic_scenarios
+
+
+@pytest.mark.parametrize("path", STATIC, ids=[p.stem for p in STATIC])
 def test_case_studies_identical(path, tmp_path):
     """Every case study, shortened: both engines write the same trace."""
     full, _ = prepare(path)

@@ -73,19 +73,27 @@ def row_groups(path: Path) -> list[int]:
 
 
 def assert_engines_agree(sc: Scenario, directory: Path, processes=None) -> pd.DataFrame:
-    """Simulate ``sc`` on both engines; require identical trace rows, row groups and
-    requests-in-system average. ``processes()`` gives fresh process functions per run.
+    """Simulate ``sc`` on both engines; require identical trace rows, row groups,
+    instance lifetimes (``instances.parquet``) and requests-in-system average.
+    ``processes()`` gives fresh process functions per run; each engine writes
+    ``directory/<engine>/requests.parquet``.
 
     Returns the (common) trace.
     """
     paths = {}
     for engine in ("compiled", "simpy"):
-        stats = simulate(sc, directory / f"{engine}.parquet", engine=engine,
+        (directory / engine).mkdir(parents=True, exist_ok=True)
+        stats = simulate(sc, directory / engine / "requests.parquet", engine=engine,
                          processes=processes() if processes else ())  # fmt: skip
         assert stats.engine == engine
         paths[engine] = stats.trace_path
     compiled, simpy = load(paths["compiled"]), load(paths["simpy"])
     pd.testing.assert_frame_equal(compiled, simpy, check_exact=True)
+    pd.testing.assert_frame_equal(
+        load(paths["compiled"].with_name("instances.parquet")),
+        load(paths["simpy"].with_name("instances.parquet")),
+        check_exact=True,
+    )
     assert row_groups(paths["compiled"]) == row_groups(paths["simpy"])
     facts = {e: engine_facts(p) for e, p in paths.items()}
     assert facts["compiled"].pop("engine") == "compiled"

@@ -18,9 +18,7 @@ def test_records_round_trip_exactly():
     # a Request also carries attempts, deadline and queue time; records() gives back the
     # identity (id, first arrival, sequence length), records(full=True) all of it
     extra = [(1, math.inf, 0.05), (2, 9.5, 0.07), (3, 0.2, 0.09)]
-    records = [
-        (*r[:7], [(*q, *extra[i % 3]) for i, q in enumerate(r[7])]) for r in records
-    ]
+    records = [(*r[:7], [(*q, *extra[i % 3]) for i, q in enumerate(r[7])]) for r in records]
     buffer = RecordBuffer()
     full = [[tuple(q) for q in r[7]] for r in records]
     short = [(*r[:7], [tuple(q[:3]) for q in r[7]]) for r in records]
