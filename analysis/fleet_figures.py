@@ -60,8 +60,10 @@ def fleet_changed(lifetimes: dict[str, np.ndarray], info: dict[str, Any]) -> boo
 
 
 def fleet_figures(lifetimes: dict[str, np.ndarray], info: dict[str, Any]) -> dict[str, Any]:
-    """The ``FLEET_KEYS`` figures of a run's lifetimes (columns as arrays), but
-    ``fleet_changed`` (``with_fleet`` adds it)."""
+    """The ``FLEET_KEYS`` figures of a run's lifetimes (columns as arrays).
+
+    All but ``fleet_changed``, which ``with_fleet`` adds.
+    """
     lo, hi = info["warmup_s"], info["duration_s"]
     start, end = lifetimes["requested_s"], lifetimes["terminated_s"]
     price = lifetimes["usd_per_hour"]
