@@ -61,7 +61,7 @@ def test_pandas_lines_run(tmp_path, monkeypatch):
         app, ["run", str(ROOT / "scenarios" / "alexa.yaml"), "--duration", "11s", "--quiet"]
     )
     assert result.exit_code == 0, result.output
-    processes, pandas_lines, interval_lines, _ = blocks("python")
+    processes, actions, pandas_lines, interval_lines, _ = blocks("python")
     namespace: dict = {}
     exec(compile(pandas_lines, "README.md", "exec"), namespace)
     assert len(namespace["df"]) > 0
@@ -90,7 +90,7 @@ def test_sweep_file_and_sweep_lines(tmp_path, monkeypatch):
     from sim.sweep import build_points, load_sweep_spec, run_sweep
     from sim.sweep.spec import parse_sweep_spec
 
-    spec = parse_sweep_spec(blocks("yaml")[2], "README.md")
+    spec = parse_sweep_spec(blocks("yaml")[3], "README.md")
     assert spec.varied()[:2] == ["fleet.0.count", "fleet.0.batching.max_batch"]
     assert len(spec.settings()) == 9 * 2 * 20
     for path in sorted((ROOT / "scenarios" / "sweeps").glob("*.yaml")):
@@ -105,5 +105,31 @@ def test_sweep_file_and_sweep_lines(tmp_path, monkeypatch):
     (tmp_path / "sweep.yaml").write_text(yaml.safe_dump(short))
     run_sweep(tmp_path / "sweep.yaml", serial=True)
     namespace: dict = {}
-    exec(compile(blocks("python")[3], "README.md", "exec"), namespace)
+    exec(compile(blocks("python")[4], "README.md", "exec"), namespace)
     assert len(namespace["sweep"]) == 4
+
+
+def test_actions_example_runs(tmp_path, monkeypatch):
+    """The README's fleet-action example fails and restores an instance: requests it held
+    are recorded failed, and its lost service time shows in the availability."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "scenarios").symlink_to(ROOT / "scenarios")
+    namespace: dict = {}
+    exec(compile(blocks("python")[1], "README.md", "exec"), namespace)
+    summary = namespace["result"].summary
+    assert summary["failed"] > 0 and summary["fleet_changed"]
+    assert 0.9 < summary["availability"] < 1.0
+
+
+def test_living_fleet_scenario_validates_and_runs(tmp_path):
+    """The README's fleet-dynamics scenario is valid and every key it shows is in effect."""
+    from sim.engine.runner import simulate
+
+    scenario = parse_scenario(blocks("yaml")[2], source="README.md")
+    nlu = scenario.fleet[0]
+    assert nlu.autoscaling.target == 0.6 and nlu.failures.mttr == 600.0
+    assert nlu.spot.share == 0.5 and nlu.cold_start.provision == 40.0
+    assert scenario.clients.retries.max_attempts == 3 and scenario.events[0].at == 600.0
+    short = scenario.model_copy(update={"duration": 120.0})
+    metrics = simulate(short, tmp_path / "requests.parquet").metrics
+    assert metrics["requests"] > 0 and metrics["fleet_size_peak"] >= 4
