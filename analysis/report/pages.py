@@ -21,6 +21,7 @@ from analysis.estimates import (
 )
 from analysis.report import figures
 from analysis.report.aggregates import TraceAggregates
+from analysis.report.fleet_page import fleet_over_time, lifetimes_of, pool_costs_usd
 from analysis.report.formatting import NO_INTERVAL, duration, interval, number, percent, scaled
 from analysis.report.html import Heading, Note, Plot, Section, Table
 from analysis.report.inputs import READ_ERRORS, ReportInputError, RunSource
@@ -299,11 +300,21 @@ def time_plots(runs: list[RunSource]) -> list[Any]:
 
 
 def fleet_plots(runs: list[RunSource]) -> list[Any]:
-    """Utilisation and cost per pool, from the summaries (every run, trace or not)."""
+    """Utilisation and cost per pool, and the instances over time.
+
+    Utilisation and cost come from the summaries (every run, trace or not); instances over
+    time from ``instances.parquet``, for each run whose fleet changed.
+    """
     rows = []
+    changing = []
     for run in runs:
         s = run.summary
         window_s = s["duration_s"] - s["warmup_s"]
+        lifetimes = lifetimes_of(run) if s.get("fleet_changed") else None
+        costs = None
+        if lifetimes is not None:
+            changing.append((run, lifetimes))
+            costs = pool_costs_usd(lifetimes, s["warmup_s"], s["duration_s"])
         for pool in s["pools"]:
             name = pool["pool"]
             rows.append(
@@ -315,12 +326,27 @@ def fleet_plots(runs: list[RunSource]) -> list[Any]:
                     "projected": bool(pool.get("projected")),
                     "utilisation": s["utilisation"].get(name, float("nan")),
                     "host_utilisation": s.get("host_utilisation", {}).get(name, 0.0),
-                    "cost_usd": pool["count"] * pool["usd_per_hour"] * window_s / 3600.0,
+                    "cost_usd": pool["count"] * pool["usd_per_hour"] * window_s / 3600.0
+                    if costs is None
+                    else costs.get(name, 0.0),
                 }
             )
     pools = pd.DataFrame(rows)
     per_million = {r.label: r.summary["cost_per_million_usd"] for r in runs}
-    return [
+    over_time: list[Any] = [Heading("Instances over time")] if changing else []
+    for run, lifetimes in changing:
+        title = run.label + (" (PROJECTED)" if run.projected else "")
+        over_time.append(
+            plot(
+                fleet_over_time(lifetimes, title, run.summary["duration_s"]),
+                f"{run.label}-instances-over-time",
+                f"{run.label}: instances in service per pool (solid; autoscaling, failures, "
+                "Spot interruptions and zone outages move it) and instances billed in all "
+                "pools (dashed; a cold start is billed before it serves).",
+                f"Instances over time, {run.label}",
+            )
+        )
+    return over_time + [
         Heading("Utilisation and cost"),
         plot(
             figures.utilisation(pools),
