@@ -55,7 +55,9 @@ class Fleet:
         order = sorted(range(len(pools)), key=lambda code: pools[code].model)
         self.pool_code: list[int] = []  # per instance: index of its pool
         self.pool_index: list[int] = []  # per instance: position in its pool
+        self._first: dict[int, int] = {}  # per pool code: the number of its instance 0
         for code in order:
+            self._first[code] = len(self.pool_code)
             self.pool_code += [code] * pools[code].count
             self.pool_index += list(range(pools[code].count))
         self.size = len(self.pool_code)
@@ -113,8 +115,7 @@ class Fleet:
 
     def number(self, pool_code: int, index: int) -> int:
         """The number of instance ``index`` of pool ``pool_code`` (as numbered at the start)."""
-        first = self.pool_code.index(pool_code)
-        return first + index
+        return self._first[pool_code] + index
 
     def instance_columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(pool code, position in pool, model index) per instance number, for the trace."""
