@@ -4,8 +4,8 @@ Issue 15 asks that (b) with a 60-second target-tracking autoscaler and exponenti
 stay on the compiled kernel at no more than 1.3x the per-request cost of the same run without
 them. Each case runs ``--repeat`` times interleaved with the baseline and the best run of each
 is compared (noise only slows a run down), as in ``bench/engine_speed.py``, whose case (b)
-this reuses (``simulate``, full parquet trace). Until the scenario schema carries cold starts,
-``simulate`` runs with none: added instances serve at once.
+this reuses (``simulate``, full parquet trace). The controllers are given as processes
+to a scenario without cold starts of its own, so added instances serve at once.
 
     python bench/controller_speed.py                  # 1 million requests, 3 repeats
     python bench/controller_speed.py --requests 200000 --repeat 2

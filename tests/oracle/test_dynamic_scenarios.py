@@ -67,7 +67,9 @@ def multi_model(d: dict) -> None:
 def test_dynamic_case_studies_identical(tmp_path, name, changes, reasons):
     """Identical requests and instance lifetimes on both engines, and the dynamics happen."""
     sc = scenario(shrunk(name, changes))
-    assert_engines_agree(sc, tmp_path)
+    trace = assert_engines_agree(sc, tmp_path)
+    ids = trace["request_id"].sort_values().to_numpy()
+    assert (ids == range(len(ids))).all()  # conservation: each request exactly once
     lifetimes = pd.read_parquet(tmp_path / "compiled" / "instances.parquet")
     assert reasons <= set(lifetimes["reason"].astype(str))
     assert len(lifetimes) > sum(pool.count for pool in sc.fleet)  # instances came and went

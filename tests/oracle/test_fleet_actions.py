@@ -224,6 +224,31 @@ def test_random_actions_identical_on_both_engines(seed):
     assert ids == list(range(len(ids)))  # every request exactly once
 
 
+@ENGINES
+def test_a_failure_with_retries_resends_exactly_the_requests_it_held(engine):
+    """As above with retries (no jitter, 0.5 s backoff): the requests instance 0 held at
+    t = 10 are exactly those sent a second time, each at 10.5 s, and they finish on
+    instance 1; no other request is retried."""
+    times = [0.5 * k for k in range(40)]
+    held: list[int] = []
+
+    def failer(env, fleet):
+        yield env.timeout(10.0)
+        held.append(fleet.instances[0].outstanding)
+        fleet.fail(fleet.instances[0])
+
+    writer = RecordBuffer()
+    rules = ClientRules(max_attempts=2, backoff_caps_s=(0.5,))
+    drive(one_pool_fleet(count=2, service=lambda b, s: 1.5), writer, [chunk(reached(times))],
+          60.0, engine=engine, processes=[failer], clients=rules)  # fmt: skip
+    records = writer.records(full=True)
+    retried = [(r, q) for r in records for q in r.requests if q.attempts == 2]
+    assert len(retried) == held[0] > 1
+    assert all(q.queued_s == 10.5 and r.instance == 1 and r.status == OK for r, q in retried)
+    ids = sorted(q.request_id for r in records for q in r.requests)
+    assert ids == list(range(40))  # each request exactly once
+
+
 def shared_fleet(seed: int) -> tuple[Fleet, list[float]]:
     """Two models; a pool ``s`` whose instances serve both (a core group each, two and one
     replicas), beside a one-model pool of each."""
