@@ -50,7 +50,10 @@ def _overlap(start: np.ndarray, end: np.ndarray, lo: float, hi: float) -> np.nda
 
 def fleet_changed(lifetimes: dict[str, np.ndarray], info: dict[str, Any]) -> bool:
     """Whether any instance did anything but serve from 0 to the end of the run."""
-    counts = sum(int(p["count"]) for p in info["pools"])
+    # a pool serving several models has one entry per model group, sharing its instances
+    counts = sum(
+        {p.get("instance_pool", p["pool"]): int(p["count"]) for p in info["pools"]}.values()
+    )
     whole = (
         (lifetimes["requested_s"] == 0.0)
         & (lifetimes["ready_s"] == 0.0)
@@ -103,7 +106,7 @@ def with_fleet(
         rescaled = {}
         for p in info["pools"]:
             name = p["pool"]
-            instance_s = float(serving[pools == name].sum())
+            instance_s = float(serving[pools == p.get("instance_pool", name)].sum())
             share = out[key].get(name, float("nan"))
             fixed_s = p["count"] * window  # what the fixed-fleet figure divided by
             rescaled[name] = share * fixed_s / instance_s if instance_s > 0 else float("nan")

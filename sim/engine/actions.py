@@ -15,7 +15,9 @@ records the instance's lifetimes in the run's roster (``instances.parquet``):
 * ``restore(instance)`` - a failed instance is in service again, empty.
 * ``terminate(instance, reason)`` - ends now; requests it held are lost as in ``fail``.
 
-Two actions at one instant apply in the order they are called. The same calls give the same
+An action on an instance acts on all its core groups (a pool serving several models,
+``sim.scenario.groups``), in number order; its lifetime is one. Two actions at one instant
+apply in the order they are called. The same calls give the same
 run on both engines (``tests/oracle/test_fleet_actions.py``).
 """
 
@@ -57,13 +59,17 @@ class FleetActions:
         delay = target.cold_start_s if ready_in_s is None else float(ready_in_s)
         if not (math.isfinite(delay) and delay >= 0):
             raise ValueError(f"ready_in_s = {ready_in_s!r}: must be a finite number >= 0 (s)")
-        number = self._state.add_instance(target.code)
-        added = self._roster.add(target.code, self.now, lifecycle)
-        if added != number:  # both number instances in the order they are added
-            raise RuntimeError(f"engine numbered the new instance {number}, roster {added}")
+        lead = None
+        for code in self._layout.host_groups[target.code]:  # one engine instance per group
+            number = self._state.add_instance(code)
+            added = self._roster.add(code, self.now, lifecycle, lead)
+            if added != number:  # both number instances in the order they are added
+                raise RuntimeError(f"engine numbered the new instance {number}, roster {added}")
+            lead = number if lead is None else lead
+        assert lead is not None
         if zone is not None:
-            self._roster.latest[number].zone = zone
-        view = self._view_of(number)
+            self._roster.latest[lead].zone = zone
+        view = self._view_of(lead)
         ready = self._env.timeout(delay)  # scheduled now: before what the caller waits for next
         ready.callbacks.append(lambda _event: self._ready(view))
         return view
@@ -71,7 +77,8 @@ class FleetActions:
     def _ready(self, view: InstanceView) -> None:
         """The cold start is over: in service now, if still starting."""
         if view.lifecycle_state is InstanceState.STARTING:
-            self._state.activate(view.number, self.now)
+            for j in view.numbers:
+                self._state.activate(j, self.now)
             self._roster.current[view.number].ready_s = self.now
 
     def drain(self, instance: InstanceView, reason: str = "scale_in") -> None:
@@ -79,15 +86,25 @@ class FleetActions:
         state = self._check("drain", instance)
         if state is InstanceState.DRAINING:
             return
-        if self._state.drain(instance.number, self.now):
+        ended = [self._state.drain(j, self.now) for j in instance.numbers]
+        if all(ended):
             self._roster.close(instance.number, self.now, reason)
         else:
             self._drain_reason[instance.number] = reason
 
     def fail(self, instance: InstanceView, reason: str = "failure") -> None:
-        """``instance`` is lost now with its requests; it stays failed until restored."""
+        """``instance`` is lost now with its requests; it stays failed until restored.
+
+        A multi-model instance that was draining and whose groups have partly ended is
+        terminated instead (it was leaving; a group that ended cannot be restored).
+        """
         self._check("fail", instance)
-        self._state.fail(instance.number, self.now)
+        live = self._live(instance)
+        if len(live) < len(instance.numbers):
+            self.terminate(instance, reason)
+            return
+        for j in live:
+            self._state.fail(j, self.now)
         self._drain_reason.pop(instance.number, None)
         self._roster.close(instance.number, self.now, reason)
         self._roster.open(instance.number, self.now)
@@ -95,15 +112,22 @@ class FleetActions:
     def restore(self, instance: InstanceView) -> None:
         """A failed ``instance`` is in service again, empty."""
         self._check("restore", instance)
-        self._state.activate(instance.number, self.now)
+        for j in instance.numbers:
+            self._state.activate(j, self.now)
         self._roster.current[instance.number].ready_s = self.now
 
     def terminate(self, instance: InstanceView, reason: str) -> None:
         """``instance`` ends now; requests it held are lost (recorded ``failed``)."""
         self._check("terminate", instance)
-        self._state.terminate(instance.number, self.now)
+        for j in self._live(instance):
+            self._state.terminate(j, self.now)
         self._drain_reason.pop(instance.number, None)
         self._roster.close(instance.number, self.now, reason)
+
+    def _live(self, instance: InstanceView) -> list[int]:
+        """The numbers of ``instance``'s core groups not yet terminated."""
+        gone = InstanceState.TERMINATED
+        return [j for j in instance.numbers if self._state.state_of(j) != gone]
 
     def _check(self, action: str, instance: InstanceView) -> InstanceState:
         """The instance's state, if ``action`` is allowed in it; else ValueError."""
@@ -117,5 +141,12 @@ class FleetActions:
         return state
 
     def _gone(self, number: int, now: float) -> None:
-        """The engine ended a drained instance at ``now`` (s)."""
-        self._roster.close(number, now, self._drain_reason.pop(number))
+        """The engine ended a drained engine instance at ``now`` (s).
+
+        The physical instance ends with its last core group.
+        """
+        lead = self._roster.lead[number]
+        gone = InstanceState.TERMINATED
+        if any(self._state.state_of(j) != gone for j in self._roster.members[lead] if j != number):
+            return
+        self._roster.close(lead, now, self._drain_reason.pop(lead))

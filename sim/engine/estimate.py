@@ -13,12 +13,12 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from hardware import catalog
 from sim.engine.engines import Engine, why_not_compiled
 from sim.engine.trace_writer import FULL_TRACE, TraceMode
 from sim.machine import available_memory_bytes, free_disk_bytes
 from sim.policies.balancers import BALANCERS
 from sim.scenario.checks import replica_cores
+from sim.scenario.groups import fleet_groups
 from sim.scenario.models import seq_len_bounds_by_model, seq_lens_of
 from sim.scenario.schema import Scenario
 from sim.streams import stream
@@ -132,9 +132,10 @@ def estimate_run(
     requests = expected_requests(scenario)
     instances = replicas = waiting = table_cells = 0
     bounds = seq_len_bounds_by_model(scenario)
-    for pool in scenario.fleet:
-        cores = replica_cores(scenario, pool, bounds[pool.model][1]) or 1
-        per_instance = max(catalog.instance_type(pool.instance).cores // cores, 1)
+    for group in fleet_groups(scenario):  # engine instances: one per model per instance
+        pool = group.config
+        cores = replica_cores(scenario, pool, bounds[pool.model][1], group.cores) or 1
+        per_instance = max(group.cores // cores, 1)
         # batches inside a replica at once: a pipeline's stages; a one-core replica staging
         # its next input (inf1) holds two
         depth = max(cores, 2) if pool.service is None else 1

@@ -4,6 +4,11 @@ This is what both engines are built from; it holds no simulation state (each eng
 its own). Instances are numbered across the whole fleet, grouped by the model they serve:
 a *group* is a contiguous range of numbers behind one balancer, ordered by pool, then by
 position in the pool, and a balancer's index i means instance ``group start + i``.
+
+These numbers are *engine instances*: one model's queue, replicas and batcher. A pool
+serving several models (``sim.scenario.groups``) has one ``Pool`` per core group, all with
+the same ``host_name``; position i of each is one physical instance (``host_groups``),
+which the roster bills and the fleet actions act on as a whole.
 """
 
 from __future__ import annotations
@@ -50,7 +55,9 @@ class Fleet:
         order = sorted(range(len(pools)), key=lambda code: pools[code].model)
         self.pool_code: list[int] = []  # per instance: index of its pool
         self.pool_index: list[int] = []  # per instance: position in its pool
+        self._first: dict[int, int] = {}  # per pool code: the number of its instance 0
         for code in order:
+            self._first[code] = len(self.pool_code)
             self.pool_code += [code] * pools[code].count
             self.pool_index += list(range(pools[code].count))
         self.size = len(self.pool_code)
@@ -69,6 +76,16 @@ class Fleet:
                     f"pool {pool.name!r}: the {type(balancer).__name__} balancer weighs "
                     "instances by capacity_per_s, which this pool does not state"
                 )
+        # physical pools: a multi-model pool's core groups share its instances
+        self.host_names: list[str] = list(dict.fromkeys(p.host_name for p in pools))
+        self.host_code = [self.host_names.index(p.host_name) for p in pools]  # per pool code
+        self.host_groups: list[list[int]] = [
+            [c for c in range(len(pools)) if self.host_code[c] == h]
+            for h in range(len(self.host_names))
+        ]
+        for codes in self.host_groups:
+            if len({pools[c].count for c in codes}) != 1:
+                raise ValueError(f"pool {pools[codes[0]].host_name!r}: groups differ in count")
         if self.size > MAX_INSTANCES or any(p.replicas > MAX_REPLICAS for p in pools):
             raise ValueError(
                 f"at most {MAX_INSTANCES} instances and {MAX_REPLICAS} replicas per instance"
@@ -95,6 +112,10 @@ class Fleet:
     def pool_of(self, instance: int) -> Pool:
         """The pool instance number ``instance`` belongs to."""
         return self.pools[self.pool_code[instance]]
+
+    def number(self, pool_code: int, index: int) -> int:
+        """The number of instance ``index`` of pool ``pool_code`` (as numbered at the start)."""
+        return self._first[pool_code] + index
 
     def instance_columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(pool code, position in pool, model index) per instance number, for the trace."""

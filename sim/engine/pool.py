@@ -22,6 +22,7 @@ from sim.policies.host import HostCoefficients, HostCosts, coefficients
 from sim.policies.jitter import JitterDraws
 from sim.policies.shapes import TOKEN_KINDS, padded_sizes, resolve_shapes
 from sim.scenario.checks import pool_dtype, pool_stack, replica_cores
+from sim.scenario.groups import CoreGroup, fleet_groups
 from sim.scenario.models import resolve_model, seq_len_bounds_by_model, seq_lens_of
 from sim.scenario.schema import PoolConfig, Scenario
 from sim.streams import name_index, stream
@@ -35,6 +36,8 @@ NAN = float("nan")
 @dataclass(frozen=True, slots=True)
 class Pool:
     """One pool of identical instances serving one model, as both engines run it.
+
+    For a pool serving several models: one core group of its instances (``instance_pool``).
 
     Attributes:
         count: Instances in the pool.
@@ -61,11 +64,15 @@ class Pool:
         seq_buckets: Compiled sequence buckets (``sim.policies.shapes``), or None (no
             padding); the service time already is the padded shape's.
         batch_shapes: Compiled batch sizes, or None (no padding).
-        name: The pool's name (trace ``pool``).
+        name: The pool's name (trace ``pool``): for one core group of a multi-model pool
+            ``pool/model`` (``sim.scenario.groups``).
         facts: JSON-able catalog facts stored in the trace metadata (``run_info``).
         capacity_per_s: Requests/s one instance serves at full batches (``capacity_per_s``
             below): the weight capacity-weighted balancers give it. None for a hand-built
             pool that states none (such a pool cannot sit behind a weighted balancer).
+        instance_pool: For a core group, the pool whose physical instances it shares with
+            the other groups (they are added, drained, failed and billed together: position
+            i of each group is one instance); None: the pool is its own.
 
     """
 
@@ -87,6 +94,12 @@ class Pool:
     name: str = "pool"
     facts: dict[str, object] = field(default_factory=dict)
     capacity_per_s: float | None = None
+    instance_pool: str | None = None
+
+    @property
+    def host_name(self) -> str:
+        """The pool whose instances it runs on (``instance_pool``, default its own name)."""
+        return self.name if self.instance_pool is None else self.instance_pool
 
     def check(self) -> None:
         """Reject numbers neither engine can run (a scenario's pools always pass)."""
@@ -131,6 +144,9 @@ def capacity_per_s(batch_s: float, max_batch: int, replicas: int, host_s: float 
 def plan_pools(scenario: Scenario, model_names: list[str], replication: int = 0) -> list[Pool]:
     """The scenario's pools, in scenario order, resolved for one replication.
 
+    A pool serving several models (``models:``) gives one ``Pool`` per core group
+    (``sim.scenario.groups``), named ``pool/model``, with ``instance_pool`` its name.
+
     Args:
         scenario: A validated scenario.
         model_names: The run's model names, sorted (a pool's ``model`` indexes them).
@@ -139,28 +155,29 @@ def plan_pools(scenario: Scenario, model_names: list[str], replication: int = 0)
     """
     bounds = seq_len_bounds_by_model(scenario)
     return [
-        _plan(scenario, pool, bounds[pool.model], model_names, replication)
-        for pool in scenario.fleet
+        _plan(scenario, group, bounds[group.config.model], model_names, replication)
+        for group in fleet_groups(scenario)
     ]
 
 
 def _plan(
     scenario: Scenario,
-    pool: PoolConfig,
+    group: CoreGroup,
     bounds: tuple[int, int],
     model_names: list[str],
     replication: int,
 ) -> Pool:
-    """Resolve one pool against the catalog; tabulate hardware-model service times.
+    """Resolve one core group against the catalog; tabulate hardware-model service times.
 
     A synthetic pool needs no table: its lengths may be anything.
     """
+    pool = group.config
     instance = catalog.instance_type(pool.instance)
-    cores = replica_cores(scenario, pool, bounds[1])
+    cores = replica_cores(scenario, pool, bounds[1], group.cores)
     if cores is None:
-        raise ValueError(f"pool {pool.name!r}: the model does not fit (validate the scenario)")
+        raise ValueError(f"pool {group.name!r}: the model does not fit (validate the scenario)")
     max_batch = pool.batching.max_batch
-    replicas = instance.cores // cores
+    replicas = group.cores // cores
     buckets = batch_shapes = spec = staged = staged_by_size = None
     staged_share = None
     if pool.service is None:
@@ -185,10 +202,10 @@ def _plan(
         cv = jitter_cv(pool, instance)
         jitter = None
         if cv > 0:
-            rng = stream(scenario.seed, "jitter", name_index(pool.name), replication=replication)
+            rng = stream(scenario.seed, "jitter", name_index(group.name), replication=replication)
             jitter = JitterDraws(rng, cv)
     else:
-        rng = stream(scenario.seed, "pool", name_index(pool.name), replication=replication)
+        rng = stream(scenario.seed, "pool", name_index(group.name), replication=replication)
         service = pool.service.build(rng)
         typical = bounds[1]
         full_batch_s = pool.service.mean_s(max_batch)
@@ -196,20 +213,23 @@ def _plan(
         depth = 1
         cv, jitter = 0.0, None
     costs = host_costs(pool, spec, instance)
-    host = coefficients(costs, instance.vcpus, replicas)
+    host = coefficients(costs, group.vcpus, replicas)
     capacity = capacity_per_s(full_batch_s, max_batch, replicas,
                               host.seconds(max_batch, max_batch * typical))  # fmt: skip
     facts = {
-        "pool": pool.name,
+        "pool": group.name,
+        "instance_pool": pool.name,
         "instance_type": pool.instance,
         "count": pool.count,
         "model": pool.model,
         "dtype": pool_dtype(pool),  # resolved: 'auto' is shown as the dtype it picked
         "stack": pool_stack(pool, instance) if pool.service is None else None,
         "replicas_per_instance": replicas,
-        "vcpus": instance.vcpus,
+        "vcpus": group.vcpus,
+        "cores": group.cores,
         "cores_per_replica": cores,
-        "usd_per_hour": float(instance.usd_per_hour),
+        "usd_per_hour": float(instance.usd_per_hour) * group.core_share,
+        "instance_usd_per_hour": float(instance.usd_per_hour),
         "projected": bool(instance.projected),
         "pipeline_depth": depth,
         "sparsity": pool.sparsity,
@@ -241,7 +261,8 @@ def _plan(
         host=host,
         seq_buckets=None if buckets is None else tuple(buckets),
         batch_shapes=None if batch_shapes is None else tuple(batch_shapes),
-        name=pool.name,
+        name=group.name,
+        instance_pool=pool.name,
         facts=facts,
         capacity_per_s=capacity,
     )

@@ -1,5 +1,10 @@
 """Every instance a run has had: its pool, number in the pool, model and lifetimes.
 
+Instances are numbered as the engines number them (one number per core group: a pool
+serving several models has one per model on each physical instance, ``sim.engine.fleet``);
+lifetimes are per physical instance, kept under its *lead* (its first group's number), and
+priced once at the instance's price.
+
 The fleet (``sim.engine.fleet``) is the layout a run starts with; the roster grows as
 instances are added (``sim.engine.view.FleetView.add_instance``) and records each
 *lifetime* - the rows of ``instances.parquet`` (schema in ``analysis.instance_schema``): one
@@ -49,7 +54,7 @@ class Roster:
     Args:
         fleet: The fleet the run starts with; its instances are requested and ready at 0.
         zones: Per pool code, its zone (None: none named).
-        prices: Per pool code, (on-demand, spot) USD per hour.
+        prices: Per pool code, (on-demand, spot) USD per hour of a whole instance.
         lifecycles: Per instance number of the fleet, ``on_demand`` or ``spot`` (default:
             all on demand).
 
@@ -65,19 +70,27 @@ class Roster:
         self.fleet = fleet
         self.zones = zones or [None] * len(fleet.pools)
         self.prices = prices or [
-            (float(p.facts.get("usd_per_hour", 0.0)),) * 2 for p in fleet.pools
+            (float(p.facts.get("instance_usd_per_hour", p.facts.get("usd_per_hour", 0.0))),) * 2
+            for p in fleet.pools
         ]
         self.pool_code = list(fleet.pool_code)
         self.pool_index = list(fleet.pool_index)
         self.model = list(fleet.model)
         self.per_pool = [pool.count for pool in fleet.pools]
         self.lifetimes: list[Lifetime] = []
-        self.current: dict[int, Lifetime] = {}  # number -> its open lifetime
-        self.latest: dict[int, Lifetime] = {}  # number -> its latest lifetime
+        self.current: dict[int, Lifetime] = {}  # lead number -> its open lifetime
+        self.latest: dict[int, Lifetime] = {}  # lead number -> its latest lifetime
         self.lifecycle: list[str] = []
+        self.lead: list[int] = []  # per number: its physical instance's first group's number
+        self.members: dict[int, list[int]] = {}  # lead number -> its groups' numbers
         for number in range(fleet.size):
+            code, index = fleet.pool_code[number], fleet.pool_index[number]
+            lead = fleet.number(fleet.host_groups[fleet.host_code[code]][0], index)
+            self.lead.append(lead)
+            self.members.setdefault(lead, []).append(number)
             self.lifecycle.append("on_demand" if lifecycles is None else lifecycles[number])
-            self.open(number, 0.0).ready_s = 0.0
+        for lead in sorted(self.members):
+            self.open(lead, 0.0).ready_s = 0.0
         self._columns: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     @property
@@ -85,8 +98,14 @@ class Roster:
         """Instances numbered so far."""
         return len(self.pool_code)
 
-    def add(self, pool_code: int, now_s: float, lifecycle: str = "on_demand") -> int:
-        """Number a new instance of pool ``pool_code``, requested at ``now_s``; its number."""
+    def add(
+        self, pool_code: int, now_s: float, lifecycle: str = "on_demand", lead: int | None = None
+    ) -> int:
+        """Number a new instance of pool ``pool_code``, requested at ``now_s``; its number.
+
+        ``lead``: for another core group of a physical instance just added, the number of
+        its first group (which holds the lifetime); None: a new physical instance.
+        """
         if lifecycle not in LIFECYCLES:
             raise ValueError(f"lifecycle {lifecycle!r}: must be one of {', '.join(LIFECYCLES)}")
         number = self.size
@@ -96,15 +115,21 @@ class Roster:
         self.model.append(self.fleet.pools[pool_code].model)
         self.lifecycle.append(lifecycle)
         self._columns = None
-        self.open(number, now_s)
+        if lead is None:
+            self.lead.append(number)
+            self.members[number] = [number]
+            self.open(number, now_s)
+        else:
+            self.lead.append(lead)
+            self.members[lead].append(number)
         return number
 
     def open(self, number: int, requested_s: float) -> Lifetime:
-        """Start a lifetime of instance ``number`` at ``requested_s``."""
+        """Start a lifetime of (physical) instance ``number`` (a lead) at ``requested_s``."""
         code = self.pool_code[number]
         on_demand, spot = self.prices[code]
         lifecycle = self.lifecycle[number]
-        row = Lifetime(number, self.fleet.pools[code].name, self.pool_index[number],
+        row = Lifetime(number, self.fleet.pools[code].host_name, self.pool_index[number],
                        self.zones[code], lifecycle, requested_s, NAN, NAN, "",
                        spot if lifecycle == "spot" else on_demand)  # fmt: skip
         self.lifetimes.append(row)

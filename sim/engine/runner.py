@@ -206,18 +206,21 @@ def scenario_roster(scenario: Scenario, fleet: Fleet) -> Roster:
     A pool with ``spot`` starts with the share of spot instances its launches keep
     (``sim.control.launches.initial_lifecycles``).
     """
+    configs = [scenario.fleet[host] for host in fleet.host_code]  # per pool code (group)
     prices = []
-    for config, pool in zip(scenario.fleet, fleet.pools, strict=True):
-        on_demand = float(pool.facts.get("usd_per_hour", 0.0))
+    for config, pool in zip(configs, fleet.pools, strict=True):
+        on_demand = float(pool.facts.get("instance_usd_per_hour", 0.0))
         spot = config.spot.usd_per_hour if config.spot is not None else None
         prices.append((on_demand, on_demand if spot is None else float(spot)))
     initial = [
-        initial_lifecycles(config.spot.share if config.spot is not None else 0.0, pool.count)
-        for config, pool in zip(scenario.fleet, fleet.pools, strict=True)
+        initial_lifecycles(config.spot.share if config.spot is not None else 0.0, config.count)
+        for config in scenario.fleet
     ]
-    lifecycles = [initial[code][index] for code, index in zip(fleet.pool_code, fleet.pool_index,
-                                                               strict=True)]  # fmt: skip
-    return Roster(fleet, [config.zone for config in scenario.fleet], prices, lifecycles)
+    lifecycles = [
+        initial[fleet.host_code[code]][index]
+        for code, index in zip(fleet.pool_code, fleet.pool_index, strict=True)
+    ]
+    return Roster(fleet, [config.zone for config in configs], prices, lifecycles)
 
 
 def run_metadata(

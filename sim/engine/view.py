@@ -171,20 +171,26 @@ class _Counts:
 
 
 class InstanceView(_Counts):
-    """One instance: its pool, place and number, its ``state`` and its lifetime.
+    """One (physical) instance: its pool, place and number, its ``state`` and its lifetime.
 
-    ``pool``, ``index`` in the pool (trace ``instance_id``), ``number`` in the fleet; its
-    lifetime's ``zone``, ``lifecycle``, ``requested_s`` and ``ready_s``.
+    ``pool``, ``index`` in the pool (trace ``instance_id``), ``number`` in the fleet (of its
+    first core group; ``numbers``: all of them); its lifetime's ``zone``, ``lifecycle``,
+    ``requested_s`` and ``ready_s``. Counts sum over its core groups.
     """
 
     def __init__(self, fleet: FleetView, pool: str, index: int, number: int, replicas: int):
         self._fleet = fleet
         self._state = fleet._state
-        self._numbers = [number]
+        self._numbers = fleet._roster.members[number]  # its core groups (grows as added)
         self.pool = pool
         self.index = index
         self.number = number
         self.replicas = replicas
+
+    @property
+    def numbers(self) -> list[int]:
+        """The engine numbers of its core groups (one unless its pool serves several models)."""
+        return list(self._numbers)
 
     def _now(self) -> float:
         return self._fleet.now
@@ -196,8 +202,17 @@ class InstanceView(_Counts):
 
     @property
     def lifecycle_state(self) -> InstanceState:
-        """The state as an ``InstanceState``."""
-        return InstanceState(self._state.state_of(self.number))
+        """The state as an ``InstanceState``: its groups' not yet terminated (all act together).
+
+        A draining instance's groups end one by one as each runs dry; it is terminated when
+        the last has.
+        """
+        gone = InstanceState.TERMINATED
+        for j in self._numbers:
+            code = self._state.state_of(j)
+            if code != gone:
+                return InstanceState(code)
+        return gone
 
     def _lifetime(self) -> Lifetime:
         return self._fleet._roster.latest[self.number]
@@ -229,18 +244,21 @@ class InstanceView(_Counts):
 class PoolView(_Counts):
     """One pool: what it is, its instances now, and their sums.
 
-    ``name``, ``instance_type``, ``model``, ``zone``, ``cold_start_s``; ``instances`` (not
-    yet terminated, in number order) and ``serving`` (in service).
+    ``name``, ``instance_type``, ``model`` (``models``: all it serves, one per core group;
+    ``model`` joins them with ``+``), ``zone``, ``cold_start_s``; ``instances`` (not yet
+    terminated, in number order) and ``serving`` (in service).
     """
 
-    def __init__(self, fleet: FleetView, code: int, name: str, instance_type: str, model: str,
-                 replicas: int, zone: str | None, cold_start_s: float) -> None:  # fmt: skip
+    def __init__(self, fleet: FleetView, code: int, name: str, instance_type: str,
+                 models: tuple[str, ...], replicas: int, zone: str | None,
+                 cold_start_s: float) -> None:  # fmt: skip
         self._fleet = fleet
         self._state = fleet._state
         self.code = code
         self.name = name
         self.instance_type = instance_type
-        self.model = model
+        self.models = models
+        self.model = "+".join(models)
         self.replicas_per_instance = replicas
         self.zone = zone
         self.cold_start_s = cold_start_s  # from request to in service (s)
@@ -251,10 +269,10 @@ class PoolView(_Counts):
 
     @property
     def _numbers(self) -> list[int]:  # type: ignore[override]
-        return [v.number for v in self.instances]
+        return [j for v in self.instances for j in v._numbers]
 
     def _all_numbers(self) -> list[int]:
-        return [v.number for v in self._members]
+        return [j for v in self._members for j in v._numbers]
 
     @property
     def instances(self) -> tuple[InstanceView, ...]:
@@ -298,28 +316,31 @@ class FleetView(FleetActions, _Counts):
         self._roster = roster if roster is not None else Roster(fleet)
         self._drain_reason: dict[int, str] = {}
         state.gone = self._gone
-        colds = cold_start_s or [0.0] * len(fleet.pools)
+        colds = cold_start_s or [0.0] * len(fleet.host_names)
         self.pools = tuple(
             PoolView(
                 self,
-                code,
-                pool.name,
-                str(pool.facts.get("instance_type", "")),
-                fleet.model_names[pool.model],
-                pool.replicas,
-                self._roster.zones[code],
-                colds[code],
+                host,
+                name,
+                str(fleet.pools[codes[0]].facts.get("instance_type", "")),
+                tuple(fleet.model_names[fleet.pools[c].model] for c in codes),
+                sum(fleet.pools[c].replicas for c in codes),
+                self._roster.zones[codes[0]],
+                colds[host],
             )  # fmt: skip
-            for code, pool in enumerate(fleet.pools)
+            for host, (name, codes) in enumerate(
+                zip(fleet.host_names, fleet.host_groups, strict=True)
+            )  # fmt: skip
         )
         self._views: list[InstanceView] = []
         for number in range(fleet.size):
-            self._view_of(number)
+            if self._roster.lead[number] == number:
+                self._view_of(number)
 
     def _view_of(self, number: int) -> InstanceView:
-        """Make the view of instance ``number`` (the next one)."""
+        """Make the view of physical instance ``number`` (a lead; the next one)."""
         code = self._roster.pool_code[number]
-        pool = self.pools[code]
+        pool = self.pools[self._layout.host_code[code]]
         view = InstanceView(self, pool.name, self._roster.pool_index[number], number,
                             pool.replicas_per_instance)  # fmt: skip
         self._views.append(view)
@@ -328,7 +349,7 @@ class FleetView(FleetActions, _Counts):
 
     @property
     def _numbers(self) -> range:  # type: ignore[override]
-        return range(len(self._views))
+        return range(self._roster.size)
 
     def _now(self) -> float:
         return self._env.now

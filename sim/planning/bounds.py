@@ -18,6 +18,7 @@ import numpy as np
 
 from sim.engine.estimate import expected_requests
 from sim.engine.pool import Pool, plan_pools
+from sim.scenario.groups import pool_models
 from sim.scenario.models import default_seq_len, model_names
 from sim.scenario.schema import ChoiceSeqLen, FixedSeqLen, MixEntry, Scenario, UniformSeqLen
 from sim.workload.arrivals import TraceArrivals
@@ -80,7 +81,7 @@ def lower_bound_count(scenario: Scenario, pool_name: str) -> tuple[int, str]:
     config = scenario.fleet[index]
     if isinstance(scenario.workload.arrivals, TraceArrivals):
         return 1, "no bound: the arrivals are a replayed trace"
-    if sum(p.model == config.model for p in scenario.fleet) > 1:
+    if sum(config.model in pool_models(p) for p in scenario.fleet) > 1:
         return 1, f"no bound: other pools serve {config.model} too"
     share = sum(e.weight for e in scenario.workload.mix if e.model == config.model) / sum(
         e.weight for e in scenario.workload.mix

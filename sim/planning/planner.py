@@ -180,7 +180,7 @@ def _pool_index(fleet: list[Any], name: str | None) -> int:
     names = [p.name for p in fleet]
     if name is None:
         if len(names) == 1:
-            return 0
+            return _pool_index(fleet, names[0])
         raise ScenarioError.single(
             "--pool", f"the scenario has {len(names)} pools ({', '.join(names)}): name one",
             source="command line",
@@ -190,4 +190,11 @@ def _pool_index(fleet: list[Any], name: str | None) -> int:
             "--pool", f"no pool named {name!r}; the pools are {', '.join(names)}",
             source="command line",
         )  # fmt: skip
-    return names.index(name)
+    index = names.index(name)
+    if fleet[index].models is not None:
+        raise ScenarioError.single(
+            "--pool", f"pool {name!r} serves several models (models:); the planner sizes "
+            "pools serving one model: plan each model with its own pool, then share instances",
+            source="command line",
+        )  # fmt: skip
+    return index

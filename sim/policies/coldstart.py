@@ -12,7 +12,8 @@ An instance added to a pool (``fleet.add_instance``) is billed from its request 
 
 * **provision** (s): from the EC2 launch request to a booted OS that can start the server;
 * **runtime_init** (s): the serving process starts and initialises the accelerator runtime;
-* **model load** (s) = the model's weight bytes in the pool's dtype (``hardware`` zoo,
+* **model load** (s) = the model's weight bytes (a pool serving several models: the sum of
+  theirs) in the pool's dtype (``hardware`` zoo,
   ``ModelSpec.weight_bytes``; the dtype as ``sim.scenario.checks.pool_dtype`` resolves it)
   / ``load_bandwidth`` (bytes/s). The weights are read once per instance: every replica on
   it loads the same file, from storage once and then from host memory, whose copy to device
@@ -26,7 +27,7 @@ load takes 0 s.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Annotated
 
 from pydantic import BeforeValidator, PlainSerializer
@@ -221,13 +222,19 @@ def pool_cold_start(
 
     """
     from sim.scenario.checks import pool_dtype
+    from sim.scenario.groups import pool_models
     from sim.scenario.models import resolve_model
 
-    try:
-        model = resolve_model(scenario, pool.model)
-    except KeyError:  # a label of synthetic pools: no weights to load
-        model = None
-    return cold_start_parts(config, pool.instance, model, pool_dtype(pool))
+    parts = []
+    for name in pool_models(pool):  # several models: each group loads its own weights
+        try:
+            model = resolve_model(scenario, name)
+        except KeyError:  # a label of synthetic pools: no weights to load
+            model = None
+        parts.append(cold_start_parts(config, pool.instance, model, pool_dtype(pool)))
+    first = parts[0]
+    weight_bytes = sum(p.weight_bytes for p in parts)
+    return replace(first, load_s=weight_bytes / first.load_bytes_per_s, weight_bytes=weight_bytes)
 
 
 def cold_start_s(

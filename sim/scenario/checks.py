@@ -14,6 +14,7 @@ import hardware
 from hardware import catalog, zoo
 from hardware.catalog import sparsity
 from sim.scenario.base import DTYPES, did_you_mean
+from sim.scenario.groups import pool_groups, served_models
 from sim.scenario.models import (
     resolve_model,
     seq_len_bounds,
@@ -82,8 +83,8 @@ def check_references(scenario: Scenario) -> list[Problem]:
         if pool.name in seen:
             problems.append((("fleet", i, "name"), f"pool name {pool.name!r} is used twice"))
         seen.add(pool.name)
-        problems += _check_pool(scenario, pool, ("fleet", i), bounds[pool.model])
-    served = {p.model for p in scenario.fleet}
+        problems += _check_groups(scenario, pool, ("fleet", i), bounds)
+    served = served_models(scenario)
     for j, entry in enumerate(scenario.workload.mix):
         problems += _check_mix_entry(scenario, entry, ("workload", "mix", j), served)
     arrivals = scenario.workload.arrivals
@@ -132,7 +133,7 @@ def _check_trace_seq_lens(scenario: Scenario, arrivals: TraceArrivals) -> list[P
     data = arrivals.load()
     if data.seq_lens is None:
         return []
-    for name in sorted({p.model for p in scenario.fleet}):
+    for name in sorted(served_models(scenario)):
         try:
             model = resolve_model(scenario, name)
         except KeyError:
@@ -151,15 +152,10 @@ def _check_trace_seq_lens(scenario: Scenario, arrivals: TraceArrivals) -> list[P
     return []
 
 
-def _check_pool(
-    scenario: Scenario, pool: PoolConfig, where: tuple, bounds: tuple[int, int]
+def _check_groups(
+    scenario: Scenario, pool: PoolConfig, where: tuple, bounds: dict[str, tuple[int, int]]
 ) -> list[Problem]:
-    try:
-        model = resolve_model(scenario, pool.model)
-    except KeyError:
-        if not synthetic_only(scenario, pool.model):
-            return [((*where, "model"), _unknown_model(scenario, pool.model))]
-        model = None
+    """Check a pool: each of its core groups (``sim.scenario.groups``) as a one-model pool."""
     try:
         instance = catalog.instance_type(pool.instance)
     except KeyError:
@@ -171,13 +167,59 @@ def _check_pool(
                 f"{did_you_mean(pool.instance, names)}; known: {', '.join(names)}",
             )
         ]
+    if pool.models is not None:
+        total = sum(g.cores for g in pool.models)
+        if total > instance.cores:
+            return [
+                (
+                    (*where, "models"),
+                    f"the groups' cores add up to {total}; {pool.instance} has "
+                    f"{instance.cores} cores",
+                )
+            ]
+    problems: list[Problem] = []
+    for group in pool_groups(pool):
+        at = (*where, "models", group.index) if group.shared else where
+        problems += _check_pool(scenario, group.config, where, at, group.cores, bounds)
+    return problems
+
+
+def _check_pool(
+    scenario: Scenario,
+    pool: PoolConfig,
+    where: tuple,
+    group_at: tuple,
+    group_cores: int,
+    bounds: dict[str, tuple[int, int]],
+) -> list[Problem]:
+    """Check one core group (``pool`` as if it served its model only) of ``group_cores``.
+
+    ``where`` is the pool's field path, ``group_at`` its group's (``model`` is found there).
+    """
+    try:
+        model = resolve_model(scenario, pool.model)
+    except KeyError:
+        if not synthetic_only(scenario, pool.model):
+            return [((*group_at, "model"), _unknown_model(scenario, pool.model))]
+        model = None
+    instance = catalog.instance_type(pool.instance)
     requested = pool.cores_per_replica
-    if requested != "auto" and (requested > instance.cores or instance.cores % requested):
+    if requested != "auto" and (requested > group_cores or group_cores % requested):
+        whose = "its group's" if group_at != where else "the"
         return [
             (
                 (*where, "cores_per_replica"),
-                f"cores_per_replica {requested} must divide the "
-                f"{instance.cores} cores of {pool.instance}",
+                f"cores_per_replica {requested} must divide {whose} "
+                f"{group_cores} cores of {pool.instance}",
+            )
+        ]
+    batch_sizes = None if isinstance(pool.shapes, str) else pool.shapes.batch_sizes
+    if batch_sizes is not None and batch_sizes[-1] < pool.batching.max_batch:
+        return [
+            (
+                (*group_at, "batching", "max_batch"),
+                f"the largest compiled batch size ({batch_sizes[-1]}) is smaller than "
+                f"max_batch ({pool.batching.max_batch})",
             )
         ]
     if pool.service is not None:
@@ -208,7 +250,7 @@ def _check_pool(
                 f"supported: {', '.join(allowed)}",
             )
         ]
-    shortest, longest = bounds
+    shortest, longest = bounds[pool.model]
     if model is None or longest > model.max_seq_len or shortest < model.min_seq_len:
         return []  # out-of-range lengths are reported where they are set
     buckets = None if isinstance(pool.shapes, str) else pool.shapes.seq_buckets
@@ -220,10 +262,10 @@ def _check_pool(
                 f"gets ({longest}) and be at most {pool.model}'s longest ({model.max_seq_len})",
             )
         ]
-    cores = replica_cores(scenario, pool, longest)
+    cores = replica_cores(scenario, pool, longest, group_cores)
     if cores is not None:
         return []
-    tried = instance.cores if requested == "auto" else requested
+    tried = group_cores if requested == "auto" else requested
     need_gib = model.weight_bytes(dtype) / 2**30
     have_gib = hardware.replica_memory_bytes(instance, tried) / 2**30
     advice = (
@@ -234,7 +276,7 @@ def _check_pool(
     )
     return [
         (
-            (*where, "model"),
+            (*group_at, "model"),
             f"{pool.model} in {dtype} (weights {need_gib:.2f} GiB, plus activations for a "
             f"batch of {pool.batching.max_batch} at length {longest}) does not fit the "
             f"{have_gib:.2f} GiB of device memory of a {tried}-core replica on {pool.instance}; "
@@ -263,14 +305,17 @@ def pool_stack(pool: PoolConfig, instance: catalog.InstanceType) -> str | None:
     return hardware.resolve_stack(instance.chip, None if pool.stack == "auto" else pool.stack)
 
 
-def replica_cores(scenario: Scenario, pool: PoolConfig, longest: int) -> int | None:
+def replica_cores(
+    scenario: Scenario, pool: PoolConfig, longest: int, group_cores: int | None = None
+) -> int | None:
     """Cores per replica: as configured, or for ``auto`` the fewest that hold the model.
 
-    Holding it means a batch of ``max_batch`` requests of length ``longest``.
+    Holding it means a batch of ``max_batch`` requests of length ``longest``; ``auto``
+    tries only layouts that divide ``group_cores`` (default: the instance's cores).
 
     Returns:
         The core count, or None if the model does not fit (for ``auto``: not even on all the
-        instance's cores).
+        group's cores).
 
     """
     instance = catalog.instance_type(pool.instance)
@@ -278,7 +323,12 @@ def replica_cores(scenario: Scenario, pool: PoolConfig, longest: int) -> int | N
     if pool.service is not None:
         return 1 if requested == "auto" else requested
     model = resolve_model(scenario, pool.model)
-    options = hardware.replica_layouts(instance) if requested == "auto" else [requested]
+    cap = instance.cores if group_cores is None else group_cores
+    options = (
+        [c for c in hardware.replica_layouts(instance) if c <= cap and cap % c == 0]
+        if requested == "auto"
+        else [requested]
+    )
     dtype = pool_dtype(pool)
     for cores in options:
         if hardware.fits(

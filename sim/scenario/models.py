@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from hardware import zoo
+from sim.scenario.groups import pool_models, served_models
 from sim.scenario.schema import ChoiceSeqLen, FixedSeqLen, MixEntry, Scenario, UniformSeqLen
 from sim.workload.replay import TraceArrivals
 
@@ -42,7 +43,7 @@ def synthetic_only(scenario: Scenario, name: str) -> bool:
 
     Such a model needs no architecture: its name is just a label.
     """
-    pools = [p for p in scenario.fleet if p.model == name]
+    pools = [p for p in scenario.fleet if name in pool_models(p)]
     return bool(pools) and all(p.service is not None for p in pools)
 
 
@@ -83,7 +84,7 @@ def seq_len_support(entry: MixEntry, default: int) -> np.ndarray:
 
 def model_names(scenario: Scenario) -> list[str]:
     """The models of a run, sorted: a request's model index points into this list."""
-    return sorted({p.model for p in scenario.fleet} | {e.model for e in scenario.workload.mix})
+    return sorted(served_models(scenario) | {e.model for e in scenario.workload.mix})
 
 
 def seq_len_bounds_by_model(scenario: Scenario) -> dict[str, tuple[int, int]]:

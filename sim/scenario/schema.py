@@ -160,13 +160,35 @@ class Batching(Config):
     max_wait: Duration = 0.0
 
 
+class ModelGroup(Config):
+    """One model of a multi-model pool, on its own group of ``cores`` NeuronCores.
+
+    ``batching`` and ``queue_limit`` default to the pool's.
+    """
+
+    model: str
+    cores: int = Field(ge=1, description="NeuronCores (or GPUs) of the instance this model gets")
+    batching: Batching | None = None
+    queue_limit: int | None = Field(default=None, ge=1)
+
+
 class PoolConfig(Config):
-    """A group of identical instances, each serving one model on replicas of NeuronCores."""
+    """A group of identical instances, each serving one model, or several on their own cores.
+
+    ``model``: every core serves it; ``models``: each model on its own group of cores
+    (``sim.scenario.groups``).
+    """
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64)
     instance: str
     count: int = Field(ge=1, le=1_000_000)
-    model: str
+    model: str | None = Field(default=None, description="the model every core serves")
+    models: list[ModelGroup] | None = Field(
+        default=None,
+        min_length=1,
+        description="several models per instance: [{model, cores, batching, queue_limit}]; "
+        "instead of model (sim.scenario.groups)",
+    )
     dtype: Literal[("auto", *DTYPES)] = Field(  # type: ignore[valid-type]
         default="auto",
         description="compiled dtype; 'auto': the instance's natural one (bf16 on NeuronCores, "
@@ -229,6 +251,20 @@ class PoolConfig(Config):
     spot: SpotConfig | None = Field(
         default=None, description="{share, interruptions_per_hour, usd_per_hour}"
     )
+
+    @model_validator(mode="after")
+    def _one_of_model_and_models(self) -> PoolConfig:
+        if (self.model is None) == (self.models is None):
+            raise ValueError(
+                "give exactly one of model (one model on every core) and models (a list of "
+                "{model, cores}: several models, each on its own cores)"
+            )
+        if self.models is not None:
+            names = [g.model for g in self.models]
+            twice = sorted({n for n in names if names.count(n) > 1})
+            if twice:
+                raise ValueError(f"models: {', '.join(twice)} listed twice in one pool")
+        return self
 
     @model_validator(mode="after")
     def _jitter_on_hardware_model(self) -> PoolConfig:

@@ -1,8 +1,9 @@
 """The fleet-dynamics case studies, scaled down, write identical traces on both engines.
 
-Each of scenarios/alexa_day.yaml, search_zone_outage.yaml and spot_mix.yaml with less
-traffic and a shorter run in which its controllers still act (the autoscaler scales, the
-zone is lost and comes back, Spot instances are interrupted); both engines must write the
+Each of scenarios/alexa_day.yaml, search_zone_outage.yaml, spot_mix.yaml and multi_model.yaml
+with less traffic and a shorter run in which its controllers still act (the autoscaler
+scales, the zone is lost and comes back, Spot instances are interrupted, a shared instance
+fails with both its models' requests); both engines must write the
 same requests.parquet and instances.parquet, and the run must show the dynamics.
 """
 
@@ -42,12 +43,25 @@ def spot(d: dict) -> None:
     d["fleet"][0]["spot"]["interruptions_per_hour"] = 20
 
 
+def multi_model(d: dict) -> None:
+    d.update(duration="5m", warmup="30s")
+    d["workload"]["arrivals"]["rate"] = 100
+    d["fleet"][0].update(
+        count=3,
+        autoscaling={"kind": "target_tracking", "metric": "utilisation", "target": 0.3,
+                     "min": 1, "max": 6, "period": "30s", "scale_in_cooldown": "60s",
+                     "scale_out_datapoints": 1, "scale_in_datapoints": 2},
+        failures={"mtbf": "2m", "mttr": "30s"},
+    )  # fmt: skip
+
+
 @pytest.mark.parametrize(
     "name, changes, reasons",
     [
         ("alexa_day", alexa_day, {"scale_in"}),
         ("search_zone_outage", zone_outage, {"zone_outage"}),
         ("spot_mix", spot, {"spot_interruption"}),
+        ("multi_model", multi_model, {"failure", "scale_in"}),
     ],
 )
 def test_dynamic_case_studies_identical(tmp_path, name, changes, reasons):

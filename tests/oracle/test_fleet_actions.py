@@ -247,3 +247,68 @@ def test_a_failure_with_retries_resends_exactly_the_requests_it_held(engine):
     assert all(q.queued_s == 10.5 and r.instance == 1 and r.status == OK for r, q in retried)
     ids = sorted(q.request_id for r in records for q in r.requests)
     assert ids == list(range(40))  # each request exactly once
+
+
+def shared_fleet(seed: int) -> tuple[Fleet, list[float]]:
+    """Two models; a pool ``s`` whose instances serve both (a core group each, two and one
+    replicas), beside a one-model pool of each."""
+    rng = np.random.default_rng(seed)
+    kind = list(BALANCERS)[seed % len(BALANCERS)]
+    pools = [
+        Pool(1, 0, 1, 4, 0.05, 6, lambda b, s: 0.05 + 0.02 * b, name="a", capacity_per_s=30.8),
+        Pool(2, 0, 2, 2, 0.02, 5, lambda b, s: 0.04 * b, name="s/0", instance_pool="s",
+             capacity_per_s=50.0),
+        Pool(2, 1, 1, 8, 0.1, 4, lambda b, s: 0.04 + 0.01 * b, name="s/1", instance_pool="s",
+             capacity_per_s=66.7),
+        Pool(1, 1, 1, 3, 0.0, 8, lambda b, s: 0.03 * b, name="c", capacity_per_s=33.3),
+    ]  # fmt: skip
+    balancers = [BALANCERS[kind](3, stream(seed, "balancer", m)) for m in range(2)]
+    fleet = Fleet(pools, balancers)
+    times = np.cumsum(rng.exponential(1 / 80.0, size=int(rng.integers(300, 900)))).tolist()
+    return fleet, [t for t in times if t < 8.0]
+
+
+def test_a_shared_pool_is_one_physical_pool():
+    """Its groups share instances: one view pool, instances with both groups' numbers."""
+    fleet, _ = shared_fleet(0)
+    assert fleet.host_names == ["a", "s", "c"]
+    assert fleet.host_groups == [[0], [1, 2], [3]]
+    seen = []
+
+    def look(env, view):
+        seen.append([(p.name, p.models, p.replicas_per_instance) for p in view.pools])
+        seen.append([(i.pool, i.index, i.numbers) for i in view.instances])
+        yield env.timeout(0)
+
+    run(fleet, [0.1], 1.0, "simpy", [look])
+    assert seen[0] == [("a", ("model0",), 1), ("s", ("model0", "model1"), 3),
+                       ("c", ("model1",), 1)]  # fmt: skip
+    # numbered by model: a 0, s/0 1-2, then s/1 3-4, c 5
+    assert seen[1] == [("a", 0, [0]), ("s", 0, [1, 3]), ("s", 1, [2, 4]), ("c", 0, [5])]
+
+
+@needs_kernel
+@pytest.mark.parametrize("seed", range(12))
+def test_random_actions_on_shared_instances_identical_on_both_engines(seed):
+    """Random action scripts on a fleet with a multi-model pool: identical records,
+    lifetimes (one per physical instance) and readings on both engines; every request once."""
+    results = {}
+    for engine in ("compiled", "simpy"):
+        fleet, times = shared_fleet(seed)
+        models = np.asarray([0 if (k * 7919) % 3 else 1 for k in range(len(times))])
+        act, log = chaos(seed, ["a", "s", "c"])
+        writer = RecordBuffer()
+        c = (np.asarray(reached(times)), models, np.full(len(times), 64, dtype=np.int64))
+        driven = drive(fleet, writer, [c], 10.0, engine=engine, processes=[act],
+                       cold_start_s=[0.5, 0.25, 1.0], clients=clients_of(seed))  # fmt: skip
+        lifetimes = [(r.number, r.pool, r.requested_s, r.ready_s, r.terminated_s, r.reason)
+                     for r in driven.roster.lifetimes]  # fmt: skip
+        results[engine] = (writer.records(full=True), lifetimes, log)
+    (rec_c, life_c, log_c), (rec_s, life_s, log_s) = results["compiled"], results["simpy"]
+    assert same_records(rec_c, rec_s)
+    assert str(life_c) == str(life_s)  # NaN-tolerant equality
+    assert log_c == log_s
+    at_start = sorted(life[1] for life in life_s if life[2] == 0.0)
+    assert at_start == ["a", "c", "s", "s"]  # a shared instance is one lifetime, not two
+    ids = sorted(r.request_id for *_, reqs in rec_s for r in reqs)
+    assert ids == list(range(len(ids)))  # every request exactly once

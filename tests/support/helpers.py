@@ -289,7 +289,8 @@ def scenario_dicts(draw, replay: bool = False) -> tuple[dict, list[float] | None
     and it drew ``grid`` arrivals: the caller writes them to ``arrivals.csv``).
 
     Small runs (150 ms or a few hundred requests) over 1-3 pools: hardware or synthetic
-    service, pipelines, every balancer, batching and queue limits, every arrival kind.
+    service, pipelines, every balancer, batching and queue limits, every arrival kind; with
+    two models the first pool may serve both, each on its own cores.
     """
     models = draw(st.sampled_from([["bert-base"], ["bert-base", "distilbert-base"]]))
     pools = []
@@ -310,6 +311,17 @@ def scenario_dicts(draw, replay: bool = False) -> tuple[dict, list[float] | None
             pool["cores_per_replica"] = draw(st.sampled_from([1, 1, 2]))
         else:
             pool["service"] = service
+        if p == 0 and len(models) == 2 and draw(st.booleans()):  # both models on its cores
+            cores = 2 if pool["instance"] == "inf2.xlarge" else 4
+            first = draw(st.integers(1, cores - 1))
+            del pool["model"]
+            pool["models"] = [
+                {"model": models[0], "cores": first},
+                {"model": models[1], "cores": draw(st.integers(1, cores - first))},
+            ]
+            pool["cores_per_replica"] = 1  # divides any group
+            if draw(st.booleans()):
+                pool["models"][1]["batching"] = {"max_batch": draw(st.sampled_from([1, 4]))}
         pools.append(pool)
     capacity = sum(p["count"] for p in pools) * 1000.0
     rate = capacity * draw(st.floats(0.2, 1.5))
