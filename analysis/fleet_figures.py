@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
-from analysis.billing import MINIMUM_BILLED_S, availability_share, fleet_size
+from analysis.billing import fleet_summary
 
 INSTANCES_FILE = "instances.parquet"
 
@@ -42,7 +42,7 @@ FLEET_KEYS = (
 )
 
 
-def _overlap(start: np.ndarray, end: np.ndarray, lo: float, hi: float) -> np.ndarray:
+def overlap_s(start: np.ndarray, end: np.ndarray, lo: float, hi: float) -> np.ndarray:
     """Seconds of each interval [start, end) inside [lo, hi) (NaN start: none)."""
     clipped = np.minimum(end, hi) - np.maximum(start, lo)
     return np.where(np.isnan(start), 0.0, np.clip(clipped, 0.0, None))
@@ -67,20 +67,15 @@ def fleet_figures(lifetimes: dict[str, np.ndarray], info: dict[str, Any]) -> dic
 
     All but ``fleet_changed``, which ``with_fleet`` adds.
     """
-    lo, hi = info["warmup_s"], info["duration_s"]
-    start, end = lifetimes["requested_s"], lifetimes["terminated_s"]
-    price = lifetimes["usd_per_hour"]
-    kind = np.asarray(lifetimes["lifecycle"], dtype=object).astype(str)
-    billed = np.maximum(end - start, MINIMUM_BILLED_S) * price / 3600.0
-    mean, peak = fleet_size(lifetimes, lo, hi) if len(start) else (0.0, 0)
+    figures = fleet_summary(lifetimes, info["warmup_s"], info["duration_s"])
     return {
-        "instance_hours": float(_overlap(start, end, lo, hi).sum()) / 3600.0,
-        "fleet_size_mean": mean,
-        "fleet_size_peak": peak,
-        "billed_cost_usd": float(billed.sum()),
-        "billed_cost_on_demand_usd": float(billed[kind == "on_demand"].sum()),
-        "billed_cost_spot_usd": float(billed[kind == "spot"].sum()),
-        "availability": availability_share(lifetimes) if len(start) else float("nan"),
+        "instance_hours": figures["instance_hours"],
+        "fleet_size_mean": figures["fleet_size_mean"],
+        "fleet_size_peak": int(figures["fleet_size_peak"]),
+        "billed_cost_usd": figures["cost_usd"],
+        "billed_cost_on_demand_usd": figures["cost_on_demand_usd"],
+        "billed_cost_spot_usd": figures["cost_spot_usd"],
+        "availability": figures["availability"],
     }
 
 
@@ -97,11 +92,11 @@ def with_fleet(
     window = hi - lo
     start, ready, end = (lifetimes[k] for k in ("requested_s", "ready_s", "terminated_s"))
     pools = np.asarray(lifetimes["pool"], dtype=object).astype(str)
-    cost = float((_overlap(start, end, lo, hi) * lifetimes["usd_per_hour"]).sum()) / 3600.0
+    cost = float((overlap_s(start, end, lo, hi) * lifetimes["usd_per_hour"]).sum()) / 3600.0
     out["cost_usd"] = cost
     completed = out.get("completed", 0)
     out["cost_per_million_usd"] = cost / completed * 1e6 if completed else float("nan")
-    serving = _overlap(ready, end, lo, hi)
+    serving = overlap_s(ready, end, lo, hi)
     for key in ("utilisation", "host_utilisation"):
         rescaled = {}
         for p in info["pools"]:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from analysis.billing import fleet_size_steps
-from analysis.fleet_figures import INSTANCES_FILE, read_lifetimes
+from analysis.fleet_figures import INSTANCES_FILE, overlap_s, read_lifetimes
 from analysis.report.figures import new_figure
 
 if TYPE_CHECKING:
@@ -69,7 +69,6 @@ def pool_costs_usd(
 ) -> dict[str, float]:
     """Each pool's billed instance-time in [start_s, end_s) at its prices (USD)."""
     pools = np.asarray(lifetimes["pool"], dtype=object).astype(str)
-    lo = np.maximum(lifetimes["requested_s"], start_s)
-    hi = np.minimum(lifetimes["terminated_s"], end_s)
-    usd = np.clip(hi - lo, 0.0, None) * lifetimes["usd_per_hour"] / 3600.0
+    billed_s = overlap_s(lifetimes["requested_s"], lifetimes["terminated_s"], start_s, end_s)
+    usd = billed_s * lifetimes["usd_per_hour"] / 3600.0
     return {name: float(usd[pools == name].sum()) for name in sorted(set(pools.tolist()))}

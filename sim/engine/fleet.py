@@ -13,8 +13,6 @@ which the roster bills and the fleet actions act on as a whole.
 
 from __future__ import annotations
 
-import numpy as np
-
 from sim.engine.phases import MAX_INSTANCES, MAX_REPLICAS
 from sim.engine.pool import Pool, plan_pools
 from sim.policies.balancers import Balancer, make_balancer
@@ -116,11 +114,3 @@ class Fleet:
     def number(self, pool_code: int, index: int) -> int:
         """The number of instance ``index`` of pool ``pool_code`` (as numbered at the start)."""
         return self._first[pool_code] + index
-
-    def instance_columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(pool code, position in pool, model index) per instance number, for the trace."""
-        return (
-            np.array(self.pool_code, dtype=np.int32),
-            np.array(self.pool_index, dtype=np.int32),
-            np.array(self.model, dtype=np.int32),
-        )
