@@ -38,20 +38,15 @@ Definitions (all over the measured window [warmup, duration), by arrival time):
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pyarrow.parquet as pq
 
-from analysis.fleet_figures import lifetimes_beside, with_fleet
 from analysis.outcomes import masks_of, slo_counts, status_masks
 from analysis.pool_usage import busy_time_s as busy_time_s  # re-exported
 from analysis.pool_usage import cost_usd, pool_usage, staged_shares
 from analysis.quantiles import StreamingPercentiles
-from analysis.reader import run_info
 from analysis.schema import ATTEMPTS, STATUSES
 
 if TYPE_CHECKING:  # pandas is imported where it is used: runs never need it
@@ -143,8 +138,11 @@ class MetricsAccumulator:
     tokens: dict[str, float] = field(default_factory=dict)  # real, completed measured
     token_slots: dict[str, float] = field(default_factory=dict)  # padded, the same requests
 
-    def add(self, chunk: pd.DataFrame) -> None:
-        """First pass: count a chunk of rows (``NEEDED_COLUMNS`` at least)."""
+    def add(self, chunk: pd.DataFrame, usage: bool = True) -> None:
+        """First pass: count a chunk of rows (``NEEDED_COLUMNS`` at least).
+
+        ``usage``: as in ``add_columns``.
+        """
         status_code, status_names = _labels(chunk["status"])
         pool_code, pool_names = _labels(chunk["pool"])
         self.add_columns(
@@ -159,7 +157,20 @@ class MetricsAccumulator:
             pool_code=pool_code,
             pool_names=pool_names[:-1],  # the trailing name stands for missing: not a pool
             **{c: chunk[c].to_numpy() for c in STAGE_COLUMNS if c in chunk},
+            usage=usage,
         )
+
+    def add_stage_rows(self, chunk: pd.DataFrame) -> None:
+        """Count a chunk of ``stages.parquet`` rows toward the pools' usage (``add_usage``)."""
+        pool_code, pool_names = _labels(chunk["pool"])
+        status = chunk["status"].to_numpy(dtype=object)
+        done = ((status == "ok") | (status == "passed")) & ~chunk["warmup"].to_numpy(dtype=bool)
+        self.add_usage(
+            chunk["start_s"].to_numpy(dtype=float), chunk["service_s"].to_numpy(dtype=float),
+            chunk["batch_size"].to_numpy(), pool_code, pool_names[:-1], done,
+            chunk["host_s"].to_numpy(dtype=float), chunk["seq_len"].to_numpy(),
+            chunk["padded_batch"].to_numpy(), chunk["padded_seq_len"].to_numpy(),
+        )  # fmt: skip
 
     def add_columns(
         self,
@@ -179,6 +190,7 @@ class MetricsAccumulator:
         padded_batch: np.ndarray | None = None,
         padded_seq_len: np.ndarray | None = None,
         attempts: np.ndarray | None = None,
+        usage: bool = True,
     ) -> None:
         """First pass, from columns as arrays: what ``add`` does without a DataFrame.
 
@@ -202,6 +214,9 @@ class MetricsAccumulator:
             padded_batch: The batch's compiled batch size (0 for a drop).
             padded_seq_len: The batch's compiled sequence length (0 for a drop).
             attempts: Attempts each request made (``analysis.schema.ATTEMPTS``); None: one.
+            usage: Count the rows' batches toward the pools' busy time and padding; False
+                when ``add_usage`` is given every stage's rows instead (pipelines: a
+                request's row is its last stage only, ``analysis.schema.STAGES_FILE``).
 
         Raises:
             ValueError: a status not in ``analysis.schema.STATUSES``.
@@ -227,9 +242,32 @@ class MetricsAccumulator:
         )
         c["slo_met"] += met
         c["slo_known"] += known
+        if usage:
+            self.add_usage(start_s, service_s, batch_size, pool_code, pool_names, is_ok,
+                           host_s, seq_len, padded_batch, padded_seq_len)  # fmt: skip
+
+    def add_usage(
+        self,
+        start_s: np.ndarray,
+        service_s: np.ndarray,
+        batch_size: np.ndarray,
+        pool_code: np.ndarray,
+        pool_names: np.ndarray,
+        measured_ok: np.ndarray,
+        host_s: np.ndarray | None = None,
+        seq_len: np.ndarray | None = None,
+        padded_batch: np.ndarray | None = None,
+        padded_seq_len: np.ndarray | None = None,
+    ) -> None:
+        """Count rows' batches toward their pools' busy time, host time and padding.
+
+        The arguments are ``add_columns``'s; ``measured_ok``: served (or passed on, for a
+        stage row) after the warm-up.
+        """
+        info = self.info
         staged = staged_shares(info["pools"], pool_names, pool_code, padded_batch, padded_seq_len)
         usage = pool_usage(
-            info, start_s, service_s, batch_size, pool_code, len(pool_names), is_ok,
+            info, start_s, service_s, batch_size, pool_code, len(pool_names), measured_ok,
             host_s, seq_len, padded_batch, padded_seq_len, staged,
         )  # fmt: skip
         depth = {p["pool"]: p.get("pipeline_depth", 1) for p in info["pools"]}
@@ -325,6 +363,12 @@ def _labels(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return codes, names
 
 
+def completed_latencies(chunk: pd.DataFrame) -> np.ndarray:
+    """Latencies (s) of the completed requests of a chunk that arrived after the warm-up."""
+    keep = (~chunk["warmup"].to_numpy(dtype=bool)) & (chunk["status"].astype(str) == "ok")
+    return chunk["latency_s"].to_numpy(dtype=float)[np.asarray(keep)]
+
+
 def summarize(df: pd.DataFrame, info: dict[str, Any] | None = None) -> dict[str, Any]:
     """Summary metrics of a loaded trace (keys in ``SUMMARY_KEYS``; times in s, money in USD).
 
@@ -353,44 +397,3 @@ def summarize(df: pd.DataFrame, info: dict[str, Any] | None = None) -> dict[str,
     if acc.needs_second_pass():
         acc.keep(completed_latencies(df))
     return acc.result()
-
-
-def completed_latencies(chunk: pd.DataFrame) -> np.ndarray:
-    """Latencies (s) of the completed requests of a chunk that arrived after the warm-up."""
-    keep = (~chunk["warmup"].to_numpy(dtype=bool)) & (chunk["status"].astype(str) == "ok")
-    return chunk["latency_s"].to_numpy(dtype=float)[np.asarray(keep)]
-
-
-def summarize_trace(
-    path: str | Path, progress: Callable[[float], None] | None = None
-) -> dict[str, Any]:
-    """Summary metrics of a trace file, read one row group at a time.
-
-    Memory does not grow with the trace: exact percentiles take a second pass over the
-    latency column only where the first pass could not pin them down
-    (``analysis.quantiles``).
-
-    Args:
-        path: A trace written by ``fleetsim run``.
-        progress: Called with the fraction of the work done (0..1) after each row group.
-
-    """
-    acc = MetricsAccumulator(run_info(path))
-    parquet = pq.ParquetFile(path)
-    present = set(parquet.schema_arrow.names)
-    columns = NEEDED_COLUMNS + [c for c in STAGE_COLUMNS if c in present]
-    groups = parquet.num_row_groups
-    for i in range(groups):
-        acc.add(parquet.read_row_group(i, columns=columns).to_pandas())
-        if progress is not None:
-            progress((i + 1) / groups * 0.8)  # the latency pass, if any, is lighter
-    if acc.needs_second_pass():
-        for i in range(groups):
-            chunk = parquet.read_row_group(i, columns=["latency_s", "status", "warmup"])
-            acc.keep(completed_latencies(chunk.to_pandas()))
-            if progress is not None:
-                progress(0.8 + 0.2 * (i + 1) / groups)
-    if progress is not None:
-        progress(1.0)
-    lifetimes = lifetimes_beside(path)
-    return acc.result() if lifetimes is None else with_fleet(acc.result(), lifetimes, acc.info)

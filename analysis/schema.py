@@ -94,3 +94,43 @@ META_HARDWARE_VERSION = "fleetsim.hardware_model_version"
 META_RUN = "fleetsim.run"  # JSON: durations, SLO, balancer, pools with prices
 META_ENGINE = "fleetsim.engine"  # JSON: engine, why, time-average in system, window (s)
 META_TRACE = "fleetsim.trace"  # JSON: which rows the file keeps, if not all (mode, fraction)
+
+# --- stages.parquet: one row per request per stage it reached (runs with pipelines) --------
+
+STAGES_FILE = "stages.parquet"
+"""Written beside ``requests.parquet`` when some route has several stages (a pipeline,
+``sim.scenario.pipelines``); rows of the sampled requests of a sampled trace; none with
+``--trace summary``."""
+
+PASSED = 5
+"""Status code of a stage a request finished and left for the next (``stages.parquet``
+only; ``requests.parquet`` has the request's final row)."""
+STAGES_STATUSES = (*STATUSES, "passed")
+"""Status names in ``stages.parquet``: a request's last stage has its final status."""
+
+STAGES_SCHEMA = pa.schema(
+    [
+        ("request_id", pa.int64()),
+        ("route", _CATEGORY),  # the pipeline (or model) asked for: requests.parquet's model
+        ("stage", pa.int32()),  # position in the route, from 0
+        ("model", _CATEGORY),  # the model serving this stage
+        ("pool", _CATEGORY),
+        ("instance_id", pa.int32()),
+        ("replica_id", pa.int32()),
+        ("entered_s", pa.float64()),  # reached this stage (its first arrival at stage 0)
+        ("start_s", pa.float64()),
+        ("finish_s", pa.float64()),
+        ("latency_s", pa.float64()),  # finish_s - entered_s: the stage's own latency
+        ("queue_s", pa.float64()),  # start_s - entered_s (retries within the stage included)
+        ("service_s", pa.float64()),
+        ("host_s", pa.float64()),
+        ("batch_size", pa.int32()),
+        ("padded_batch", pa.int32()),
+        ("seq_len", pa.int32()),  # this stage's input length
+        ("padded_seq_len", pa.int32()),
+        ("status", _CATEGORY),  # passed, or the request's final status at its last stage
+        ("attempts", pa.int32()),  # times sent so far, over all stages
+        ("warmup", pa.bool_()),  # first arrival before the end of the warm-up
+    ]
+)
+STAGES_COLUMNS = tuple(STAGES_SCHEMA.names)

@@ -133,7 +133,7 @@ def _read_info(trace: Path) -> dict[str, Any]:
 
 def _run_from_trace(trace: Path) -> RunSource:
     """A run known only by its trace: the summary computed from it, streamed."""
-    from analysis.metrics import summarize_trace
+    from analysis.trace_summary import summarize_trace
 
     info = _read_info(trace)
     summary_path = trace.parent / RUN_SUMMARY

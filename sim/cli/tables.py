@@ -16,7 +16,11 @@ def _ms(seconds: float) -> str:
 
 
 def summary_table(title: str, summary: dict[str, Any], pools: list[dict[str, Any]]) -> Table:
-    """A two-column table of the summary metrics, with per-pool utilisation rows."""
+    """A two-column table of the summary metrics, with per-pool utilisation rows.
+
+    With pipelines, latencies are end to end (first arrival to the last stage's finish);
+    one row per stage gives that stage's own latency.
+    """
     table = Table(title=title, show_header=True, header_style="bold")
     table.add_column("metric")
     table.add_column("value", justify="right")
@@ -54,6 +58,13 @@ def summary_table(title: str, summary: dict[str, Any], pools: list[dict[str, Any
             else "-",
         ),
     ]
+    for stage in s.get("stages", []):  # pipelines: the latency of each stage alone
+        rows.append(
+            (
+                f"stage {stage['stage']} of {stage['route']} ({stage['model']})",
+                f"p50 {_ms(stage['latency_p50_s'])}, p99 {_ms(stage['latency_p99_s'])}",
+            )
+        )
     changed = bool(s.get("fleet_changed"))
     for pool in pools:
         tag = " [PROJECTED hardware]" if pool.get("projected") else ""

@@ -25,7 +25,7 @@ Compiled with ``-ffp-contract=off``: a fused multiply-add would round differentl
 Python.
 """
 
-from libc.math cimport INFINITY, NAN, nextafter
+from libc.math cimport INFINITY, NAN, ceil, nextafter
 from libc.stdint cimport int64_t, uint64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
@@ -77,13 +77,15 @@ cdef struct Entry:
     int epoch  # the instance's epoch when scheduled: a failure makes its events stale
 
 cdef struct Row:  # a request (sim.engine.records.Request: id, first arrival s, seq len,
-    # attempts, deadline s, queued s) or a batch (start s, time inside s, size)
+    # attempts, deadline s, queued s, hop, entered s) or a batch (start s, time inside s, size)
     double a
     double b
     double c
     double d
     double e
     double f
+    double g
+    double h
 
 cdef struct Ring:  # FIFO of rows; capacity a power of two
     Row* rows
@@ -233,6 +235,10 @@ cdef class Core:
     cdef double* last_leave  # per replica slot: when its latest batch leaves (s)
     cdef Ring scratch  # a dropped request, on its way to its record
     cdef int models
+    cdef int* hop_model  # per hop (sim.engine.routes.Routes): the model serving it
+    cdef int* hop_next  # the hop after it, -1 if last
+    cdef double* hop_seq  # (scale, min, max) per hop: its length from the stage before's
+    cdef bint staged  # some route has several stages
     cdef int* pick
     cdef int* group_start
     # per model: the instances in service, ascending (a balancer's index i is active[m][i])
@@ -363,6 +369,17 @@ cdef class Core:
         self.var_blocks = [None] * self.models
         for m in range(self.models):
             self.pick[m] = picks[m]
+        routes = fleet.routes
+        hops = len(routes.model)
+        self.hop_model = <int*>self._alloc((hops + 1) * sizeof(int))
+        self.hop_next = <int*>self._alloc((hops + 1) * sizeof(int))
+        self.hop_seq = <double*>self._alloc((3 * hops + 1) * sizeof(double))
+        for m in range(hops):
+            self.hop_model[m] = routes.model[m]
+            self.hop_next[m] = routes.next[m]
+            for code in range(3):
+                self.hop_seq[3 * m + code] = routes.seq[m][code]
+        self.staged = routes.staged
         for m in range(self.models + 1):
             self.group_start[m] = fleet.group_start[m]
         self.heap_cap = 16
@@ -375,7 +392,7 @@ cdef class Core:
         self.next_user = INFINITY
         self.numbers_cap = 8 * 4096
         self.numbers = <double*>self._alloc(self.numbers_cap * sizeof(double))
-        self.requests_cap = 6 * 8192
+        self.requests_cap = 8 * 8192
         self.requests = <double*>self._alloc(self.requests_cap * sizeof(double))
         self.window = fleet.warmup_s
         self.last = self.window
@@ -635,6 +652,9 @@ cdef class Core:
         free(self.batches)
         free(self.last_leave)
         free(self.pick)
+        free(self.hop_model)
+        free(self.hop_next)
+        free(self.hop_seq)
         free(self.group_start)
         free(self.active)
         free(self.n_active)
@@ -730,8 +750,8 @@ cdef class Core:
         out[6] = status
         out[7] = count
         self.numbers_n += 8
-        if self.requests_n + 6 * count > self.requests_cap:
-            self._grow(&self.requests, &self.requests_cap, self.requests_n + 6 * count)
+        if self.requests_n + 8 * count > self.requests_cap:
+            self._grow(&self.requests, &self.requests_cap, self.requests_n + 8 * count)
         out = self.requests + self.requests_n
         for i in range(count):
             row = ring_pop(source) if take else ring_at(source, i)
@@ -741,8 +761,10 @@ cdef class Core:
             out[3] = row.d
             out[4] = row.e
             out[5] = row.f
-            out += 6
-        self.requests_n += 6 * count
+            out[6] = row.g
+            out[7] = row.h
+            out += 8
+        self.requests_n += 8 * count
         return 0
 
     cdef int _grow(self, double** buffer, Py_ssize_t* cap, Py_ssize_t need) except -1:
@@ -948,11 +970,13 @@ cdef class Core:
                 batch = ring_pop(&self.batches[slot])
                 size = <Py_ssize_t>batch.c
                 self.record(batch.a, now, batch.b, size, j, entry.replica, self.ok,
-                            &self.inside[slot], size, True)
+                            &self.inside[slot], size, not self.staged)
                 self.note_outstanding(j, now)
                 self.outstanding[j] -= size
                 self.completed_at[j] += size
                 self.depart(now, size)
+                if self.staged:
+                    self.hand_on(&self.inside[slot], size, now)
                 if entry.kind == DONE:
                     self.note_busy(j, now)
                     self.free_replica[slot] = 1
@@ -978,6 +1002,36 @@ cdef class Core:
                 self.in_system += self.arrived
                 self.arrived = 0
                 self.arrived_sum = 0.0
+
+    cdef int hand_on(self, Ring* batch, Py_ssize_t size, double now) except -1:
+        """The ``size`` requests at the front of ``batch`` left their stage at ``now`` (s):
+        each with a next stage, its client still waiting, reaches that stage's balancer
+        (``SimPyFleet.hand_on``); all are removed."""
+        cdef Row row
+        cdef Py_ssize_t i
+        cdef int hop, m, k
+        cdef double* rule
+        for i in range(size):
+            row = ring_pop(batch)[0]
+            hop = self.hop_next[<int>row.g]
+            if hop < 0 or not now < row.e:
+                continue
+            rule = &self.hop_seq[3 * hop]
+            row.c = ceil(row.c * rule[0])
+            if row.c < rule[1]:
+                row.c = rule[1]
+            if row.c > rule[2]:
+                row.c = rule[2]
+            row.f = now
+            row.g = hop
+            row.h = now
+            m = self.hop_model[hop]
+            k = self.choose(m)
+            if k < 0:
+                self.refuse(&row, -1 - m, now)
+            else:
+                self.admit(k, &row, now, False)
+        return 0
 
     cdef double variate(self, int m) except -1:
         """The next uniform variate of model ``m``'s balancer (``Balancer.variates`` blocks)."""
@@ -1052,8 +1106,9 @@ cdef class Core:
         return live[best]
 
     cdef int arrive(self, double t, double nxt, int64_t seq, int64_t first,
-                    int64_t second) except -1:
-        """The arrival at ``t`` (s) of a request; the next one arrives at ``nxt`` (s)."""
+                    int64_t second, int64_t hop) except -1:
+        """The arrival at ``t`` (s) of a request of route ``hop`` (its first hop); the next
+        one arrives at ``nxt`` (s)."""
         cdef int j
         cdef Row row
         if first < 0:
@@ -1073,6 +1128,8 @@ cdef class Core:
         else:
             row.e = INFINITY
         row.f = t
+        row.g = <double>hop
+        row.h = t
         self.rid += 1
         if j < 0:  # no instance of its model in service: refused
             self.refuse(&row, <int>first, t)
@@ -1149,7 +1206,7 @@ cdef class Core:
             idx = self.pend_n
             self.pend_n += 1
         self.pend[idx] = row[0]
-        self.pend_model[idx] = self.model_of[code] if code >= 0 else -1 - code
+        self.pend_model[idx] = self.hop_model[<int>row.g]
         self.pend_order[idx] = self.order
         self.pend_live[idx] = 1
         self.schedule(now + delay, RETRY_KEY, RETRY, idx, 0)
@@ -1207,23 +1264,23 @@ cdef class Core:
         """Apply each chunk of routed requests, then run to ``until_s`` (s).
 
         ``chunks`` yields (arrival times s, sequence lengths, first candidates, second
-        candidates) as contiguous float64/int64 arrays (see ``sim.policies.routing``).
+        candidates, routes) as contiguous float64/int64 arrays (``sim.policies.routing``).
         """
         cdef const double[::1] times
-        cdef const int64_t[::1] seqs, first, second
+        cdef const int64_t[::1] seqs, first, second, hops
         cdef Py_ssize_t i, n
         cdef double t, nxt
         flush_if_full = writer.flush_if_full
         if self.env is not None:
             self.next_user = self.env.peek()
-        for times, seqs, first, second in chunks:
+        for times, seqs, first, second, hops in chunks:
             n = times.shape[0]
             for i in range(n):
                 t = times[i]
                 nxt = times[i + 1] if i + 1 < n else t
                 if self.next_user <= t or (self.heap_n and self.heap[0].t < t):
                     self.advance(t, True)
-                self.arrive(t, nxt, seqs[i], first[i], second[i])
+                self.arrive(t, nxt, seqs[i], first[i], second[i], hops[i])
             self.hand_over(writer)
             flush_if_full()
             if progress is not None and n and times[n - 1] < until_s:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from sim.engine.phases import MAX_INSTANCES, MAX_REPLICAS
 from sim.engine.pool import Pool, plan_pools
+from sim.engine.routes import Routes
 from sim.policies.balancers import Balancer, make_balancer
 from sim.scenario.models import model_names as scenario_model_names
 from sim.scenario.schema import Scenario
@@ -30,6 +31,7 @@ class Fleet:
             built for the number of instances serving that model.
         warmup_s: Start of the measured window (s).
         model_names: Names of the models, by index (default ``model0``, ``model1``, ...).
+        routes: The routes requests take (``sim.engine.routes``); default: each model alone.
 
     """
 
@@ -39,6 +41,7 @@ class Fleet:
         balancers: list[Balancer | None],
         warmup_s: float = 0.0,
         model_names: list[str] | None = None,
+        routes: Routes | None = None,
     ) -> None:
         for pool in pools:
             pool.check()
@@ -47,6 +50,9 @@ class Fleet:
         self.warmup_s = warmup_s
         models = len(balancers)
         self.model_names = model_names or [f"model{m}" for m in range(models)]
+        self.routes = routes or Routes.build(self.model_names)
+        if len(self.routes.model) < models or any(not 0 <= m < models for m in self.routes.model):
+            raise ValueError(f"routes must start with the {models} models and stay inside them")
         if any(not 0 <= p.model < models for p in pools):
             raise ValueError(f"a pool serves a model outside 0..{models - 1}")
         # numbering: by model, then pool order, then position in the pool
@@ -105,7 +111,8 @@ class Fleet:
             else None
             for name, count in zip(model_names, counts, strict=True)
         ]
-        return cls(pools, balancers, scenario.warmup, model_names)
+        routes = Routes.build(model_names, scenario.pipelines)
+        return cls(pools, balancers, scenario.warmup, model_names, routes)
 
     def pool_of(self, instance: int) -> Pool:
         """The pool instance number ``instance`` belongs to."""

@@ -29,6 +29,8 @@ model's fast twin: the tests require both to write identical traces.
 * **Instants.** Everything at one simulated time happens in the phases of
   ``sim.engine.phases``: user processes, arrivals, the fleet's timed events, then batching
   decisions - so a decision always sees every arrival and completion of its instant.
+* **Stages.** A request of a pipeline leaving a stage's batch in time is handed to the next
+  stage's balancer at that instant (``sim.engine.routes``; ``SimPyFleet.hand_on``).
 * **End.** At the end of the run, requests in service or waiting are recorded ``in_flight``.
 """
 
@@ -42,13 +44,7 @@ from typing import TYPE_CHECKING
 from analysis.schema import FAILED, IN_FLIGHT, OK, TIMED_OUT
 from sim.engine.lifecycle import InstanceState
 from sim.engine.occupancy import Occupancy
-from sim.engine.phases import (
-    FleetTimeout,
-    RunEnvironment,
-    deadline_key,
-    decision_key,
-    delay_to,
-)
+from sim.engine.phases import FleetTimeout, RunEnvironment, deadline_key, decision_key, delay_to
 from sim.engine.pool import Pool
 from sim.engine.records import Record, RecordBuffer, Request
 from sim.engine.replicas import PipelinedReplica, Replica
@@ -309,6 +305,8 @@ class Instance:
         self.count(-size, 0)
         self.completed += size
         self.occupancy.depart(self.env.now, size)
+        if self.owner.staged:
+            self.owner.hand_on(batch)
 
     def replica_done(self) -> None:
         """A replica's batch left and the replica is free: end a finished drain, or go on."""

@@ -30,7 +30,7 @@ class OutputBusyError(OutputExistsError):
     """Another live process is writing the output directory now."""
 
 
-RUN_FILES = frozenset({"requests.parquet", "instances.parquet", "summary.json"})
+RUN_FILES = frozenset({"requests.parquet", "instances.parquet", "stages.parquet", "summary.json"})
 
 
 def _check_replaceable(target: Path, force: bool) -> None:
@@ -46,8 +46,8 @@ def _check_replaceable(target: Path, force: bool) -> None:
         shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
         raise OutputExistsError(
             f"{target} is not a fleetsim run directory (it holds {shown}); --force only "
-            "replaces a directory holding nothing but requests.parquet, instances.parquet "
-            "and summary.json"
+            "replaces a directory holding nothing but requests.parquet, instances.parquet, "
+            "stages.parquet and summary.json"
         )
 
 

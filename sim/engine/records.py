@@ -20,7 +20,9 @@ class Request(NamedTuple):
     ``arrival_s`` is its first arrival; ``attempts`` counts the times it was sent (1: never
     retried); ``deadline_s`` is when its client gives up (inf: never,
     ``sim.engine.clients``); ``queued_s`` when this attempt joined the queue (what the
-    batching deadline counts from).
+    batching deadline counts from); ``hop`` the stage of its route it is at and
+    ``entered_s`` when it reached that stage (its first arrival at the first stage;
+    ``sim.engine.routes``).
     """
 
     request_id: int
@@ -29,6 +31,8 @@ class Request(NamedTuple):
     attempts: int
     deadline_s: float
     queued_s: float
+    hop: int
+    entered_s: float
 
 
 class Served(NamedTuple):
@@ -39,7 +43,7 @@ class Served(NamedTuple):
     seq_len: int
 
 
-REQUEST_FIELDS = 6  # numbers per request in RecordBuffer.requests: a Request's
+REQUEST_FIELDS = 8  # numbers per request in RecordBuffer.requests: a Request's
 
 
 class Record(NamedTuple):
@@ -112,7 +116,10 @@ class RecordBuffer:
         for start, finish, service, size, instance, replica, status, count in numbers.tolist():
             rows = requests[row : row + int(count)].tolist()
             batch: list = (
-                [Request(int(r[0]), r[1], int(r[2]), int(r[3]), r[4], r[5]) for r in rows]
+                [
+                    Request(int(r[0]), r[1], int(r[2]), int(r[3]), r[4], r[5], int(r[6]), r[7])
+                    for r in rows
+                ]
                 if full
                 else [Served(int(r[0]), r[1], int(r[2])) for r in rows]
             )

@@ -32,6 +32,7 @@ from analysis.schema import (
     META_SEED,
     META_TRACE,
     META_VERSION,
+    STAGES_FILE,
 )
 from sim import __version__
 from sim.control.controllers import controllers_for
@@ -154,7 +155,7 @@ def _run_compiled(env, fleet, writer, chunks, until_s, processes, progress, view
     """The compiled kernel runs the fleet; SimPy runs the added processes, in time order."""
     core = engines._kernel.Core(fleet, env if processes else None, clients)
     end = _start(env, processes, fleet, core, until_s, *views)
-    chunks = candidates(fleet.balancers, fleet.group_start, chunks, until_s)
+    chunks = candidates(fleet.balancers, fleet.group_start, chunks, until_s, fleet.routes.model)
     core.run(chunks, until_s, writer, progress)
     core.record_in_flight(writer)
     env.run(until=end)  # only the end is left: the clock stops at until_s, as in SimPy
@@ -165,7 +166,8 @@ def _run_simpy(env, fleet, writer, chunks, until_s, processes, progress, views, 
     """The SimPy model runs the fleet and the added processes in one environment."""
     model = SimPyFleet(env, fleet, writer, clients)
     end = _start(env, processes, fleet, model, until_s, *views)
-    env.process(model.arrivals(checked(chunks, fleet.balancers, until_s), until_s, progress))
+    chunks = checked(chunks, fleet.balancers, until_s, fleet.routes.model)
+    env.process(model.arrivals(chunks, until_s, progress))
     env.run(until=end)
     writer.flush_if_full()
     model.record_in_flight()
@@ -299,9 +301,10 @@ def simulate(
         info=info,
         shapes=fleet.pools,
         end_s=scenario.duration,
+        routes=fleet.routes,
     )
     try:
-        chunks = request_stream(scenario, fleet.model_names, replication)
+        chunks = request_stream(scenario, fleet.routes.names, replication)
         driven = drive(fleet, writer, chunks, scenario.duration, engine=engine,
                        processes=processes, progress=progress, roster=roster,
                        cold_start_s=[cold_start_s(pool, scenario, pool.cold_start)
@@ -317,10 +320,17 @@ def simulate(
         }
         roster.write(Path(trace_path).with_name(INSTANCES_FILE))
         path = writer.close({META_ENGINE: json.dumps(engine_stats)})
+        if not writer.writes_stages:  # a stale one from an earlier run would mislead
+            Path(trace_path).with_name(STAGES_FILE).unlink(missing_ok=True)
     except BaseException:
         writer.abort()
         Path(trace_path).with_name(INSTANCES_FILE).unlink(missing_ok=True)
+        Path(trace_path).with_name(STAGES_FILE).unlink(missing_ok=True)
         raise
+    summary = with_fleet(writer.metrics.result(), roster.columns(), info)
+    stages = writer.stage_latencies()
+    if stages is not None:  # pipelines: each stage's own latency
+        summary["stages"] = stages
     return RunStats(
         path,
         writer.rows_recorded,
@@ -328,6 +338,6 @@ def simulate(
         time_avg,
         driven.engine,
         driven.reason,
-        with_fleet(writer.metrics.result(), roster.columns(), info),
+        summary,
         info,
     )

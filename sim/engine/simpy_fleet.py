@@ -18,6 +18,7 @@ from sim.engine.model import Group, Instance
 from sim.engine.occupancy import Occupancy
 from sim.engine.phases import ARRIVAL, RETRY, WINDOW_START, FleetTimeout, RunEnvironment
 from sim.engine.records import Record, RecordBuffer, Request
+from sim.engine.routes import next_seq_len
 from sim.workload.requests import Chunk
 
 NAN = math.nan
@@ -52,6 +53,8 @@ class SimPyFleet:
         self.waiting_to_retry: dict[int, tuple[Request, int]] = {}  # id -> (request, model)
         self._occupancy = Occupancy(fleet.warmup_s)
         self.pools = fleet.pools
+        self.routes = fleet.routes
+        self.staged = fleet.routes.staged  # some request passes through several stages
         self.groups = [Group(balancer) for balancer in fleet.balancers]
         self.gone: Callable[[int, float], None] | None = None  # (instance, time s) after a drain
         self.instances = [
@@ -80,15 +83,17 @@ class SimPyFleet:
         until_s: float,
         progress: Callable[[float], None] | None = None,
     ) -> Iterator:
-        """The arrival process: each request reaches its group's balancer at its time.
+        """The arrival process: each request reaches its first stage's balancer at its time.
 
-        The request stream guarantees that waiting ``t - now`` lands exactly on ``t``
+        Each chunk gives, per request, its route (``sim.engine.routes``: its first hop). The
+        request stream guarantees that waiting ``t - now`` lands exactly on ``t``
         (``sim.workload.requests``). After each chunk the trace may flush a row group.
         """
         request_id = 0
         timeout_s, patience = self.clients.timeout_s, self._patience
-        for times, models, seqs in chunks:
-            for t, model, seq in zip(times.tolist(), models.tolist(), seqs.tolist(), strict=True):
+        hop_model = self.routes.model
+        for times, hops, seqs in chunks:
+            for t, hop, seq in zip(times.tolist(), hops.tolist(), seqs.tolist(), strict=True):
                 yield FleetTimeout(self.env, t - self.env.now, ARRIVAL)
                 if timeout_s is not None:
                     deadline = t + timeout_s
@@ -96,7 +101,8 @@ class SimPyFleet:
                     deadline = t + patience.next()
                 else:
                     deadline = INF
-                request = Request(request_id, t, seq, 1, deadline, t)
+                request = Request(request_id, t, seq, 1, deadline, t, hop, t)
+                model = hop_model[hop]
                 if not self.groups[model].route(request):  # none in service: refused
                     self.refused(request, -1 - model)
                 request_id += 1
@@ -147,7 +153,7 @@ class SimPyFleet:
         if now + delay_s >= request.deadline_s:
             self.trace.add(Record(NAN, NAN, NAN, 0, instance, -1, TIMED_OUT, [request]))
             return True
-        model = self.instances[instance].pool.model if instance >= 0 else -1 - instance
+        model = self.routes.model[request.hop]
         self.waiting_to_retry[request.request_id] = (request, model)
         retry = FleetTimeout(self.env, delay_s, RETRY)
         retry.callbacks.append(lambda _event: self._retried(request.request_id))
@@ -159,6 +165,24 @@ class SimPyFleet:
         request = request._replace(attempts=request.attempts + 1, queued_s=self.env.now)
         if not self.groups[model].route(request):
             self.refused(request, -1 - model)
+
+    def hand_on(self, batch: list[Request]) -> None:
+        """A batch left its stage: hand each request on that has a next stage.
+
+        Each whose client still waits reaches that stage's balancer now, in batch order
+        (``sim.engine.routes``).
+        """
+        now = self.env.now
+        routes = self.routes
+        for request in batch:
+            hop = routes.next[request.hop]
+            if hop < 0 or not now < request.deadline_s:
+                continue
+            seq = int(next_seq_len(routes.seq[hop], request.seq_len))
+            request = request._replace(seq_len=seq, queued_s=now, hop=hop, entered_s=now)
+            model = routes.model[hop]
+            if not self.groups[model].route(request):
+                self.refused(request, -1 - model)
 
     # --- the state the FleetView reads (sim.engine.view.FleetState) -----------------------
 

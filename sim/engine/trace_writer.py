@@ -22,13 +22,25 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from analysis.metrics import MetricsAccumulator
-from analysis.schema import CATEGORIES, COLUMNS, IN_FLIGHT, OK, SCHEMA, STATUSES, TIMED_OUT
+from analysis.schema import (
+    CATEGORIES,
+    COLUMNS,
+    IN_FLIGHT,
+    OK,
+    PASSED,
+    SCHEMA,
+    STAGES_FILE,
+    STATUSES,
+    TIMED_OUT,
+)
 from sim.engine import arrow_arrays as arrow
 from sim.engine.batch_columns import batch_columns
 from sim.engine.records import FIELDS as FIELDS  # re-exported
+from sim.engine.records import REQUEST_FIELDS, RecordBuffer
 from sim.engine.records import Record as Record
-from sim.engine.records import RecordBuffer
 from sim.engine.records import Request as Request
+from sim.engine.routes import Routes
+from sim.engine.stage_writer import StageWriter
 
 NAN = math.nan
 # Writing the trace is half a run's work (on a thread beside the simulation), so its codec
@@ -109,6 +121,10 @@ class TraceWriter(RecordBuffer):
             padding.
         end_s: End of the run (s): a request unfinished then whose client's deadline had
             passed is written ``timed_out`` rather than ``in_flight``.
+        routes: The run's routes (``sim.engine.routes``; default: each model alone). The
+            ``model`` column names a request's route (its model, or its pipeline); with
+            pipelines, the stages requests pass go to ``stages.parquet`` beside ``path``
+            (``sim.engine.stage_writer``), not to this file.
 
     """
 
@@ -125,15 +141,31 @@ class TraceWriter(RecordBuffer):
         info: dict | None = None,
         shapes: list | None = None,
         end_s: float = math.inf,
+        routes: Routes | None = None,
     ) -> None:
         super().__init__()
+        routes = routes or Routes.build(list(models))
+        self._hop_route = np.asarray(routes.route, dtype=np.int32)
+        self._hop_onward = np.asarray(routes.next, dtype=np.int64) >= 0
+        self._stages = (
+            StageWriter(
+                Path(path).with_name(STAGES_FILE),
+                pools,
+                list(models),
+                routes,
+                metadata,
+                write_file=mode.kind != "summary",
+            )  # fmt: skip
+            if routes.staged
+            else None
+        )
         self.end_s = end_s
         self._shapes = list(shapes) if shapes is not None else None
         self.mode = mode
         self.path = Path(path)
         self._tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         self._pools = arrow.strings(pools)
-        self._models = arrow.strings(models)
+        self._models = arrow.strings(routes.names)
         self._statuses = arrow.strings(STATUSES)
         if hasattr(instances, "instance_columns"):
             self._instance_columns = instances.instance_columns
@@ -165,9 +197,18 @@ class TraceWriter(RecordBuffer):
         self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trace")
         self._writing: Future | None = None
 
+    @property
+    def writes_stages(self) -> bool:
+        """Whether the run writes ``stages.parquet`` (pipelines, and a trace file)."""
+        return self._stages is not None and self.mode.kind != "summary"
+
+    def stage_latencies(self) -> list[dict[str, Any]] | None:
+        """After ``close``: per stage of each pipeline, its latency figures; None: none."""
+        return None if self._stages is None else self._stages.latencies.result()
+
     def flush_if_full(self) -> None:
         """Flush if ``rows_per_group`` rows are pending."""
-        if len(self.requests) >= 3 * self.rows_per_group:
+        if len(self.requests) >= REQUEST_FIELDS * self.rows_per_group // 2:
             self.flush()
 
     def flush(self) -> None:
@@ -175,7 +216,7 @@ class TraceWriter(RecordBuffer):
         if not self.numbers:
             return
         numbers, requests = self.take()
-        instance_pool, instance_index, instance_model = self._instance_columns()
+        instance_pool, instance_index, _ = self._instance_columns()
         counts = numbers[:, 7].astype(np.int64)
         per_row = np.repeat(numbers[:, :7], counts, axis=0)
         start, finish, service = (np.ascontiguousarray(per_row[:, k]) for k in range(3))
@@ -184,11 +225,28 @@ class TraceWriter(RecordBuffer):
         status[(status == OK) & (finish > requests[:, 4])] = TIMED_OUT
         # unfinished at the end, its deadline passed: the client had given up
         status[(status == IN_FLIGHT) & (requests[:, 4] <= self.end_s)] = TIMED_OUT
-        rows = len(requests)
         host, padded_batch, padded_seq = (
             np.repeat(column, counts)
             for column in batch_columns(numbers, requests, instance_pool, self._shapes)
         )
+        hop = requests[:, 6].astype(np.int64)
+        entered = np.ascontiguousarray(requests[:, 7])
+        if self._hop_onward.any():  # pipelines: a served stage with a next one was passed
+            served = (status == OK) & self._hop_onward[hop]
+            status[served] = np.where(finish[served] < requests[served, 4], PASSED, TIMED_OUT)
+            columns = (requests, start, finish, service, size, instance, replica, status,
+                       host, padded_batch, padded_seq, hop, entered)  # fmt: skip
+            self._write_stages(*columns, instance_pool, instance_index)
+            pool = instance_pool[instance]
+            done = ((status == OK) | (status == PASSED)) & (requests[:, 1] >= self._warmup_s)
+            self.metrics.add_usage(start, service, size, np.where(pool < 0, len(self._pool_names),
+                                   pool), self._pool_names, done, host, requests[:, 2],
+                                   padded_batch, padded_seq)  # fmt: skip
+            final = status != PASSED
+            if not final.all():
+                (requests, start, finish, service, size, instance, replica, status, host,
+                 padded_batch, padded_seq, hop, entered) = (c[final] for c in columns)  # fmt: skip
+        rows = len(requests)
         arrival = np.ascontiguousarray(requests[:, 1])  # Arrow copies strided views slowly
         latency = finish - arrival
         pool = instance_pool[instance]
@@ -199,7 +257,7 @@ class TraceWriter(RecordBuffer):
             "start_s": arrow.numbers(start),
             "finish_s": arrow.numbers(finish),
             "latency_s": arrow.numbers(latency),
-            "queue_s": arrow.numbers(start - arrival),
+            "queue_s": arrow.numbers(start - entered),
             "service_s": arrow.numbers(service),
             "host_s": arrow.numbers(host),
             "batch_size": arrow.numbers(size),
@@ -208,7 +266,7 @@ class TraceWriter(RecordBuffer):
             "instance_id": arrow.numbers(instance_index[instance]),
             "replica_id": arrow.numbers(replica),
             "model": pa.DictionaryArray.from_arrays(
-                arrow.numbers(instance_model[instance]), self._models
+                arrow.numbers(self._hop_route[hop]), self._models
             ),
             "seq_len": arrow.numbers(seq := requests[:, 2].astype(np.int32)),
             "padded_seq_len": arrow.numbers(padded_seq),
@@ -220,7 +278,8 @@ class TraceWriter(RecordBuffer):
         self.rows_recorded += rows
         pool_code = np.where(pool < 0, len(self._pool_names), pool)  # refused: no pool
         self._count(arrival, latency, start, service, size, pool_code, status, warmup,
-                    (host, seq, padded_batch, padded_seq, attempts))  # fmt: skip
+                    (host, seq, padded_batch, padded_seq, attempts),
+                    usage=not self._hop_onward.any())  # fmt: skip
         if self.mode.kind == "sample":
             table = table.filter(arrow.booleans(self.mode.sampled(requests[:, 0].astype(np.int64))))
         if self._writer is None:
@@ -230,6 +289,26 @@ class TraceWriter(RecordBuffer):
             self._writer.write_table, table, row_group_size=self.rows_per_group
         )
         self.rows_written += table.num_rows
+
+    def _write_stages(self, requests, start, finish, service, size, instance, replica, status,
+                      host, padded_batch, padded_seq, hop, entered, instance_pool,
+                      instance_index) -> None:  # fmt: skip
+        """Every row, passed stages included, to ``stages.parquet`` (if one is written)."""
+        if self._stages is None:
+            return
+        ids = requests[:, 0].astype(np.int64)
+        rows = {
+            "request_id": ids, "hop": hop, "pool": instance_pool[instance],
+            "instance_id": instance_index[instance], "replica_id": replica,
+            "entered_s": entered, "start_s": start, "finish_s": finish, "service_s": service,
+            "host_s": host, "batch_size": size, "padded_batch": padded_batch,
+            "seq_len": requests[:, 2].astype(np.int32), "padded_seq_len": padded_seq,
+            "status": status,
+            "attempts": requests[:, 3].astype(np.int32),
+            "warmup": requests[:, 1] < self._warmup_s,
+        }  # fmt: skip
+        keep = self.mode.sampled(ids) if self.mode.kind == "sample" else None
+        self._stages.write(rows, keep)
 
     def _count(
         self,
@@ -242,6 +321,7 @@ class TraceWriter(RecordBuffer):
         status: np.ndarray,
         warmup: np.ndarray,
         stages: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+        usage: bool = True,
     ) -> None:
         """Feed the rows to the metrics, in the pieces the file's row groups are cut into.
 
@@ -259,7 +339,7 @@ class TraceWriter(RecordBuffer):
                 start_s=start[lo:hi], service_s=service[lo:hi], batch_size=size[lo:hi],
                 pool_code=pool[lo:hi], pool_names=self._pool_names, host_s=host[lo:hi],
                 seq_len=seq[lo:hi], padded_batch=padded_batch[lo:hi],
-                padded_seq_len=padded_seq[lo:hi], attempts=attempts[lo:hi],
+                padded_seq_len=padded_seq[lo:hi], attempts=attempts[lo:hi], usage=usage,
             )  # fmt: skip
         completed = (status == OK) & ~warmup
         with self._spill.open("ab") as spill:
@@ -289,6 +369,8 @@ class TraceWriter(RecordBuffer):
                 while (part := np.fromfile(spill, dtype=np.float64, count=1 << 20)).size:
                     self.metrics.keep(part)
         self._spill.unlink()
+        if self._stages is not None:
+            self._stages.close()
         if self._writer is None:
             return None
         if extra_metadata:
@@ -306,3 +388,5 @@ class TraceWriter(RecordBuffer):
         finally:
             self._tmp.unlink(missing_ok=True)
             self._spill.unlink(missing_ok=True)
+            if self._stages is not None:
+                self._stages.abort()

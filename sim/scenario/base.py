@@ -38,6 +38,11 @@ PositiveDuration = Annotated[
 ]
 
 
+FORM_TAGS = frozenset({"fixed", "scaled"})
+"""Tags of unions told apart by the form of the value, not by a ``kind`` key
+(``sim.scenario.pipelines.StageSeqLen``); error messages leave them out of field paths."""
+
+
 def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
     """Return ``" (did you mean 'x'?)"`` for the closest choice, or ``""`` if none is close."""
     close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)

@@ -21,6 +21,7 @@ from sim.scenario.models import (
     seq_len_bounds_by_model,
     synthetic_only,
 )
+from sim.scenario.pipeline_checks import check_pipelines
 from sim.scenario.schema import (
     MixEntry,
     PoolConfig,
@@ -33,9 +34,12 @@ Problem = tuple[tuple[str | int, ...], str]
 
 def _unknown_model(scenario: Scenario, name: str) -> str:
     known = sorted(set(zoo.model_names()) | set(scenario.models))
+    pipelines = [p.name for p in scenario.pipelines]
+    named = f"; pipelines: {', '.join(pipelines)}" if pipelines else ""
     return (
-        f"unknown model {name!r}{did_you_mean(name, known)}; known models: {', '.join(known)} "
-        "(or define one under 'models:', or give every pool serving it a synthetic 'service')"
+        f"unknown model {name!r}{did_you_mean(name, known + pipelines)}; known models: "
+        f"{', '.join(known)}{named} (or define one under 'models:', or give every pool "
+        "serving it a synthetic 'service')"
     )
 
 
@@ -85,8 +89,11 @@ def check_references(scenario: Scenario) -> list[Problem]:
         seen.add(pool.name)
         problems += _check_groups(scenario, pool, ("fleet", i), bounds)
     served = served_models(scenario)
+    problems += check_pipelines(scenario)
+    pipelines = {p.name for p in scenario.pipelines}
     for j, entry in enumerate(scenario.workload.mix):
-        problems += _check_mix_entry(scenario, entry, ("workload", "mix", j), served)
+        if entry.model not in pipelines:  # a pipeline's stages are checked with it
+            problems += _check_mix_entry(scenario, entry, ("workload", "mix", j), served)
     arrivals = scenario.workload.arrivals
     if isinstance(arrivals, TraceArrivals):
         problems += _check_trace_models(arrivals, served)

@@ -11,6 +11,7 @@ import numpy as np
 
 from hardware import zoo
 from sim.scenario.groups import pool_models, served_models
+from sim.scenario.pipelines import PipelineConfig, next_seq_len, next_seq_lens
 from sim.scenario.schema import ChoiceSeqLen, FixedSeqLen, MixEntry, Scenario, UniformSeqLen
 from sim.workload.replay import TraceArrivals
 
@@ -47,8 +48,23 @@ def synthetic_only(scenario: Scenario, name: str) -> bool:
     return bool(pools) and all(p.service is not None for p in pools)
 
 
+def pipeline_named(scenario: Scenario, name: str) -> PipelineConfig | None:
+    """The scenario's pipeline called ``name``, or None (then ``name`` is a model)."""
+    return next((p for p in scenario.pipelines if p.name == name), None)
+
+
+def first_model(scenario: Scenario, name: str) -> str:
+    """The model a mix entry's requests go to first: ``name``, or its pipeline's first stage."""
+    pipeline = pipeline_named(scenario, name)
+    return name if pipeline is None else pipeline.stages[0].model
+
+
 def default_seq_len(scenario: Scenario, name: str) -> int:
-    """Sequence length used when none is given: the model's default, or 1 for a label."""
+    """Sequence length used when none is given: the model's default, or 1 for a label.
+
+    For a pipeline, its first stage model's.
+    """
+    name = first_model(scenario, name)
     try:
         return resolve_model(scenario, name).default_seq_len
     except KeyError:
@@ -83,8 +99,13 @@ def seq_len_support(entry: MixEntry, default: int) -> np.ndarray:
 
 
 def model_names(scenario: Scenario) -> list[str]:
-    """The models of a run, sorted: a request's model index points into this list."""
-    return sorted(served_models(scenario) | {e.model for e in scenario.workload.mix})
+    """The models of a run, sorted: a request's model index points into this list.
+
+    Pipelines are not models: their stages' models are (``sim.engine.routes``).
+    """
+    asked = {first_model(scenario, e.model) for e in scenario.workload.mix}
+    stages = {stage.model for p in scenario.pipelines for stage in p.stages}
+    return sorted(served_models(scenario) | asked | stages)
 
 
 def seq_len_bounds_by_model(scenario: Scenario) -> dict[str, tuple[int, int]]:
@@ -96,7 +117,14 @@ def seq_len_bounds_by_model(scenario: Scenario) -> dict[str, tuple[int, int]]:
         bounds[name] = (min(old[0], low), max(old[1], high))
 
     for entry in scenario.workload.mix:
-        widen(entry.model, *seq_len_bounds(entry, default_seq_len(scenario, entry.model)))
+        low, high = seq_len_bounds(entry, default_seq_len(scenario, entry.model))
+        pipeline = pipeline_named(scenario, entry.model)
+        if pipeline is None:
+            widen(entry.model, low, high)
+            continue
+        for stage in pipeline.stages:  # next_seq_len never decreases with its input
+            low, high = next_seq_len(stage.seq_len, low), next_seq_len(stage.seq_len, high)
+            widen(stage.model, low, high)
     arrivals = scenario.workload.arrivals
     if isinstance(arrivals, TraceArrivals):
         for name, lengths in _replayed_seq_lens(scenario, arrivals).items():
@@ -113,11 +141,18 @@ def seq_lens_of(scenario: Scenario, name: str) -> np.ndarray:
 
     From the mix and a replayed trace: the columns of a hardware service table.
     """
-    parts = [
-        seq_len_support(entry, default_seq_len(scenario, name))
-        for entry in scenario.workload.mix
-        if entry.model == name
-    ]
+    parts = []
+    for entry in scenario.workload.mix:
+        pipeline = pipeline_named(scenario, entry.model)
+        if pipeline is None:
+            if entry.model == name:
+                parts.append(seq_len_support(entry, default_seq_len(scenario, name)))
+            continue
+        support = seq_len_support(entry, default_seq_len(scenario, entry.model))
+        for stage in pipeline.stages:
+            support = np.unique(next_seq_lens(stage.seq_len, support))
+            if stage.model == name:
+                parts.append(support)
     arrivals = scenario.workload.arrivals
     if isinstance(arrivals, TraceArrivals):
         replayed = _replayed_seq_lens(scenario, arrivals).get(name)

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from sim.scenario.base import FORM_TAGS
 from sim.scenario.errors import format_path
 from sim.scenario.yaml_text import LineMap, line_of
 
@@ -15,14 +16,19 @@ def _data_path(loc: tuple[Any, ...], data: Any) -> tuple[str | int, ...]:
     """Map pydantic's error ``loc`` onto the user's data, dropping union-tag elements.
 
     For a discriminated union pydantic inserts the tag (``'poisson'``) into the location; it
-    is recognised as the ``kind`` value of the mapping it stands in. Where the user wrote a
-    plain value (``seq_len: 0``, shorthand for a mapping) the path stops at that value.
+    is recognised as the ``kind`` value of the mapping it stands in, or as one of
+    ``FORM_TAGS`` (the tags of unions told apart by their form, not a ``kind``). Where the
+    user wrote a plain value (``seq_len: 0``, shorthand for a mapping) the path stops at that value.
     """
     path: list[str | int] = []
     node = data
     for part in loc:
-        if isinstance(node, dict) and part not in node and part == node.get("kind"):
-            continue  # union tag, not a key
+        if (
+            isinstance(node, dict)
+            and part not in node
+            and (part == node.get("kind") or part in FORM_TAGS)
+        ):
+            continue  # union tag (a kind, or a form such as 'scaled'), not a key
         if path and not isinstance(node, dict | list):
             break  # a scalar the user wrote; pydantic's deeper parts are internal
         path.append(part)

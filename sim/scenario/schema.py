@@ -33,6 +33,7 @@ from sim.scenario.base import (
     PositiveDuration,
 )
 from sim.scenario.base import did_you_mean as did_you_mean  # re-exported for callers
+from sim.scenario.pipelines import PipelineConfig
 from sim.workload.arrivals import ArrivalsConfig
 from sim.workload.replay import TraceArrivals
 
@@ -318,6 +319,11 @@ class Scenario(Config):
     slo: Slo
     events: list[EventConfig] = Field(
         default_factory=list, description="[{kind: zone_outage, zone, at, duration}]"
+    )
+    pipelines: list[PipelineConfig] = Field(
+        default_factory=list,
+        description="[{name, stages: [{model, seq_len?}, ...]}]: chains of models a request "
+        "passes through; the mix asks for one by its name",
     )
     clients: ClientsConfig | None = Field(
         default=None,

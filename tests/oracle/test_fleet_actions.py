@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 import pytest
+from chaos import chaos, clients_of
 from helpers import ENGINES, chunk, needs_kernel, one_pool_fleet, reached, same_records
 
 from analysis.schema import FAILED, OK
@@ -136,38 +137,6 @@ def test_actions_refuse_what_the_state_does_not_allow():
     assert done == [True]
 
 
-def chaos(seed: int, pools: list[str]):
-    """A process taking random actions every ~0.3 s, chosen from the view's state."""
-
-    def act(env, fleet):
-        rng = np.random.default_rng(seed)
-        while True:
-            yield env.timeout(float(rng.exponential(0.3)))
-            kind = int(rng.integers(6))
-            live = fleet.instances
-            if kind == 0 or not live:
-                fleet.add_instance(pools[int(rng.integers(len(pools)))],
-                                   ready_in_s=float(rng.choice([0.0, 0.2, 1.0])))  # fmt: skip
-                continue
-            target = live[int(rng.integers(len(live)))]
-            state = target.state
-            if kind == 1 and state != "failed":
-                fleet.drain(target)
-            elif kind == 2 and state != "failed":
-                fleet.fail(target)
-            elif kind == 3 and state == "failed":
-                fleet.restore(target)
-            elif kind == 4:
-                fleet.terminate(target, "failure")
-            elif kind == 5:  # read what controllers read
-                for pool in fleet.pools:
-                    log.append((env.now, pool.name, len(pool.serving), pool.outstanding,
-                                pool.busy_replica_s, pool.outstanding_request_s))  # fmt: skip
-
-    log: list = []
-    return act, log
-
-
 def chaos_fleet(seed: int) -> tuple[Fleet, list[float]]:
     """Two models; model 0 on a plain and a pipelined pool, model 1 on a batching pool."""
     rng = np.random.default_rng(seed)
@@ -183,19 +152,6 @@ def chaos_fleet(seed: int) -> tuple[Fleet, list[float]]:
     fleet = Fleet(pools, balancers)
     times = np.cumsum(rng.exponential(1 / 80.0, size=int(rng.integers(300, 900)))).tolist()
     return fleet, [t for t in times if t < 8.0]
-
-
-def clients_of(seed: int) -> ClientRules:
-    """No clients, a fixed timeout with retries, or drawn patience with jittered retries."""
-    kind = seed % 3
-    if kind == 0:
-        return ClientRules()
-    if kind == 1:
-        return ClientRules(timeout_s=0.4, max_attempts=3, backoff_caps_s=(0.05, 0.1))
-    rng = np.random.default_rng(seed)
-    return ClientRules(patience=lambda: rng.exponential(0.3, 64), max_attempts=4,
-                       backoff_caps_s=(0.02, 0.04, 0.08),
-                       jitter=lambda: rng.random(64))  # fmt: skip
 
 
 @needs_kernel

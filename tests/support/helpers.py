@@ -74,7 +74,8 @@ def row_groups(path: Path) -> list[int]:
 
 def assert_engines_agree(sc: Scenario, directory: Path, processes=None) -> pd.DataFrame:
     """Simulate ``sc`` on both engines; require identical trace rows, row groups,
-    instance lifetimes (``instances.parquet``) and requests-in-system average.
+    instance lifetimes (``instances.parquet``), stage rows (``stages.parquet``, with
+    pipelines) and requests-in-system average.
     ``processes()`` gives fresh process functions per run; each engine writes
     ``directory/<engine>/requests.parquet``.
 
@@ -95,6 +96,10 @@ def assert_engines_agree(sc: Scenario, directory: Path, processes=None) -> pd.Da
         check_exact=True,
     )
     assert row_groups(paths["compiled"]) == row_groups(paths["simpy"])
+    stages = [p.with_name("stages.parquet") for p in paths.values()]
+    assert stages[0].exists() == stages[1].exists()
+    if stages[0].exists():  # pipelines: every stage each request reached
+        pd.testing.assert_frame_equal(load(stages[0]), load(stages[1]), check_exact=True)
     facts = {e: engine_facts(p) for e, p in paths.items()}
     assert facts["compiled"].pop("engine") == "compiled"
     assert facts["simpy"].pop("engine") == "simpy"

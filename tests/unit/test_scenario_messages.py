@@ -41,7 +41,7 @@ def put(*path, value):
         (put("models", value=[1]), "models", "expected a mapping of keys, got [1]"),
         (put("zzzzzz", value=1), "zzzzzz",
          "unknown key 'zzzzzz'; allowed keys: name, seed, duration, warmup, workload, models, "
-         "fleet, balancer, slo, events, clients, description"),
+         "fleet, balancer, slo, events, pipelines, clients, description"),
         (put("seed", value="x" * 78), "seed", "expected a whole number, got '" + "x" * 78 + "'"),
         (put("seed", value="x" * 79), "seed", "expected a whole number, got '" + "x" * 76
          + "..."),

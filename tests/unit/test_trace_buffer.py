@@ -15,9 +15,9 @@ def test_records_round_trip_exactly():
         (math.nan, math.nan, math.nan, 0, 2, -1, DROPPED, [(2**53, 1e-300, 512)]),
         (4.0, math.nan, 1.5, 1, 0, 0, IN_FLIGHT, [(9, 3.999999999999999, 64)]),
     ]
-    # a Request also carries attempts, deadline and queue time; records() gives back the
-    # identity (id, first arrival, sequence length), records(full=True) all of it
-    extra = [(1, math.inf, 0.05), (2, 9.5, 0.07), (3, 0.2, 0.09)]
+    # a Request also carries attempts, deadline, queue time, hop and stage entry; records()
+    # gives back the identity (id, first arrival, sequence length), records(full=True) all
+    extra = [(1, math.inf, 0.05, 0, 0.05), (2, 9.5, 0.07, 7, 0.06), (3, 0.2, 0.09, 2**20, 0.0)]
     records = [(*r[:7], [(*q, *extra[i % 3]) for i, q in enumerate(r[7])]) for r in records]
     buffer = RecordBuffer()
     full = [[tuple(q) for q in r[7]] for r in records]
