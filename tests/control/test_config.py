@@ -207,7 +207,7 @@ def test_the_docs_controller_yaml_validates():
         if "events" in block:
             TypeAdapter(list[EventConfig]).validate_python(block["events"])
             validated += 1
-    assert len(blocks) == 3 and validated == 6
+    assert len(blocks) == 4 and validated == 7
 
 
 def test_metric_driven_autoscalers_need_one_instance():
