@@ -267,3 +267,25 @@ def test_schedule_bounds_over_time():
     ]
     once = Schedule(entries, None, None)
     assert (once.advance(100.0), once.bounds, once.next_s) == (True, (1, 2), None)
+
+
+def test_a_schedule_may_empty_a_target_tracking_pool_for_a_while():
+    """max 0 at 100 s drains every instance at once; with none in service the evaluations
+    give no datapoint (nothing is decided); min 2 at 200 s launches two at once, and the
+    policy scales them after its alarm has seen its datapoints again."""
+    config = dict(
+        TRACKING,
+        scale_out_cooldown="0s",
+        schedule=[{"at": "100s", "min": 0, "max": 0}, {"at": "200s", "min": 2, "max": 4}],
+    )
+    processes = controllers_for(scenario([pool("a", autoscaling=config)]))
+    load = script("a", [(0, 4), (250, 10)])
+    fleet = run_fleet([("a", 2, None, 30.0, 10, None)], [load, *processes], 301)
+    assert [(t, w, i) for t, w, _, i, _ in actions(fleet, "add", "drain")] == [
+        (100, "drain", 1),  # 60: 0.4 on 2 wants 2, one datapoint below: nothing
+        (100, "drain", 0),  # 120, 180: no instance in service, no datapoint
+        (200, "add", 2),
+        (200, "add", 3),  # ready at 230; 240: 0.4 over its 10 s in service, below the target
+        (300, "add", 4),  # (10 s x 0.4 + 50 s x 1.0) / 60 s = 0.9: ceil(2 x 0.9 / 0.5) = 4
+        (300, "add", 5),
+    ]
