@@ -85,7 +85,8 @@ class _MetricBounds(_Bounds):
             raise ValueError(
                 f"min: a metric-driven autoscaler needs min >= 1, got {self.min!r} (the metric "
                 "is measured on instances in service: at 0 there is none, and nothing would "
-                "scale the pool out again; use kind: scheduled to scale to zero)"
+                "scale the pool out again; to scale to zero use kind: scheduled, or a schedule "
+                "entry with max: 0)"
             )
         if self.every is not None and self.schedule is None:
             raise ValueError(
