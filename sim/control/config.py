@@ -39,8 +39,45 @@ class _Bounds(Config):
         return self
 
 
+class ScheduleEntry(_Bounds):
+    """From ``at`` (s into the run, or into each cycle of ``every``) keep [min, max].
+
+    ``max: 0`` empties the pool (scale to zero, e.g. at night).
+    """
+
+    max: int = Field(ge=0, le=1_000_000)
+    at: Duration
+
+
+def check_schedule(schedule: list[ScheduleEntry], every: float | None) -> None:
+    """Entries in increasing ``at`` (s), each before ``every`` (s) when it repeats.
+
+    Raises:
+        ValueError: naming the entry (``schedule.N.at``) and its value.
+
+    """
+    times = [entry.at for entry in schedule]
+    if any(b <= a for a, b in zip(times, times[1:], strict=False)):
+        raise ValueError(f"schedule: the entries' at must increase, got {times} s")
+    if every is not None and times and times[-1] >= every:
+        raise ValueError(
+            f"schedule.{len(times) - 1}.at ({times[-1]!r} s) must be less than every ({every!r} s)"
+        )
+
+
 class _MetricBounds(_Bounds):
-    """Bounds of a metric-driven autoscaler: at least one instance."""
+    """Bounds of a metric-driven autoscaler (at least one instance), and their schedule.
+
+    ``schedule`` (optional) holds scheduled actions on the same pool, with the entries of
+    ``kind: scheduled``: from each entry's ``at`` its [min, max] replace the autoscaler's,
+    as an AWS scheduled action changes the MinCapacity and MaxCapacity of a scalable target
+    that a scaling policy also scales. ``min`` and ``max`` hold from the start until the first
+    entry; ``every`` repeats the schedule (each entry's bounds hold until the next entry, the
+    last one's into the next cycle).
+    """
+
+    schedule: list[ScheduleEntry] | None = Field(default=None, min_length=1)
+    every: PositiveDuration | None = None
 
     @model_validator(mode="after")
     def _not_zero(self) -> _MetricBounds:
@@ -48,8 +85,22 @@ class _MetricBounds(_Bounds):
             raise ValueError(
                 f"min: a metric-driven autoscaler needs min >= 1, got {self.min!r} (the metric "
                 "is measured on instances in service: at 0 there is none, and nothing would "
-                "scale the pool out again; use kind: scheduled to scale to zero)"
+                "scale the pool out again; to scale to zero use kind: scheduled, or a schedule "
+                "entry with max: 0)"
             )
+        if self.every is not None and self.schedule is None:
+            raise ValueError(
+                f"every ({self.every!r} s) repeats a schedule: give schedule: too, or remove every"
+            )
+        check_schedule(self.schedule or [], self.every)
+        for i, entry in enumerate(self.schedule or []):
+            if entry.min < 1 and entry.max > 0:
+                raise ValueError(
+                    f"schedule.{i}.min: a metric-driven autoscaler needs min >= 1 while max > 0, "
+                    f"got min {entry.min!r} with max {entry.max!r} (at 0 instances there is no "
+                    "metric and nothing would scale the pool out again; max: 0 empties the pool "
+                    "until the next entry)"
+                )
         return self
 
 
@@ -60,7 +111,8 @@ class TargetTrackingConfig(_MetricBounds):
     ``scale_out_datapoints`` are all above target, scale in when the last
     ``scale_in_datapoints`` are all below it: 3 and 15 one-minute datapoints are the alarms
     Application Auto Scaling creates for a target tracking policy. Desired capacity is
-    ``ceil(serving * metric / target)`` clamped to [min, max].
+    ``ceil(serving * metric / target)`` clamped to [min, max], or to the bounds of the
+    ``schedule`` entry in force.
     """
 
     kind: Literal["target_tracking"]
@@ -114,7 +166,10 @@ class StepPolicy(Config):
 
 
 class StepConfig(_MetricBounds):
-    """AWS step scaling: fixed capacity changes by how far the metric is past a threshold."""
+    """AWS step scaling: fixed capacity changes by how far the metric is past a threshold.
+
+    The result is clamped to [min, max], or to the bounds of the ``schedule`` entry in force.
+    """
 
     kind: Literal["step"]
     metric: Metric = "utilisation"
@@ -143,16 +198,6 @@ class StepConfig(_MetricBounds):
         return self
 
 
-class ScheduleEntry(_Bounds):
-    """From ``at`` (s into the run, or into each cycle of ``every``) keep [min, max].
-
-    ``max: 0`` empties the pool (scale to zero, e.g. at night).
-    """
-
-    max: int = Field(ge=0, le=1_000_000)
-    at: Duration
-
-
 class ScheduledConfig(Config):
     """AWS scheduled scaling: [min, max] bounds that change at set times, optionally repeating.
 
@@ -170,14 +215,7 @@ class ScheduledConfig(Config):
 
     @model_validator(mode="after")
     def _times_ordered(self) -> ScheduledConfig:
-        times = [entry.at for entry in self.schedule]
-        if any(b <= a for a, b in zip(times, times[1:], strict=False)):
-            raise ValueError(f"schedule: the entries' at must increase, got {times} s")
-        if self.every is not None and times[-1] >= self.every:
-            raise ValueError(
-                f"schedule.{len(times) - 1}.at ({times[-1]!r} s) must be less than every "
-                f"({self.every!r} s)"
-            )
+        check_schedule(self.schedule, self.every)
         return self
 
 

@@ -3,8 +3,10 @@
 ``controllers_for(scenario, replication)`` returns SimPy processes ``f(env, fleet)`` to add to
 the run. They share one ``ControlPlane``, bound to the run by the first of them to start
 (all start at time 0, before anything else happens), which holds the run's ``Health`` and
-each pool's ``Launcher`` - so a replacement launched by the failure controller gets its
-failure and spot clocks, and a launch deferred by a zone outage is counted by the autoscaler.
+each pool's ``Launcher`` - so a launch deferred by a zone outage is counted by the
+autoscaler. Every instance added to a pool - a replacement, a scale-out, or one a process of
+yours adds with ``fleet.add_instance`` - gets the pool's failure and spot clocks
+(``FleetView.watch_added``).
 
 Per pool, in this order: failures, spot, autoscaling; then the events in the order listed.
 """

@@ -11,6 +11,10 @@ Per instance, from the time it is ready (its cold start over), the up time is dr
 - an instance that is down for another reason (its zone out) does not fail again: its next up
   time is drawn from then; an instance draining or terminated has no further failures.
 
+Every instance of the pool has a clock: those present at the start, and every one added later
+by a controller or by any other process (``FleetView.watch_added``), from the time it will be
+ready (its request + ``ready_in_s``, by default the pool's cold start).
+
 Random draws: each instance has its own stream, ``stream(seed, "failures", name_index(pool),
 index, replication=r)`` (``index`` is its ``instance_id`` in the pool), drawn in the order of
 that instance's own events: up, down, up, down... So the failure times of an instance depend
@@ -79,11 +83,16 @@ class Failures:
         self._fleet: Any = None
         self._health: Health | None = None
         self._launcher: Launcher | None = None
+        self._watched: set[int] = set()  # fleet numbers of the instances with a clock
 
     def bind(self, env: Any, fleet: Any, health: Health, launcher: Launcher) -> None:
-        """Attach to a run and hear of every instance the pool's launcher starts."""
+        """Attach to a run and hear of every instance added to the pool, by any process."""
         self._env, self._fleet, self._health, self._launcher = env, fleet, health, launcher
-        launcher.watch(self.watch)
+        fleet.watch_added(self._added)
+
+    def _added(self, instance: Any, ready_at_s: float) -> None:
+        if instance.pool == self.pool:
+            self.watch(instance, ready_at_s)
 
     def run(self, env: Any, fleet: Any) -> Generator[Any, Any, None]:
         """The process: start the clocks of the pool's instances present at the start."""
@@ -97,7 +106,13 @@ class Failures:
         yield env.timeout(0)
 
     def watch(self, instance: Any, ready_at_s: float) -> None:
-        """Start the clock of ``instance``, which is (or will be) ready at ``ready_at_s``."""
+        """Start the clock of ``instance``, which is (or will be) ready at ``ready_at_s`` (s).
+
+        An instance has one clock for its whole life: a second call for it does nothing.
+        """
+        if instance.number in self._watched:
+            return
+        self._watched.add(instance.number)
         rng = stream(
             self._seed, "failures", name_index(self.pool), instance.index,
             replication=self._replication,

@@ -9,14 +9,14 @@ Every launch of the controllers goes through a pool's ``Launcher``, so that
   pool's initial instances). Replacements keep the purchase option of what they replace;
 - a launch into a zone that is out is deferred, not lost, and made when the zone is back
   (an Auto Scaling group keeps its desired capacity and retries failed launches), less one
-  for each of the pool's instances the zone's return restores;
-- the failure and spot controllers hear of every instance launched (``watch``), to start its
-  clocks.
+  for each of the pool's instances the zone's return restores.
+
+The failure and spot controllers hear of every instance added to the fleet, by a launcher or
+by any other process, from ``FleetView.watch_added``, and start its clocks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from sim.control.health import Health
@@ -37,10 +37,6 @@ def initial_lifecycles(share: float, count: int) -> tuple[str, ...]:
     return tuple(out)
 
 
-Watcher = Callable[[Any, float], None]
-"""Called with each instance launched and the time (s) it will be ready."""
-
-
 class Launcher:
     """The launches of one pool.
 
@@ -58,11 +54,6 @@ class Launcher:
         self._health = health
         self.spot_share = spot_share
         self.pending: list[tuple[str, str]] = []  # deferred (lifecycle, reason), oldest first
-        self._watchers: list[Watcher] = []
-
-    def watch(self, watcher: Watcher) -> None:
-        """Call ``watcher(instance, ready_at_s)`` for every instance launched from now on."""
-        self._watchers.append(watcher)
 
     def active(self) -> list[Any]:
         """The pool's instances neither terminated nor draining."""
@@ -117,8 +108,4 @@ class Launcher:
             self._add(lifecycle, reason)
 
     def _add(self, lifecycle: str, reason: str) -> Any:
-        instance = self._fleet.add_instance(self.pool, lifecycle=lifecycle)
-        ready_at_s = self._fleet.now + self._fleet.pool(self.pool).cold_start_s
-        for watcher in self._watchers:
-            watcher(instance, ready_at_s)
-        return instance
+        return self._fleet.add_instance(self.pool, lifecycle=lifecycle)

@@ -14,6 +14,9 @@ interrupted after a time ~ exponential with rate ``interruptions_per_hour`` from
 - at ``t + 120 s`` (EC2's two-minute warning) an instance not yet terminated is terminated
   (reason ``spot_interruption``): the requests still inside are lost as in ``fleet.fail``.
 
+Every spot instance of the pool has a clock: those present at the start, and every one added
+later by a controller or by any other process (``FleetView.watch_added``).
+
 Random draws: one per spot instance, from its own stream ``stream(seed, "spot",
 name_index(pool), index, replication=r)``, so interruption times never depend on the order of
 events at one instant.
@@ -51,11 +54,16 @@ class SpotInterruptions:
         self._env: Any = None
         self._fleet: Any = None
         self._launcher: Launcher | None = None
+        self._watched: set[int] = set()  # fleet numbers of the spot instances with a clock
 
     def bind(self, env: Any, fleet: Any, launcher: Launcher) -> None:
-        """Attach to a run and hear of every instance the pool's launcher starts."""
+        """Attach to a run and hear of every instance added to the pool, by any process."""
         self._env, self._fleet, self._launcher = env, fleet, launcher
-        launcher.watch(self.watch)
+        fleet.watch_added(self._added)
+
+    def _added(self, instance: Any, ready_at_s: float) -> None:
+        if instance.pool == self.pool:
+            self.watch(instance, ready_at_s)
 
     def run(self, env: Any, fleet: Any) -> Generator[Any, Any, None]:
         """The process: start the clocks of the pool's spot instances present at the start."""
@@ -65,9 +73,12 @@ class SpotInterruptions:
         yield env.timeout(0)
 
     def watch(self, instance: Any, ready_at_s: float = 0.0) -> None:
-        """Start the interruption clock of ``instance`` if it is spot."""
+        """Start the interruption clock of ``instance`` if it is spot (once per instance)."""
         if instance.lifecycle != "spot" or self.config.interruptions_per_hour == 0:
             return
+        if instance.number in self._watched:
+            return
+        self._watched.add(instance.number)
         rng = stream(
             self._seed, "spot", name_index(self.pool), instance.index,
             replication=self._replication,

@@ -15,6 +15,10 @@ records the instance's lifetimes in the run's roster (``instances.parquet``):
 * ``restore(instance)`` - a failed instance is in service again, empty.
 * ``terminate(instance, reason)`` - ends now; requests it held are lost as in ``fail``.
 
+``watch_added(watcher)`` has ``watcher(instance, ready_at_s)`` called for every instance
+added from then on, by any process: the failure and spot controllers start the clocks of an
+instance your process adds as they do for their own launches.
+
 An action on an instance acts on all its core groups (a pool serving several models,
 ``sim.scenario.groups``), in number order; its lifetime is one. Two actions at one instant
 apply in the order they are called. The same calls give the same
@@ -24,6 +28,7 @@ run on both engines (``tests/oracle/test_fleet_actions.py``).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from sim.engine.lifecycle import ALLOWED, InstanceState
@@ -34,6 +39,8 @@ if TYPE_CHECKING:
 
 class FleetActions:
     """The actions of ``FleetView`` (see the module docstring for their rules)."""
+
+    _added_watchers: list[Callable[[InstanceView, float], None]]  # set by FleetView
 
     def add_instance(
         self,
@@ -72,7 +79,20 @@ class FleetActions:
         view = self._view_of(lead)
         ready = self._env.timeout(delay)  # scheduled now: before what the caller waits for next
         ready.callbacks.append(lambda _event: self._ready(view))
+        ready_at_s = self.now + delay
+        for watcher in self._added_watchers:
+            watcher(view, ready_at_s)
         return view
+
+    def watch_added(self, watcher: Callable[[InstanceView, float], None]) -> None:
+        """Call ``watcher(instance, ready_at_s)`` for every instance added from now on.
+
+        Args:
+            watcher: Called at the end of each ``add_instance``, by whichever process added
+                it, with the new instance's view and the time (s) it will serve.
+
+        """
+        self._added_watchers.append(watcher)
 
     def _ready(self, view: InstanceView) -> None:
         """The cold start is over: in service now, if still starting."""

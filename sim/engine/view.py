@@ -12,7 +12,8 @@ instant, before the fleet's events at that instant (``sim.engine.phases``)::
 Each engine supplies the numbers through the ``FleetState`` protocol: the SimPy model from
 its objects, the compiled kernel from its arrays. Processes also act on the fleet through
 the view (``add_instance``, ``drain``, ``fail``, ``restore``, ``terminate``; the rules are in
-``sim.engine.actions``): the built-in controllers (``sim.control``) use the same calls.
+``sim.engine.actions``): the built-in controllers (``sim.control``) use the same calls, and
+hear of every instance added (``watch_added``).
 """
 
 from __future__ import annotations
@@ -315,6 +316,7 @@ class FleetView(FleetActions, _Counts):
         self._layout = fleet
         self._roster = roster if roster is not None else Roster(fleet)
         self._drain_reason: dict[int, str] = {}
+        self._added_watchers = []
         state.gone = self._gone
         colds = cold_start_s or [0.0] * len(fleet.host_names)
         self.pools = tuple(

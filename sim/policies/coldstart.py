@@ -22,66 +22,39 @@ An instance added to a pool (``fleet.add_instance``) is billed from its request 
 A key left out takes the instance family's default (:data:`FAMILY_DEFAULTS`, each with its
 reasoning or source). A model that is only a label of synthetic pools has no weights: its
 load takes 0 s.
+
+The ``cold_start:`` block validates into ``sim.scenario.schema.ColdStartConfig`` (bandwidths
+by ``sim.scenario.units.parse_bytes_per_s``); this module turns it into seconds for a pool.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Annotated
-
-from pydantic import BeforeValidator, PlainSerializer
-from pydantic_core import PydanticCustomError
 
 from hardware import catalog
-from sim.scenario.base import Config, Duration
-from sim.scenario.units import parse_bytes
+from hardware.models.workload import ModelSpec
+from sim.scenario.base import BytesPerSecond
+from sim.scenario.checks import pool_dtype
+from sim.scenario.groups import pool_models
+from sim.scenario.models import resolve_model
+from sim.scenario.schema import ColdStartConfig, PoolConfig, Scenario
+from sim.scenario.units import BANDWIDTH_HELP, parse_bytes_per_s
 
-if TYPE_CHECKING:
-    from hardware.models.workload import ModelSpec
-    from sim.scenario.schema import PoolConfig, Scenario
-
-_RATE_RE = re.compile(r"^\s*(.+?)\s*/\s*s\s*$")
-BANDWIDTH_HELP = "a bandwidth such as 1GB/s, 500MB/s or 2GiB/s"
-
-
-def parse_bytes_per_s(value: object) -> float:
-    """Convert a bandwidth written with its unit (``"1GB/s"``) to bytes per second.
-
-    Raises:
-        ValueError: not a positive finite amount of bytes per second with a known unit.
-
-    """
-    match = _RATE_RE.match(value) if isinstance(value, str) else None
-    if match is None:
-        raise ValueError(f"expected {BANDWIDTH_HELP}, got {value!r}")
-    try:
-        return parse_bytes(match.group(1))
-    except ValueError as exc:
-        raise ValueError(f"expected {BANDWIDTH_HELP}, got {value!r} ({exc})") from None
-
-
-def _bandwidth(value: object) -> float:
-    try:
-        return parse_bytes_per_s(value)
-    except ValueError as exc:
-        raise PydanticCustomError("bandwidth", "{message}", {"message": str(exc)}) from None
-
-
-BytesPerSecond = Annotated[
-    float,
-    BeforeValidator(_bandwidth),
-    PlainSerializer(lambda v: f"{v!r}B/s", return_type=str),
+# the YAML side (ColdStartConfig, the bandwidth type and parser) is defined in sim.scenario,
+# where the schema uses it without importing this module; its names stay importable here
+__all__ = [
+    "BANDWIDTH_HELP",
+    "FAMILY_DEFAULTS",
+    "BytesPerSecond",
+    "ColdStart",
+    "ColdStartConfig",
+    "FamilyDefaults",
+    "cold_start_parts",
+    "cold_start_s",
+    "family_defaults",
+    "parse_bytes_per_s",
+    "pool_cold_start",
 ]
-"""A bandwidth in bytes/s, written ``1GB/s`` (decimal units) or ``1GiB/s`` (binary)."""
-
-
-class ColdStartConfig(Config):
-    """A pool's cold start; a key left out takes the instance family's default."""
-
-    provision: Duration | None = None
-    runtime_init: Duration | None = None
-    load_bandwidth: BytesPerSecond | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,10 +194,6 @@ def pool_cold_start(
         config: The pool's ``cold_start`` (None: family defaults).
 
     """
-    from sim.scenario.checks import pool_dtype
-    from sim.scenario.groups import pool_models
-    from sim.scenario.models import resolve_model
-
     parts = []
     for name in pool_models(pool):  # several models: each group loads its own weights
         try:

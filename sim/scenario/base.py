@@ -16,7 +16,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from hardware.catalog import DTYPES as DTYPES  # the one definition, re-exported to sim
-from sim.scenario.units import parse_duration_s
+from sim.scenario.units import parse_bytes_per_s, parse_duration_s
 
 
 def _duration(value: object) -> float:
@@ -41,6 +41,21 @@ PositiveDuration = Annotated[
 FORM_TAGS = frozenset({"fixed", "scaled"})
 """Tags of unions told apart by the form of the value, not by a ``kind`` key
 (``sim.scenario.pipelines.StageSeqLen``); error messages leave them out of field paths."""
+
+
+def _bandwidth(value: object) -> float:
+    try:
+        return parse_bytes_per_s(value)
+    except ValueError as exc:
+        raise PydanticCustomError("bandwidth", "{message}", {"message": str(exc)}) from None
+
+
+BytesPerSecond = Annotated[
+    float,
+    BeforeValidator(_bandwidth),
+    PlainSerializer(lambda v: f"{v!r}B/s", return_type=str),
+]
+"""A bandwidth in bytes/s, written ``1GB/s`` (decimal units) or ``1GiB/s`` (binary)."""
 
 
 def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:

@@ -21,13 +21,13 @@ from hardware import STACKS
 from sim.control.config import AutoscalingConfig, EventConfig, FailuresConfig, SpotConfig
 from sim.policies.balancers import BALANCERS
 from sim.policies.clients import ClientsConfig
-from sim.policies.coldstart import ColdStartConfig
 from sim.policies.host import HostConfig
 from sim.policies.jitter import JitterConfig
 from sim.policies.service import ServiceConfig
 from sim.policies.shapes import ShapesConfig
 from sim.scenario.base import (
     DTYPES,
+    BytesPerSecond,
     Config,
     Duration,
     PositiveDuration,
@@ -171,6 +171,17 @@ class ModelGroup(Config):
     cores: int = Field(ge=1, description="NeuronCores (or GPUs) of the instance this model gets")
     batching: Batching | None = None
     queue_limit: int | None = Field(default=None, ge=1)
+
+
+class ColdStartConfig(Config):
+    """A pool's cold start; a key left out takes the instance family's default.
+
+    How the parts add up, and the defaults with their sources: ``sim.policies.coldstart``.
+    """
+
+    provision: Duration | None = None
+    runtime_init: Duration | None = None
+    load_bandwidth: BytesPerSecond | None = None
 
 
 class PoolConfig(Config):

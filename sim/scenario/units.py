@@ -3,7 +3,8 @@
 Durations are written as ``"250us"``, ``"2ms"``, ``"1.5s"``, ``"5m"``, ``"1h"`` or ``"2d"``
 and converted once, at load time, to seconds (float). Every duration needs its unit, on
 every path in (scenario files, command-line options, the Python API): ``2`` or ``"2"`` could
-mean a second or a millisecond, so only zero may be written bare.
+mean a second or a millisecond, so only zero may be written bare. Amounts of memory
+(``"16GB"``) are converted to bytes, bandwidths (``"1GB/s"``) to bytes per second.
 """
 
 import math
@@ -119,3 +120,23 @@ def parse_bytes(value: str) -> float:
     if not math.isfinite(amount) or amount <= 0:
         raise ValueError(f"expected a positive amount, got {value!r}")
     return amount
+
+
+_RATE_RE = re.compile(r"^\s*(.+?)\s*/\s*s\s*$")
+BANDWIDTH_HELP = "a bandwidth such as 1GB/s, 500MB/s or 2GiB/s"
+
+
+def parse_bytes_per_s(value: object) -> float:
+    """Convert a bandwidth written with its unit (``"1GB/s"``) to bytes per second.
+
+    Raises:
+        ValueError: not a positive finite amount of bytes per second with a known unit.
+
+    """
+    match = _RATE_RE.match(value) if isinstance(value, str) else None
+    if match is None:
+        raise ValueError(f"expected {BANDWIDTH_HELP}, got {value!r}")
+    try:
+        return parse_bytes(match.group(1))
+    except ValueError as exc:
+        raise ValueError(f"expected {BANDWIDTH_HELP}, got {value!r} ({exc})") from None

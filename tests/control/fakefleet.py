@@ -83,6 +83,7 @@ class FakeFleet:
     def __init__(self, env: simpy.Environment, pools):
         self._env = env
         self.log: list[tuple] = []
+        self._watchers = []
         self.pools = tuple(FakePool(self, n, z, c, r) for n, _, z, c, r, _ in pools)
         self._number = 0
         for pool, (_, count, _, _, _, lifecycles) in zip(self.pools, pools, strict=True):
@@ -126,8 +127,14 @@ class FakeFleet:
         p = self.pool(pool)
         inst = self._new(p, lifecycle)
         self.log.append((self.now, "add", pool, inst.index, lifecycle))
-        self._env.process(self._ready(inst, p.cold_start_s if ready_in_s is None else ready_in_s))
+        after_s = p.cold_start_s if ready_in_s is None else ready_in_s
+        self._env.process(self._ready(inst, after_s))
+        for watcher in self._watchers:
+            watcher(inst, self.now + after_s)
         return inst
+
+    def watch_added(self, watcher):
+        self._watchers.append(watcher)
 
     def _ready(self, inst, after_s):
         yield self._env.timeout(after_s)

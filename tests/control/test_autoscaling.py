@@ -187,3 +187,105 @@ def test_step_scaling_applies_the_step_for_the_distance_past_the_threshold():
         (180, "drain", 3),  # scale-in cooldown counts from the last activity (60 s)
         (240, "drain", 2),
     ]
+
+
+def test_target_tracking_with_a_schedule_takes_its_bounds_at_their_times():
+    """A scheduled min of 5 at 90 s scales out at once and holds off the scale-in the low
+    metric asks for; a max of 3 at 250 s scales in at once; neither starts a cooldown, so the
+    policy scales in to its own desired capacity at the next evaluation (AWS: a scheduled
+    action changes the scalable target's MinCapacity and MaxCapacity)."""
+    config = dict(
+        TRACKING,
+        scale_in_cooldown="120s",
+        schedule=[{"at": "90s", "min": 5, "max": 8}, {"at": "250s", "min": 1, "max": 3}],
+    )
+    processes = controllers_for(scenario([pool("a", autoscaling=config)]))
+    pools = [("a", 2, None, 30.0, 10, None)]
+    fleet = run_fleet(pools, [script("a", [(0, 2)]), *processes], 500)
+    assert [(t, w, i) for t, w, _, i, _ in actions(fleet, "add", "drain")] == [
+        # 60: 0.2 on 2 serving wants 1, but one datapoint below is not the 2 the alarm needs
+        (90, "add", 2),  # min 5 > capacity 2: scaled out at once, not at the 120 s evaluation
+        (90, "add", 3),
+        (90, "add", 4),
+        # 120-240: two datapoints at 0.2 want ceil(5 * 0.2 / 0.5) = 2, clamped to min 5
+        (250, "drain", 4),  # max 3 < capacity 5: scaled in at once, newest first
+        (250, "drain", 3),
+        (300, "drain", 2),  # ceil(3 * 0.2 / 0.5) = 2 in [1, 3]: the clamp started no cooldown
+        (420, "drain", 1),  # ceil(2 * 0.2 / 0.5) = 1, 120 s after the scale-in at 300
+    ]
+
+
+def test_step_scaling_with_a_repeating_schedule():
+    """Entries at 0 and 120 s repeating every 300 s: the first acts at 0 s (min 2), max 3
+    caps the step at 60 s, an entry at an evaluation's instant applies before it (120, 300,
+    420 s), and the next cycle's max 3 scales in at once."""
+    config = {
+        "kind": "step",
+        "min": 1,
+        "max": 10,
+        "period": "60s",
+        "scale_out": {"threshold": 0.5, "steps": [{"beyond": 0, "change": 2}], "cooldown": "0s"},
+        "schedule": [{"at": "0s", "min": 2, "max": 3}, {"at": "120s", "min": 2, "max": 6}],
+        "every": "300s",
+    }
+    processes = controllers_for(scenario([pool("a", autoscaling=config)]))
+    fleet = run_fleet([("a", 1, None, 10.0, 10, None)], [script("a", [(0, 10)]), *processes], 430)
+    assert [(t, w, i) for t, w, _, i, _ in actions(fleet, "add", "drain")] == [
+        (0, "add", 1),  # min 2 from the start
+        (60, "add", 2),  # utilisation 1.0: 2 + 2 = 4, capped at max 3
+        (120, "add", 3),  # max 6 first, then 3 + 2 = 5
+        (120, "add", 4),
+        (180, "add", 5),  # 5 + 2 = 7, capped at 6; 240: at max
+        (300, "drain", 5),  # the next cycle's max 3, at once and before the evaluation,
+        (300, "drain", 4),  # which then asks 3 + 2 = 5, capped at 3
+        (300, "drain", 3),
+        (420, "add", 6),  # max 6 again: 3 + 2 = 5
+        (420, "add", 7),
+    ]
+
+
+def test_schedule_bounds_over_time():
+    """Schedule: the autoscaler's own bounds until the first entry, then each entry's; with
+    every, the last entry's hold into the next cycle until its first entry."""
+    from sim.control.autoscaling import Schedule
+    from sim.control.config import ScheduleEntry
+
+    entries = [ScheduleEntry(at="10s", min=2, max=4), ScheduleEntry(at="20s", min=1, max=2)]
+    seen = []
+    schedule = Schedule(entries, 30.0, (1, 9))
+    for now in (0.0, 9.0, 10.0, 25.0, 35.0, 40.0, 51.0):
+        changed = schedule.advance(now)
+        seen.append((now, schedule.bounds, changed, schedule.next_s))
+    assert seen == [
+        (0.0, (1, 9), False, 10.0),
+        (9.0, (1, 9), False, 10.0),
+        (10.0, (2, 4), True, 20.0),
+        (25.0, (1, 2), True, 40.0),
+        (35.0, (1, 2), False, 40.0),
+        (40.0, (2, 4), True, 50.0),
+        (51.0, (1, 2), True, 70.0),
+    ]
+    once = Schedule(entries, None, None)
+    assert (once.advance(100.0), once.bounds, once.next_s) == (True, (1, 2), None)
+
+
+def test_a_schedule_may_empty_a_target_tracking_pool_for_a_while():
+    """max 0 at 100 s drains every instance at once; with none in service the evaluations
+    give no datapoint (nothing is decided); min 2 at 200 s launches two at once, and the
+    policy scales them after its alarm has seen its datapoints again."""
+    config = dict(
+        TRACKING,
+        scale_out_cooldown="0s",
+        schedule=[{"at": "100s", "min": 0, "max": 0}, {"at": "200s", "min": 2, "max": 4}],
+    )
+    processes = controllers_for(scenario([pool("a", autoscaling=config)]))
+    load = script("a", [(0, 4), (250, 10)])
+    fleet = run_fleet([("a", 2, None, 30.0, 10, None)], [load, *processes], 301)
+    assert [(t, w, i) for t, w, _, i, _ in actions(fleet, "add", "drain")] == [
+        (100, "drain", 1),  # 60: 0.4 on 2 wants 2, one datapoint below: nothing
+        (100, "drain", 0),  # 120, 180: no instance in service, no datapoint
+        (200, "add", 2),
+        (200, "add", 3),  # ready at 230; 240: 0.4 over its 10 s in service, below the target
+        (300, "add", 4),  # (10 s x 0.4 + 50 s x 1.0) / 60 s = 0.9: ceil(2 x 0.9 / 0.5) = 4
+        (300, "add", 5),
+    ]

@@ -128,6 +128,50 @@ schedule: [{at: 8h, min: 10, max: 40}, {at: 20h, min: 2, max: 10}]
             },
             "increase",
         ),
+        (
+            AUTOSCALING,
+            {"kind": "target_tracking", "target": 0.5, "min": 1, "max": 4, "every": "1d"},
+            "every (86400.0 s) repeats a schedule",
+        ),
+        (
+            AUTOSCALING,
+            {
+                "kind": "target_tracking",
+                "target": 0.5,
+                "min": 1,
+                "max": 4,
+                "schedule": [{"at": "8h", "min": 0, "max": 3}],
+            },
+            "schedule.0.min: a metric-driven autoscaler needs min >= 1 while max > 0, got min 0",
+        ),
+        (
+            AUTOSCALING,
+            {
+                "kind": "step",
+                "min": 1,
+                "max": 4,
+                "scale_out": {"threshold": 0.5, "steps": [{"beyond": 0, "change": 1}]},
+                "schedule": [{"at": "2h", "min": 1, "max": 2}],
+                "every": "1h",
+            },
+            "schedule.0.at (7200.0 s) must be less than every (3600.0 s)",
+        ),
+        (
+            AUTOSCALING,
+            {
+                "kind": "target_tracking",
+                "target": 0.5,
+                "min": 1,
+                "max": 4,
+                "schedule": [{"at": "2h", "min": 3, "max": 2}],
+            },
+            "min (3) must not exceed max (2)",
+        ),
+        (
+            AUTOSCALING,
+            {"kind": "target_tracking", "target": 0.5, "min": 1, "max": 4, "schedule": []},
+            "at least 1 item",
+        ),
     ],
 )
 def test_bad_values_name_the_field_and_value(model, data, says):
@@ -163,7 +207,7 @@ def test_the_docs_controller_yaml_validates():
         if "events" in block:
             TypeAdapter(list[EventConfig]).validate_python(block["events"])
             validated += 1
-    assert len(blocks) == 3 and validated == 6
+    assert len(blocks) == 4 and validated == 7
 
 
 def test_metric_driven_autoscalers_need_one_instance():
@@ -172,6 +216,23 @@ def test_metric_driven_autoscalers_need_one_instance():
         AUTOSCALING.validate_python({"kind": "target_tracking", "target": 0.5, "min": 0, "max": 2})
     scheduled = {"kind": "scheduled", "schedule": [{"at": "0s", "min": 0, "max": 0}]}
     assert AUTOSCALING.validate_python(scheduled).schedule[0].max == 0  # scale to zero
+
+
+def test_metric_driven_autoscalers_take_a_schedule():
+    """target_tracking and step carry the scheduled kind's entries; max: 0 empties the pool
+    for a while (min 0 only then: at 0 instances nothing would scale out)."""
+    night = [{"at": "8h", "min": 4, "max": 20}, {"at": "22h", "min": 0, "max": 0}]
+    tracking = AUTOSCALING.validate_python(
+        {"kind": "target_tracking", "target": 0.6, "min": 2, "max": 10, "schedule": night,
+         "every": "24h"}
+    )  # fmt: skip
+    assert [(e.at, e.min, e.max) for e in tracking.schedule] == [(28800, 4, 20), (79200, 0, 0)]
+    assert (tracking.every, tracking.min, tracking.max) == (86400, 2, 10)
+    step = AUTOSCALING.validate_python(
+        {"kind": "step", "min": 1, "max": 9, "schedule": night[:1],
+         "scale_out": {"threshold": 0.7, "steps": [{"beyond": 0, "change": 2}]}}
+    )  # fmt: skip
+    assert step.schedule[0].min == 4 and step.every is None
 
 
 @pytest.mark.parametrize(
@@ -185,6 +246,14 @@ def test_metric_driven_autoscalers_need_one_instance():
             "scale_out": {"threshold": 0.7, "steps": [{"beyond": 0, "change": 2}]},
         },
         {"kind": "scheduled", "every": "1d", "schedule": [{"at": "8h", "min": 1, "max": 3}]},
+        {
+            "kind": "target_tracking",
+            "target": 0.6,
+            "min": 2,
+            "max": 40,
+            "schedule": [{"at": "8h", "min": 10, "max": 40}],
+            "every": "1d",
+        },
     ],
 )
 def test_configs_round_trip(block):

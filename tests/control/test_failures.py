@@ -234,3 +234,47 @@ def test_the_zones_return_restores_and_cancels_launches_standing_in_for_it():
         (150, "restore", 0),
         (150, "restore", 1),
     ]
+
+
+def test_instances_a_process_adds_get_the_pools_failure_and_spot_clocks():
+    """fleet.add_instance by a process of the user's, before or after the controllers start:
+    each added instance fails at its own stream's first up time after it is ready (its
+    ready_in_s, else the cold start), and an added spot instance gets its interruption."""
+    failures = {"mtbf": "100s", "mttr": "10s"}
+    spot = {"share": 0.0, "interruptions_per_hour": 36.0}
+    processes = controllers_for(
+        scenario([pool("a", failures=failures), pool("b", spot=spot)], seed=SEED)
+    )
+
+    def early(env, fleet):  # runs before the controllers bind: they find it starting at 0 s
+        fleet.add_instance("a")
+        yield env.timeout(0)
+
+    def later(env, fleet):
+        yield env.timeout(50)
+        fleet.add_instance("a", ready_in_s=12)
+        fleet.add_instance("b", lifecycle="spot")
+        yield env.timeout(10)
+        fleet.add_instance("a")
+
+    pools = [("a", 1, None, 30.0, 1, None), ("b", 1, None, 30.0, 1, None)]
+    fleet = run_fleet(pools, [early, *processes, later], 1000)
+
+    def up(index):
+        return stream(SEED, "failures", name_index("a"), index).exponential(100.0)
+
+    first_failures = {}
+    for t, _, _, index, _ in _log(fleet, "fail"):
+        first_failures.setdefault(index, t)
+    # (added s, ready s): in service at 0 s; added at 0, 50 (ready_in_s 12) and 60 s; the clock
+    # waits (ready - added) + up from the add
+    times = {0: (0.0, 0.0), 1: (0.0, 30.0), 2: (50.0, 62.0), 3: (60.0, 90.0)}
+    due = {i: added + ((ready - added) + up(i)) for i, (added, ready) in times.items()}
+    assert first_failures == {i: t for i, t in due.items() if t < 1000}
+    assert set(first_failures) >= {1, 2, 3}
+    notice = 50.0 + stream(SEED, "spot", name_index("b"), 1).exponential(100.0)
+    assert [e for e in _log(fleet, "drain", "add") if e[2] == "b"][:3] == [
+        (50, "add", "b", 1, "spot"),  # the process's
+        (notice, "drain", "b", 1, "spot_interruption"),
+        (notice, "add", "b", 2, "spot"),
+    ]

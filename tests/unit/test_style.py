@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
 
 import pytest
 from helpers import ROOT
+from import_graph import first_cycle, import_graph
 
 SOURCES = [
     p
@@ -26,8 +28,6 @@ def module_name(path) -> str:
 def test_pure_packages_do_not_import_simpy():
     """Importing every module of hardware/ and analysis/ loads no simpy (the one test of
     this rule: pure at the edges, SimPy only in sim/)."""
-    import sys
-
     modules = sorted(
         module_name(p)
         for p in SOURCES
@@ -69,6 +69,28 @@ def test_every_module_is_short():
         if p.suffix == ".py" and (n := len(p.read_text().splitlines())) > MAX_MODULE_LINES
     }
     assert not long
+
+
+def test_sim_has_no_import_cycle():
+    """No sim module imports, at its top or inside a function, a module that imports it back
+    (imports under ``if TYPE_CHECKING:`` never run, so they do not count)."""
+    graph = import_graph(ROOT / "sim", type_checking=False)
+    assert "sim.policies.coldstart" in graph and graph["sim.scenario.schema"]
+    cycle = first_cycle(graph, skip=frozenset({"sim"}))  # sim/__init__ is the public API
+    assert not cycle, f"import cycle: {' -> '.join(cycle)}"
+
+
+def test_cold_start_names_import_first_in_a_fresh_interpreter():
+    """sim.policies.coldstart imports first and keeps its names; its config is the schema's."""
+    code = (
+        "from sim.policies.coldstart import ColdStartConfig, parse_bytes_per_s, BytesPerSecond\n"
+        "from sim.policies.coldstart import pool_cold_start, cold_start_s, FAMILY_DEFAULTS\n"
+        "import sim.scenario.schema as schema\n"
+        "print(ColdStartConfig is schema.ColdStartConfig, parse_bytes_per_s('1GB/s'))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "1000000000.0"]
 
 
 def test_nothing_reads_shared():
