@@ -19,7 +19,8 @@ import numpy as np
 from sim.engine.estimate import expected_requests
 from sim.engine.pool import Pool, plan_pools
 from sim.scenario.groups import pool_models
-from sim.scenario.models import default_seq_len, model_names
+from sim.scenario.models import default_seq_len, model_names, pipeline_named
+from sim.scenario.pipelines import next_seq_lens
 from sim.scenario.schema import ChoiceSeqLen, FixedSeqLen, MixEntry, Scenario, UniformSeqLen
 from sim.workload.arrivals import TraceArrivals
 
@@ -39,10 +40,31 @@ def seq_len_pmf(entry: MixEntry, default: int) -> tuple[np.ndarray, np.ndarray]:
     return values, np.full(len(values), 1.0 / len(values))
 
 
+def demand(scenario: Scenario, model: str) -> list[tuple[float, np.ndarray, np.ndarray]]:
+    """What the mix asks of ``model``: (weight, lengths, probabilities) per mix entry.
+
+    One tuple per entry whose requests reach the model, directly or as a stage of a
+    pipeline (``sim.scenario.pipelines``), with the lengths they have at that model.
+    """
+    out = []
+    for entry in scenario.workload.mix:
+        pipeline = pipeline_named(scenario, entry.model)
+        lengths, probabilities = seq_len_pmf(entry, default_seq_len(scenario, entry.model))
+        if pipeline is None:
+            if entry.model == model:
+                out.append((entry.weight, lengths, probabilities))
+            continue
+        for stage in pipeline.stages:
+            lengths = next_seq_lens(stage.seq_len, np.asarray(lengths, dtype=np.int64))
+            if stage.model == model:
+                out.append((entry.weight, lengths, probabilities))
+    return out
+
+
 def best_work_per_request_s(scenario: Scenario, index: int, pool: Pool) -> float:
     """Replica-seconds (s) a request of pool ``index`` costs at the best possible batching.
 
-    Averaged over the mix's sequence lengths for the pool's model.
+    Averaged over the sequence lengths the mix sends to the pool's model (``demand``).
 
     Args:
         scenario: The scenario.
@@ -52,19 +74,18 @@ def best_work_per_request_s(scenario: Scenario, index: int, pool: Pool) -> float
     """
     config = scenario.fleet[index]
     batches = range(1, pool.max_batch + 1)
-    entries = [e for e in scenario.workload.mix if e.model == config.model]
-    total = sum(e.weight for e in entries)
+    entries = demand(scenario, config.model)
+    total = sum(weight for weight, _, _ in entries)
     work = 0.0
-    for entry in entries:
+    for weight, lengths, probabilities in entries:
         if config.service is not None:  # a synthetic service: its mean per batch size
-            work += entry.weight / total * min(config.service.mean_s(b) / b for b in batches)
+            work += weight / total * min(config.service.mean_s(b) / b for b in batches)
             continue
-        lengths, probabilities = seq_len_pmf(entry, default_seq_len(scenario, config.model))
         per_length = [  # the host stage holds the replica too (sim.policies.host)
             min((pool.host.seconds(b, b * int(s)) + pool.service_s(b, int(s))) / b for b in batches)
             for s in lengths
         ]
-        work += entry.weight / total * float(np.dot(probabilities, per_length))
+        work += weight / total * float(np.dot(probabilities, per_length))
     return work
 
 
@@ -83,7 +104,7 @@ def lower_bound_count(scenario: Scenario, pool_name: str) -> tuple[int, str]:
         return 1, "no bound: the arrivals are a replayed trace"
     if sum(config.model in pool_models(p) for p in scenario.fleet) > 1:
         return 1, f"no bound: other pools serve {config.model} too"
-    share = sum(e.weight for e in scenario.workload.mix if e.model == config.model) / sum(
+    share = sum(weight for weight, _, _ in demand(scenario, config.model)) / sum(
         e.weight for e in scenario.workload.mix
     )
     rate_per_s = expected_requests(scenario) / scenario.duration * share
@@ -101,19 +122,19 @@ def unloaded_latency_s(scenario: Scenario, pool_name: str) -> float | None:
     joins), then for its host stage and ``pipeline_depth`` intervals of a batch of one, plus
     the tail a replica staging its next input leaves after the interval (at
     its padded shape; jitter has mean 1 and is left out). None for a synthetic
-    service (its draws have no fixed floor) or when no mix entry needs the pool.
+    service (its draws have no fixed floor) or when no mix entry needs the pool. For a
+    pipeline's stage, the stage's own: the other stages only add to it.
     """
     index = next(i for i, p in enumerate(scenario.fleet) if p.name == pool_name)
     config = scenario.fleet[index]
-    entries = [e for e in scenario.workload.mix if e.model == config.model]
+    entries = demand(scenario, config.model)
     if config.service is not None or not entries:
         return None
     pool = plan_pools(scenario, model_names(scenario))[index]
     wait_s = pool.max_wait_s if pool.max_batch > 1 else 0.0
-    total = sum(e.weight for e in entries)
+    total = sum(weight for weight, _, _ in entries)
     latencies, probabilities = [], []
-    for entry in entries:
-        lengths, pmf = seq_len_pmf(entry, default_seq_len(scenario, config.model))
+    for weight, lengths, pmf in entries:
         latencies += [
             wait_s
             + pool.host.seconds(1, int(s))
@@ -121,7 +142,7 @@ def unloaded_latency_s(scenario: Scenario, pool_name: str) -> float | None:
             + (0.0 if pool.staged_s is None else pool.staged_s(1, int(s)))  # its staged tail
             for s in lengths
         ]
-        probabilities += list(pmf * entry.weight / total)
+        probabilities += list(pmf * weight / total)
     order = np.argsort(latencies)
     cumulative = np.cumsum(np.asarray(probabilities)[order])
     at = int(np.searchsorted(cumulative, scenario.slo.percentile / 100 - 1e-12))

@@ -89,6 +89,21 @@ def test_the_lower_bound_is_the_utilisation_bound():
     assert count == 7 and "6.00 instances" in reason
 
 
+def test_a_pipeline_stage_pool_is_bounded_by_the_requests_reaching_it():
+    """A pool serving a pipeline's second stage gets every pipeline request: 3000/s x 4 ms
+    / 2 replicas = 6 -> 7, as if asked for directly; its idle floor is its own stage's."""
+    data = copy.deepcopy(DETERMINISTIC)
+    data["fleet"].append({**data["fleet"][0], "name": "first", "model": "distilbert-base"})
+    data["pipelines"] = [
+        {"name": "chain", "stages": [{"model": "distilbert-base"}, {"model": "bert-base"}]}
+    ]
+    data["workload"]["mix"] = [{**data["workload"]["mix"][0], "model": "chain"}]
+    scenario = parse_scenario(yaml.safe_dump(data))
+    count, reason = lower_bound_count(scenario, "bert")
+    assert count == 7 and "6.00 instances" in reason
+    assert lower_bound_count(scenario, "first")[0] == 7
+
+
 def test_the_idle_latency_floor_is_batch_one_after_the_wait():
     """An idle pool: max_wait, then the host stage and one batch of one at its padded shape
     (the default Neuron shapes pad it to the compiled max_batch)."""
