@@ -27,14 +27,17 @@ the number of windows, not with the trace.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pyarrow.parquet as pq
 
 from analysis.metrics import STAGE_COLUMNS, _labels
 from analysis.outcomes import MISSES, masks_of
 from analysis.pool_usage import accelerator_busy, staged_shares
 from analysis.quantiles import GroupedPercentiles
+from analysis.schema import STAGES_FILE
 from analysis.sources import open_source
 
 if TYPE_CHECKING:  # pandas is imported where it is used: runs never need it
@@ -119,10 +122,17 @@ def time_series(source: Any, window_s: float = 60.0) -> pd.DataFrame:
               for k in ("arrivals", *ENDED, "completed", "met")}  # fmt: skip
     busy = {p["pool"]: np.zeros(windows) for p in pools}
     latencies = GroupedPercentiles(windows)
+    stages = None if src.path is None else Path(src.path).with_name(STAGES_FILE)
+    staged = stages is not None and stages.exists()
     for chunk in src.chunks(columns):
         ok, finish_window = _count(chunk, info, window_s, windows, counts)
         latencies.add(finish_window, chunk["latency_s"].to_numpy(dtype=float)[ok])
-        _add_busy(chunk, pools, window_s, duration, busy)
+        if not staged:
+            _add_busy(chunk, pools, window_s, duration, busy)
+    if staged:  # pipelines: a pool's busy time is its own stage's batches, passed ones too
+        stage_file = pq.ParquetFile(stages)
+        for i in range(stage_file.num_row_groups):
+            _add_busy(stage_file.read_row_group(i).to_pandas(), pools, window_s, duration, busy)
     if latencies.plan_second_pass(PERCENTILES):
         for chunk in src.chunks(["finish_s", "latency_s", "status"]):
             ok = (chunk["status"] == "ok").to_numpy()

@@ -23,6 +23,7 @@ from helpers import (
     scenario,
 )
 
+from analysis import time_series
 from analysis.schema import OK
 from sim.engine.fleet import Fleet
 from sim.engine.pool import Pool
@@ -124,7 +125,8 @@ def test_the_client_deadline_spans_the_stages(tmp_path, engine):
 
 
 def test_utilisation_counts_every_stage(tmp_path):
-    """Each pool's busy time comes from its own stage's batches (not only last stages)."""
+    """Each pool's busy time comes from its own stage's batches (not only last stages), in
+    the summary and in the time series."""
     sc = scenario(with_arrivals(tmp_path, {**TWO_STAGES, "duration": "100ms"}))
     stats = simulate(sc, tmp_path / "requests.parquet")
     assert stats.metrics["utilisation"]["a"] == pytest.approx(0.030 / (2 * 0.1))
@@ -133,6 +135,9 @@ def test_utilisation_counts_every_stage(tmp_path):
     assert (stage_a["model"], stage_a["served"], stage_b["served"]) == ("asr", 3, 3)
     assert stage_a["latency_p50_s"] == pytest.approx(0.010)
     assert stage_b["latency_mean_s"] == pytest.approx(0.005)
+    series = time_series(tmp_path / "requests.parquet", window_s=0.1)  # one window
+    assert series["utilisation.a"].tolist() == pytest.approx([0.15])
+    assert series["utilisation.b"].tolist() == pytest.approx([0.0375])
 
 
 def pipeline_fleet(seed: int) -> tuple[Fleet, list[float], np.ndarray]:
