@@ -60,7 +60,8 @@ def flatten_summary(summary: dict[str, Any]) -> dict[str, Any]:
     """One flat row from a run's ``summary.json``: nested values become dotted columns.
 
     ``pools`` (a list, one entry per pool) becomes ``pools.<pool>.<field>``;
-    ``utilisation`` becomes ``utilisation.<pool>``; ``trace`` becomes ``trace.mode`` and
+    ``utilisation`` becomes ``utilisation.<pool>``; ``stages`` (pipelines, one entry per
+    stage) ``stages.<pipeline>.<stage>.<field>``; ``trace`` becomes ``trace.mode`` and
     ``trace.fraction``.
     """
     row: dict[str, Any] = {}
@@ -70,6 +71,11 @@ def flatten_summary(summary: dict[str, Any]) -> dict[str, Any]:
                 for field, item in pool.items():
                     if field != "pool":
                         row[f"pools.{pool['pool']}.{field}"] = item
+        elif key == "stages":  # pipelines: one entry per stage of each
+            for stage in value:
+                for field, item in stage.items():
+                    if field not in ("route", "stage"):
+                        row[f"stages.{stage['route']}.{stage['stage']}.{field}"] = item
         elif isinstance(value, dict):
             for field, item in value.items():
                 row[f"{key}.{field}"] = item

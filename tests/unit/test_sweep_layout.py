@@ -27,11 +27,13 @@ def test_layout_paths():
 
 
 def test_flatten_summary_makes_dotted_columns():
-    """Pools become ``pools.<pool>.<field>``, other mappings ``<key>.<field>``."""
+    """Pools become ``pools.<pool>.<field>``, pipeline stages
+    ``stages.<pipeline>.<stage>.<field>``, other mappings ``<key>.<field>``."""
     summary = {
         "requests": 10,
         "utilisation": {"a": 0.5, "b": 0.25},
         "pools": [{"pool": "a", "count": 2, "usd_per_hour": 1.5}, {"pool": "b", "count": 1}],
+        "stages": [{"route": "voice", "stage": 1, "model": "m", "latency_p99_s": 0.01}],
         "trace": {"mode": "full", "fraction": 1.0},
     }
     assert sweeps.flatten_summary(summary) == {
@@ -41,6 +43,8 @@ def test_flatten_summary_makes_dotted_columns():
         "pools.a.count": 2,
         "pools.a.usd_per_hour": 1.5,
         "pools.b.count": 1,
+        "stages.voice.1.model": "m",
+        "stages.voice.1.latency_p99_s": 0.01,
         "trace.mode": "full",
         "trace.fraction": 1.0,
     }
