@@ -33,13 +33,12 @@ from analysis.metrics import (
     cost_usd,
     latency_percentiles_s,
     slo_attainment,
-    summarize,
 )
 from analysis.reader import info_from_metadata, load_trace, run_info
 from analysis.runs import load_runs, replication_summary
 from analysis.sweeps import load_sweep
 from analysis.timeseries import time_series
-from analysis.trace_summary import summarize_trace
+from analysis.trace_summary import summarize, summarize_trace
 
 __all__ = [
     "SUMMARY_KEYS",

@@ -37,12 +37,11 @@ from typing import Any
 import numpy as np
 
 from analysis.intervals import CONFIDENCE, Interval, batch_means_interval, check_confidence
-from analysis.metrics import summarize
 from analysis.outcomes import masks_of, slo_masks
 from analysis.pool_usage import cost_usd
 from analysis.quantiles import GroupedPercentiles
 from analysis.sources import TraceSource, open_source
-from analysis.trace_summary import summarize_trace
+from analysis.trace_summary import summarize, summarize_trace
 
 DEFAULT_BATCHES = 10
 """Batches of the measured window (chosen by the M/M/1 coverage measurement: docs/analysis.md)."""

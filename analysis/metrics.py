@@ -361,39 +361,3 @@ def _labels(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     codes = categorical.cat.codes.to_numpy().astype(np.intp)
     codes[codes < 0] = len(names) - 1
     return codes, names
-
-
-def completed_latencies(chunk: pd.DataFrame) -> np.ndarray:
-    """Latencies (s) of the completed requests of a chunk that arrived after the warm-up."""
-    keep = (~chunk["warmup"].to_numpy(dtype=bool)) & (chunk["status"].astype(str) == "ok")
-    return chunk["latency_s"].to_numpy(dtype=float)[np.asarray(keep)]
-
-
-def summarize(df: pd.DataFrame, info: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Summary metrics of a loaded trace (keys in ``SUMMARY_KEYS``; times in s, money in USD).
-
-    Args:
-        df: A trace from ``load_trace`` (or any frame with its columns).
-        info: Run facts; by default ``df.attrs["fleetsim"]`` as set by ``load_trace``.
-
-    Raises:
-        ValueError: ``df`` lacks columns the metrics need (it was loaded with ``columns=``).
-
-    """
-    missing = [c for c in NEEDED_COLUMNS if c not in df.columns]
-    if missing:
-        raise ValueError(
-            f"summarize needs the trace columns {', '.join(missing)}, which this frame lacks; "
-            "load them too (analysis.load_trace(path) loads every column)"
-        )
-    if info is None and "fleetsim" not in df.attrs:
-        raise ValueError(
-            "summarize needs the run facts: load the trace with analysis.load_trace, or pass "
-            "info=analysis.run_info(path)"
-        )
-    info = info if info is not None else df.attrs["fleetsim"]
-    acc = MetricsAccumulator(info)
-    acc.add(df)
-    if acc.needs_second_pass():
-        acc.keep(completed_latencies(df))
-    return acc.result()

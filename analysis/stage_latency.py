@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow.parquet as pq
 
 from analysis.quantiles import GroupedPercentiles
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 PERCENTILES = (50.0, 90.0, 99.0)
 """The stage latency percentiles reported (%)."""
@@ -112,4 +115,22 @@ def stage_latencies_of(path: str | Path) -> list[dict[str, Any]]:
     if result.needs_second_pass():
         for i in range(parquet.num_row_groups):
             result.keep(*rows(i))
+    return result.result()
+
+
+def stage_latencies_of_frame(stages: pd.DataFrame) -> list[dict[str, Any]]:
+    """``StageLatencies.result`` from ``stages.parquet`` rows loaded in pandas."""
+    status = stages["status"].astype(str).to_numpy()
+    rows = stages[served_rows(status, "passed", "ok", stages["warmup"].to_numpy(dtype=bool))]
+    keys = list(zip(rows["route"].astype(str), rows["stage"].astype(int),
+                    rows["model"].astype(str), strict=True))  # fmt: skip
+    labels = sorted(set(zip(stages["route"].astype(str), stages["stage"].astype(int),
+                            stages["model"].astype(str), strict=True)))  # fmt: skip
+    index = {label: k for k, label in enumerate(labels)}
+    codes = np.array([index[key] for key in keys], dtype=np.int64)
+    latency = (rows["finish_s"] - rows["entered_s"]).to_numpy(dtype=float)
+    result = StageLatencies(labels)
+    result.add(codes, latency)
+    if result.needs_second_pass():
+        result.keep(codes, latency)
     return result.result()

@@ -124,6 +124,12 @@ def time_series(source: Any, window_s: float = 60.0) -> pd.DataFrame:
     latencies = GroupedPercentiles(windows)
     stages = None if src.path is None else Path(src.path).with_name(STAGES_FILE)
     staged = stages is not None and stages.exists()
+    if info.get("pipelines") and not staged:
+        raise ValueError(
+            f"this run has pipelines ({', '.join(info['pipelines'])}): each pool's usage needs "
+            "every stage's rows, in stages.parquet beside the trace; pass the trace's path or "
+            "run directory"
+        )
     for chunk in src.chunks(columns):
         ok, finish_window = _count(chunk, info, window_s, windows, counts)
         latencies.add(finish_window, chunk["latency_s"].to_numpy(dtype=float)[ok])

@@ -46,7 +46,9 @@ def why_not_compiled(balancers: Iterable[type[Balancer]], changing: bool = False
     """Why the compiled kernel cannot run a fleet with these balancer classes, or None.
 
     ``changing``: the fleet may change during the run (processes or controllers act on it),
-    so a balancer that draws its candidates ahead (``CompiledPick.DRAWN``) cannot be used.
+    or requests reach a balancer other than at their arrival (retries, a pipeline's next
+    stage), so a balancer that draws its candidates ahead (``CompiledPick.DRAWN``) cannot be
+    used.
     """
     if _kernel is None:
         return (
@@ -59,7 +61,8 @@ def why_not_compiled(balancers: Iterable[type[Balancer]], changing: bool = False
         if changing and balancer.compiled is CompiledPick.DRAWN:
             return (
                 f"the balancer {balancer.__name__} draws its candidates ahead, which needs a "
-                "fleet that does not change, and processes may change this one"
+                "fleet that does not change and requests routed only when they arrive; "
+                "processes, retries or a pipeline's stages break that here"
             )
     return None
 

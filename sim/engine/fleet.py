@@ -51,7 +51,9 @@ class Fleet:
         models = len(balancers)
         self.model_names = model_names or [f"model{m}" for m in range(models)]
         self.routes = routes or Routes.build(self.model_names)
-        if len(self.routes.model) < models or any(not 0 <= m < models for m in self.routes.model):
+        if self.routes.model[:models] != list(range(models)) or any(
+            not 0 <= m < models for m in self.routes.model
+        ):
             raise ValueError(f"routes must start with the {models} models and stay inside them")
         if any(not 0 <= p.model < models for p in pools):
             raise ValueError(f"a pool serves a model outside 0..{models - 1}")

@@ -131,7 +131,8 @@ def drive(
         raise ValueError(f"the run must end after 0 s, got until_s={until_s!r}")
     processes = list(processes)
     roster = roster if roster is not None else Roster(fleet)
-    changing = bool(processes) or clients.max_attempts > 1  # retries route at their arrival
+    # retries and hand-offs to a pipeline's next stage route when they arrive
+    changing = bool(processes) or clients.max_attempts > 1 or fleet.routes.staged
     chosen, reason = choose_engine(engine, fleet, changing=changing)
     env = RunEnvironment()
     collecting = gc.isenabled()
@@ -240,6 +241,8 @@ def run_metadata(
         "balancer": scenario.balancer.kind,
         "pools": [pool.facts for pool in fleet.pools],
     }
+    if scenario.pipelines:  # readers of a frame need stages.parquet for the pools' usage
+        run_info["pipelines"] = [p.name for p in scenario.pipelines]
     metadata = {
         META_SCENARIO_YAML: yaml.safe_dump(scenario.model_dump(mode="json"), sort_keys=False),
         META_SEED: str(scenario.seed),
@@ -283,7 +286,7 @@ def simulate(
     fleet = Fleet.from_scenario(scenario, replication)
     processes = [*controllers_for(scenario, replication), *processes]
     clients = client_rules(scenario.clients, scenario.seed, replication)
-    changing = bool(processes) or clients.max_attempts > 1
+    changing = bool(processes) or clients.max_attempts > 1 or fleet.routes.staged
     choose_engine(engine, fleet, changing)  # refuse before writing anything
     metadata = run_metadata(scenario, fleet, replication, source_text)
     if trace.kind != "full":

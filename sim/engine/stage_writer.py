@@ -64,6 +64,9 @@ class StageWriter:
             for r, s, m in zip(routes.route, routes.stage, routes.model, strict=True)
         ]
         self.latencies = StageLatencies(stages)
+        # only a pipeline's stages are reported: a one-stage route's rows are not counted
+        self._counted = np.isin(routes.route, [routes.route[h] for h, n in
+                                               enumerate(routes.next) if n >= 0])  # fmt: skip
         self._spill = path.with_name(f".{path.name}.{os.getpid()}.latencies")
         self._spill.write_bytes(b"")
         self._tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -96,6 +99,7 @@ class StageWriter:
         ``keep``: the rows a sampled trace keeps (None: all).
         """
         served = served_rows(rows["status"], PASSED, OK, rows["warmup"])
+        served &= self._counted[rows["hop"]]
         hop, latency = rows["hop"][served], (rows["finish_s"] - rows["entered_s"])[served]
         self.latencies.add(hop, latency)
         with self._spill.open("ab") as spill:

@@ -16,6 +16,7 @@ from sim.scenario.models import (
 )
 from sim.scenario.pipelines import next_seq_len
 from sim.scenario.schema import Scenario
+from sim.workload.replay import TraceArrivals
 
 Problem = tuple[tuple[str | int, ...], str]
 
@@ -27,16 +28,29 @@ def check_pipelines(scenario: Scenario) -> list[Problem]:
     stage can be asked for are ones its model takes.
     """
     problems: list[Problem] = []
+    arrivals = scenario.workload.arrivals
+    if scenario.pipelines and isinstance(arrivals, TraceArrivals):
+        data = arrivals.load()
+        if data.models is not None or data.seq_lens is not None:
+            problems.append(
+                (
+                    ("pipelines",),
+                    "a replayed trace that names models or lengths cannot drive a pipeline: "
+                    "it gives a model's requests, not a pipeline's stages (replay arrival "
+                    "times only, and let the mix choose the pipeline and its lengths)",
+                )
+            )
     served = served_models(scenario)
     models = set(zoo.model_names()) | set(scenario.models) | served
     seen: set[str] = set()
     for i, pipeline in enumerate(scenario.pipelines):
         where = ("pipelines", i)
+        found: list[Problem] = []
         if pipeline.name in seen:
-            problems.append(((*where, "name"), f"pipeline name {pipeline.name!r} is used twice"))
+            found.append(((*where, "name"), f"pipeline name {pipeline.name!r} is used twice"))
         seen.add(pipeline.name)
         if pipeline.name in models:
-            problems.append(
+            found.append(
                 (
                     (*where, "name"),
                     f"{pipeline.name!r} is the name of a model; a pipeline needs a name of its "
@@ -45,7 +59,7 @@ def check_pipelines(scenario: Scenario) -> list[Problem]:
             )
         for s, stage in enumerate(pipeline.stages):
             if stage.model not in served:
-                problems.append(
+                found.append(
                     (
                         (*where, "stages", s, "model"),
                         f"no pool serves model {stage.model!r}"
@@ -53,8 +67,7 @@ def check_pipelines(scenario: Scenario) -> list[Problem]:
                         f"{', '.join(sorted(served))}",
                     )
                 )
-        if not problems:
-            problems += _check_lengths(scenario, i)
+        problems += found or _check_lengths(scenario, i)
     return problems
 
 
