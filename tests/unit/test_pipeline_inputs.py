@@ -8,7 +8,7 @@ import copy
 import pandas as pd
 import pytest
 import yaml
-from helpers import ROOT
+from helpers import ROOT, needs_kernel
 
 import analysis
 from sim.engine.engines import EngineUnavailable, choose_engine
@@ -118,6 +118,7 @@ class DrawnAhead(RoundRobin):
     compiled = CompiledPick.DRAWN
 
 
+@needs_kernel
 def test_a_balancer_drawing_ahead_does_not_run_compiled_with_pipelines():
     """A handed-on request is routed when it reaches its stage: not drawable ahead."""
     pools = [Pool(1, m, 1, 1, 0.0, 10, lambda b, s: 0.01, name=str(m)) for m in range(2)]
