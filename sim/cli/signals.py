@@ -23,14 +23,28 @@ class Terminated(BaseException):
 
 @contextmanager
 def terminated_as_exception() -> Iterator[None]:
-    """Within the block, SIGTERM and SIGHUP raise ``Terminated`` (in the main thread)."""
+    """Within the block, SIGTERM and SIGHUP raise ``Terminated`` (in the main thread).
+
+    The handler raises at whatever bytecode the main thread is at, which may be inside a
+    library that turns the exception into its own (pydantic's serialisation error, numpy's
+    TypeError from ``tofile``): after a signal, whatever leaves the block is ``Terminated``,
+    so the exit code and message are the signal's.
+    """
+    received: list[int] = []
 
     def handler(signum: int, frame: object) -> None:
+        received.append(signum)
         raise Terminated(signum)
 
     previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGHUP)}
     try:
         yield
+    except Terminated:
+        raise
+    except BaseException as exc:
+        if received:  # a library wrapped the handler's Terminated in an error of its own
+            raise Terminated(received[0]) from exc
+        raise
     finally:
         for signum, old in previous.items():
             signal.signal(signum, old)

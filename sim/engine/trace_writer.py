@@ -3,16 +3,16 @@
 Memory stays bounded: about ``rows_per_group`` rows (plus what the engine records between
 two checks) are held before they are written. The file is written under a temporary name
 and renamed on ``close``, so a killed run never leaves a truncated file under the final
-name. Compressing and writing a row group happens
-on a background thread (Arrow releases the GIL while it does), overlapping the simulation;
-row groups are written one at a time, in order, so the file does not depend on timing.
+name. Compressing and writing a row group happens on a background thread
+(``sim.engine.background_writer``: Arrow releases the GIL while it does), overlapping the
+simulation; row groups are written one at a time, in order, so the file does not depend on
+timing.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -34,6 +34,7 @@ from analysis.schema import (
     TIMED_OUT,
 )
 from sim.engine import arrow_arrays as arrow
+from sim.engine.background_writer import BackgroundWriter
 from sim.engine.batch_columns import batch_columns
 from sim.engine.records import FIELDS as FIELDS  # re-exported
 from sim.engine.records import REQUEST_FIELDS, RecordBuffer
@@ -194,8 +195,9 @@ class TraceWriter(RecordBuffer):
                 column_encoding=ENCODINGS,
             )
         )
-        self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trace")
-        self._writing: Future | None = None
+        self._background = (
+            None if self._writer is None else BackgroundWriter(self._writer, self.rows_per_group)
+        )
 
     @property
     def writes_stages(self) -> bool:
@@ -282,12 +284,9 @@ class TraceWriter(RecordBuffer):
                     usage=not self._hop_onward.any())  # fmt: skip
         if self.mode.kind == "sample":
             table = table.filter(arrow.booleans(self.mode.sampled(requests[:, 0].astype(np.int64))))
-        if self._writer is None:
+        if self._background is None:
             return
-        self._wait()
-        self._writing = self._background.submit(
-            self._writer.write_table, table, row_group_size=self.rows_per_group
-        )
+        self._background.submit(table)
         self.rows_written += table.num_rows
 
     def _write_stages(self, requests, start, finish, service, size, instance, replica, status,
@@ -345,12 +344,6 @@ class TraceWriter(RecordBuffer):
         with self._spill.open("ab") as spill:
             latency[completed].tofile(spill)
 
-    def _wait(self) -> None:
-        """Wait for the row group being written; raise what writing it raised."""
-        if self._writing is not None:
-            writing, self._writing = self._writing, None
-            writing.result()
-
     def close(self, extra_metadata: dict[str, str] | None = None) -> Path | None:
         """Flush, finish the file and move it to its final name; returns that name.
 
@@ -362,8 +355,8 @@ class TraceWriter(RecordBuffer):
 
         """
         self.flush()
-        self._wait()
-        self._background.shutdown()
+        if self._background is not None:
+            self._background.wait()
         if self.metrics.needs_second_pass():
             with self._spill.open("rb") as spill:
                 while (part := np.fromfile(spill, dtype=np.float64, count=1 << 20)).size:
@@ -371,20 +364,19 @@ class TraceWriter(RecordBuffer):
         self._spill.unlink()
         if self._stages is not None:
             self._stages.close()
-        if self._writer is None:
+        if self._background is None:
             return None
         if extra_metadata:
             self._writer.add_key_value_metadata(extra_metadata)
-        self._writer.close()
+        self._background.close()
         os.replace(self._tmp, self.path)
         return self.path
 
     def abort(self) -> None:
         """Discard the partial file (after an error)."""
         try:
-            self._background.shutdown(wait=True, cancel_futures=True)
-            if self._writer is not None:
-                self._writer.close()
+            if self._background is not None:
+                self._background.abort()  # safe whatever signal interrupted the run
         finally:
             self._tmp.unlink(missing_ok=True)
             self._spill.unlink(missing_ok=True)
