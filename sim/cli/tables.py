@@ -93,7 +93,8 @@ def summary_table(title: str, summary: dict[str, Any], pools: list[dict[str, Any
         ]
     rows.append(("cost (measured window)", f"${s['cost_usd']:,.4f}"))
     cpm = s["cost_per_million_usd"]
-    rows.append(("cost per million inferences", f"${cpm:,.4f}" if math.isfinite(cpm) else "-"))
+    per = "requests, all stages" if s.get("stages") else "inferences"  # a pipeline's request
+    rows.append((f"cost per million {per}", f"${cpm:,.4f}" if math.isfinite(cpm) else "-"))
     for metric, value in rows:
         table.add_row(metric, value)
     return table

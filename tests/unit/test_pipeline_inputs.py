@@ -165,3 +165,24 @@ def analysis_run(data: dict, directory):
     path = directory / "scenario.yaml"
     path.write_text(yaml.safe_dump(data))
     return sim.run(path, directory / "run")
+
+
+def test_the_run_table_shows_each_stage_and_costs_per_request(tmp_path):
+    """``fleetsim run``'s table: a row per stage, and the cost per request end to end."""
+    import io
+
+    from rich.console import Console
+
+    from sim.cli.tables import summary_table
+
+    data = copy.deepcopy(PIPELINE)
+    data.update(duration="5s", warmup="1s")
+    result = analysis_run(data, tmp_path)
+    printed = io.StringIO()
+    Console(file=printed, width=200).print(
+        summary_table("t", result.summary, result.summary["pools"])
+    )
+    text = printed.getvalue()
+    assert "stage 0 of alexa_voice (wav2vec2-base-960h)" in text
+    assert "stage 1 of alexa_voice (bert-base)" in text
+    assert "cost per million requests, all stages" in text
