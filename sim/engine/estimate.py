@@ -46,6 +46,11 @@ SETUP_S = {Engine.compiled: (3e-6, 2e-7), Engine.simpy: (2e-5, 6e-6)}
 # service times), about 46 with synthetic service (random floats compress less).
 TRACE_BYTES_PER_REQUEST = {"hardware": 30, "synthetic": 50}
 SPILL_BYTES_PER_REQUEST = 8  # the completed latencies, kept on disk for the second pass
+# pipelines: stages.parquet has a row per request per stage (more columns than a trace row;
+# measured 31 bytes on scenarios/alexa_pipeline.yaml), and each stage's latency is spilled
+# with its stage (16 bytes) for the exact per-stage percentiles, in every trace mode
+STAGE_BYTES_PER_ROW = 35
+STAGE_SPILL_BYTES_PER_ROW = 16
 LONG_RUN_S = 30.0  # a run estimated longer than this is announced before it starts
 MAX_WALL_S = 30 * 86_400.0  # a run estimated longer than a month is surely a mistake
 REPLAYED_BYTES_PER_ROW = 100  # a replayed trace held in memory: times, models, lengths
@@ -65,7 +70,8 @@ class RunEstimate:
         memory_bytes: Peak memory of the run (bytes).
         engine_state_bytes: The part of it that grows with instances and replicas (bytes).
         waiting_bytes: The part for requests waiting or in service at most (bytes).
-        trace_bytes: Size of ``requests.parquet`` (bytes; 0 without a per-request file).
+        trace_bytes: Size of ``requests.parquet`` (bytes; 0 without a per-request file), with
+            pipelines plus ``stages.parquet`` and the stage latencies spilled beside it.
         wall_s: Wall time of the simulation and the summary (s).
         simulation_s: The simulation's part of it (s), set-up included.
         trace_kind: ``full``, ``sample`` or ``summary`` (``TraceMode.kind``).
@@ -130,6 +136,7 @@ def estimate_run(
         kernel = why_not_compiled([BALANCERS[scenario.balancer.kind]]) is None
         engine = Engine.compiled if kernel else Engine.simpy
     requests = expected_requests(scenario)
+    stage_rows = requests * _pipeline_stages_per_request(scenario)
     instances = replicas = waiting = table_cells = 0
     bounds = seq_len_bounds_by_model(scenario)
     for group in fleet_groups(scenario):  # engine instances: one per model per instance
@@ -157,7 +164,7 @@ def estimate_run(
     per_row = TRACE_BYTES_PER_REQUEST["synthetic" if synthetic else "hardware"]
     per_instance_s, per_replica_s = SETUP_S[engine]
     simulation = instances * per_instance_s + replicas * per_replica_s
-    simulation += requests / SIMULATED_PER_S[engine]
+    simulation += (requests + stage_rows) / SIMULATED_PER_S[engine]  # each stage is served
     wall = simulation + requests / FINISHED_PER_S
     return RunEstimate(
         requests=requests,
@@ -165,11 +172,20 @@ def estimate_run(
         memory_bytes=memory,
         engine_state_bytes=state,
         waiting_bytes=waiting_bytes,
-        trace_bytes=requests * per_row * _kept(trace),
+        trace_bytes=(requests * per_row + stage_rows * STAGE_BYTES_PER_ROW) * _kept(trace)
+        + stage_rows * STAGE_SPILL_BYTES_PER_ROW,
         wall_s=wall,
         simulation_s=simulation,
         trace_kind=trace.kind,
     )
+
+
+def _pipeline_stages_per_request(scenario: Scenario) -> float:
+    """Stage rows a request makes on average: a pipeline's stages, 0 for a model alone."""
+    entries = scenario.workload.mix
+    total = sum(e.weight for e in entries)
+    stages = {p.name: len(p.stages) for p in scenario.pipelines}
+    return sum(e.weight * stages.get(e.model, 0) for e in entries) / total if total else 0.0
 
 
 def _kept(trace: TraceMode) -> float:

@@ -245,19 +245,22 @@ def test_validate_prints_the_estimate():
 
 def test_estimates_match_what_runs_take(tmp_path):
     """Requests within 1% (the case studies are long enough), trace size within a factor
-    of two of the real file."""
+    of two of the real files (with a pipeline, its stages.parquet too)."""
     import os
 
     from sim.engine.api import prepare
     from sim.engine.estimate import estimate_run
 
-    for name in ("alexa", "amazon_search", "snap"):
+    for name in ("alexa", "amazon_search", "snap", "alexa_pipeline"):
         scenario, _ = prepare(ROOT / "scenarios" / f"{name}.yaml")
         estimate = estimate_run(scenario)
         result = sim.run(scenario, tmp_path / name)
         rows = result.trace_rows
         assert abs(estimate.requests - rows) <= 0.01 * rows, (name, estimate.requests, rows)
-        size = os.path.getsize(result.trace_path)
+        stages = result.trace_path.with_name("stages.parquet")  # a pipeline's stage rows
+        size = os.path.getsize(result.trace_path) + (
+            stages.stat().st_size if stages.exists() else 0
+        )
         assert size / 2 <= estimate.trace_bytes <= 2 * size, (name, estimate.trace_bytes, size)
 
 
