@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from chaos import chaos
 from helpers import assert_engines_agree, needs_kernel, reached, same_records, scenario
 
 from sim.engine.fleet import Fleet
@@ -64,32 +65,6 @@ def test_heterogeneous_fleet_identical_on_both_engines(kind, tmp_path):
         assert np.abs(share - capacity / capacity.sum()).max() < 0.03, (kind, share, "seed 15")
 
 
-def chaos(seed: int, pools: list[str]):
-    """A process taking random fleet actions every ~0.3 s (as test_fleet_actions does)."""
-
-    def act(env, fleet):
-        rng = np.random.default_rng(seed)
-        while True:
-            yield env.timeout(float(rng.exponential(0.3)))
-            kind = int(rng.integers(5))
-            live = fleet.instances
-            if kind == 0 or not live:
-                fleet.add_instance(pools[int(rng.integers(len(pools)))],
-                                   ready_in_s=float(rng.choice([0.0, 0.2, 1.0])))  # fmt: skip
-                continue
-            target = live[int(rng.integers(len(live)))]
-            if kind == 1 and target.state != "failed":
-                fleet.drain(target)
-            elif kind == 2 and target.state != "failed":
-                fleet.fail(target)
-            elif kind == 3 and target.state == "failed":
-                fleet.restore(target)
-            elif kind == 4:
-                fleet.terminate(target, "failure")
-
-    return act
-
-
 def chaos_fleet(seed: int) -> tuple[Fleet, list[float]]:
     """Model 0 on three pools of different capacities (one pipelined), model 1 on one."""
     rng = np.random.default_rng(seed)
@@ -119,7 +94,7 @@ def test_random_actions_with_weighted_balancers_identical(seed):
         writer = RecordBuffer()
         c = (np.asarray(reached(times)), models, np.full(len(times), 64, dtype=np.int64))
         driven = drive(fleet, writer, [c], 10.0, engine=engine,
-                       processes=[chaos(seed, ["a", "b", "fast", "c"])],
+                       processes=[chaos(seed, ["a", "b", "fast", "c"])[0]],
                        cold_start_s=[0.5, 0.25, 0.1, 1.0])  # fmt: skip
         lifetimes = [(r.number, r.requested_s, r.ready_s, r.terminated_s, r.reason)
                      for r in driven.roster.lifetimes]  # fmt: skip

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from helpers import chunk, reached
+from helpers import chunk, exponential_service, reached
 
 from analysis.schema import OK
 from sim.engine.fleet import Fleet
@@ -34,21 +34,6 @@ from sim.streams import stream
 
 LAM, MU_A, MU_B = 70.0, 100.0, 120.0  # 70% and 58% busy
 T_CRIT = 3.883  # Student t, 19 degrees of freedom, two-sided 99.9%
-
-
-def exponential_service(rng: np.random.Generator, rate: float):
-    """A pool service function drawing Exp(rate) seconds in blocks."""
-    draws = iter(())
-
-    def service(batch: int, longest: int) -> float:
-        nonlocal draws
-        value = next(draws, None)
-        if value is None:
-            draws = iter(rng.exponential(1 / rate, 4096).tolist())
-            value = next(draws)
-        return value
-
-    return service
 
 
 def tandem(seed: int, requests: int):

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 import pytest
-from helpers import chunk, reached
+from helpers import chunk, exponential_service, reached
 
 from analysis.schema import TIMED_OUT
 from analysis.timeouts import mmc_timeout_share
@@ -34,17 +34,7 @@ def run(seed: int, distribution: str, requests: int):
     """Rows (arrival, timed out before start, timed out in service) of one run."""
     rng = np.random.default_rng(seed)
     times = reached(np.cumsum(rng.exponential(1 / LAM, requests)).tolist())
-    service_rng = np.random.default_rng(seed + 1)
-    draws = iter(())
-
-    def service(batch: int, longest: int) -> float:
-        nonlocal draws
-        value = next(draws, None)
-        if value is None:
-            draws = iter(service_rng.exponential(1 / MU, 4096).tolist())
-            value = next(draws)
-        return value
-
+    service = exponential_service(np.random.default_rng(seed + 1), MU)
     pool = Pool(1, 0, C, 1, 0.0, 10**9, service, name="mmc")
     fleet = Fleet([pool], [RoundRobin(1, stream(seed, "balancer"))])
     patience_rng = np.random.default_rng(seed + 2)

@@ -125,6 +125,22 @@ def one_pool_fleet(
     return Fleet([pool], [balancer or RoundRobin(count, stream(0, "balancer"))])
 
 
+def exponential_service(rng: np.random.Generator, rate: float):
+    """A pool service function (``(batch, longest) -> s``) drawing Exp(``rate``) seconds from
+    ``rng`` in blocks, whatever the batch."""
+    draws = iter(())
+
+    def service(batch: int, longest: int) -> float:
+        nonlocal draws
+        value = next(draws, None)
+        if value is None:
+            draws = iter(rng.exponential(1 / rate, 4096).tolist())
+            value = next(draws)
+        return value
+
+    return service
+
+
 def reached(times: list[float]) -> list[float]:
     """Times as a SimPy process waiting ``t - now`` from one to the next reaches them."""
     now, out = 0.0, []
