@@ -272,7 +272,6 @@ cdef class Core:
     cdef Py_ssize_t draw_len[2]
     # requests waiting to be sent again: their rows, models, order scheduled, free slots
     cdef Row* pend
-    cdef int* pend_model
     cdef uint64_t* pend_order
     cdef char* pend_live
     cdef int* pend_free
@@ -603,7 +602,6 @@ cdef class Core:
         free(self.held.rows)
         free(self.caps)
         free(self.pend)
-        free(self.pend_model)
         free(self.pend_order)
         free(self.pend_live)
         free(self.pend_free)
@@ -1009,7 +1007,7 @@ cdef class Core:
         (``SimPyFleet.hand_on``); all are removed."""
         cdef Row row
         cdef Py_ssize_t i
-        cdef int hop, m, k
+        cdef int hop
         cdef double* rule
         for i in range(size):
             row = ring_pop(batch)[0]
@@ -1025,12 +1023,18 @@ cdef class Core:
             row.f = now
             row.g = hop
             row.h = now
-            m = self.hop_model[hop]
-            k = self.choose(m)
-            if k < 0:
-                self.refuse(&row, -1 - m, now)
-            else:
-                self.admit(k, &row, now, False)
+            self.send(&row, now)
+        return 0
+
+    cdef int send(self, Row* row, double now) except -1:
+        """A retry or a hand-off reaches its hop's balancer at ``now`` (s)
+        (``SimPyFleet.send``); refused if none of its hop's instances is in service."""
+        cdef int m = self.hop_model[<int>row.g]
+        cdef int j = self.choose(m)
+        if j < 0:
+            self.refuse(row, -1 - m, now)
+        else:
+            self.admit(j, row, now, False)
         return 0
 
     cdef double variate(self, int m) except -1:
@@ -1206,7 +1210,6 @@ cdef class Core:
             idx = self.pend_n
             self.pend_n += 1
         self.pend[idx] = row[0]
-        self.pend_model[idx] = self.hop_model[<int>row.g]
         self.pend_order[idx] = self.order
         self.pend_live[idx] = 1
         self.schedule(now + delay, RETRY_KEY, RETRY, idx, 0)
@@ -1215,7 +1218,6 @@ cdef class Core:
     cdef int _grow_pending(self) except -1:
         cdef int cap = 2 * self.pend_cap + 16, old = self.pend_cap
         self.pend = <Row*>self._grown(self.pend, old * sizeof(Row), cap * sizeof(Row))
-        self.pend_model = <int*>self._grown(self.pend_model, old * sizeof(int), cap * sizeof(int))
         self.pend_order = <uint64_t*>self._grown(
             self.pend_order, old * sizeof(uint64_t), cap * sizeof(uint64_t))
         self.pend_live = <char*>self._grown(self.pend_live, old, cap)
@@ -1226,17 +1228,12 @@ cdef class Core:
     cdef int retried(self, int idx, double now) except -1:
         """A retry arrives at ``now`` (s): its balancer chooses again."""
         cdef Row row = self.pend[idx]
-        cdef int m = self.pend_model[idx], j
         self.pend_live[idx] = 0
         self.pend_free[self.pend_free_n] = idx
         self.pend_free_n += 1
         row.d += 1.0
         row.f = now
-        j = self.choose(m)
-        if j < 0:
-            self.refuse(&row, -1 - m, now)
-        else:
-            self.admit(j, &row, now, False)
+        self.send(&row, now)
         return 0
 
     cdef int expire(self, int j, double now, Row* row) except -1:
@@ -1316,8 +1313,8 @@ cdef class Core:
         waiting = sorted((self.pend_order[i], i) for i in range(self.pend_n) if self.pend_live[i])
         for _, idx in waiting:  # waiting to be sent again, in the order their retries were set
             ring_put(&self.scratch, &self.pend[idx])
-            self.record(NAN, NAN, NAN, 0, -1 - self.pend_model[idx], -1, self.in_flight,
-                        &self.scratch, 1, True)
+            self.record(NAN, NAN, NAN, 0, -1 - self.hop_model[<int>self.pend[idx].g], -1,
+                        self.in_flight, &self.scratch, 1, True)
         self.hand_over(writer)
 
     def occupancy(self):

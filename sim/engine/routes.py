@@ -7,14 +7,15 @@ number: hops ``0..M-1`` are the M models, ``M..M+P-1`` the first stages of the P
 pipelines, and the later stages follow, pipeline by pipeline. Without pipelines a hop is
 a model number, as it always was.
 
-**Hand-off.** When a batch leaves a replica, each request in it whose hop has a next one
-and whose client still waits (deadline after now) is recorded as having passed the stage
-(``PASSED``) and reaches the next stage's balancer at once, at the leave event itself
-(``sim.engine.phases``: the fleet's timed events, in key order), in batch order, after the
-batch's other requests are recorded. It enters the next stage with that stage's sequence
-length (``next_seq_len``), ``queued_s`` and ``entered_s`` now; its first arrival, deadline
-and attempts go with it. A refused hand-off is retried to the same stage, as an arrival
-is. A request whose deadline has passed when its stage ends is final there (``timed_out``).
+**Hand-off.** When a batch leaves a replica, it is recorded as served; then each request
+in it whose hop has a next one and whose client still waits (deadline after now) reaches
+the next stage's balancer at once, at the leave event itself (``sim.engine.phases``: the
+fleet's timed events, in key order), in batch order. The trace writer tells such a served
+stage by the same rule and writes it as ``passed`` (``sim.engine.trace_writer``). A request
+handed on enters the next stage with that stage's sequence length (``next_seq_len``),
+``queued_s`` and ``entered_s`` now; its first arrival, deadline and attempts go with it.
+A refused hand-off is retried to the same stage, as an arrival is. A request whose
+deadline has passed when its stage ends is final there (``timed_out``).
 """
 
 from __future__ import annotations

@@ -131,9 +131,7 @@ def drive(
         raise ValueError(f"the run must end after 0 s, got until_s={until_s!r}")
     processes = list(processes)
     roster = roster if roster is not None else Roster(fleet)
-    # retries and hand-offs to a pipeline's next stage route when they arrive
-    changing = bool(processes) or clients.max_attempts > 1 or fleet.routes.staged
-    chosen, reason = choose_engine(engine, fleet, changing=changing)
+    chosen, reason = choose_engine(engine, fleet, changing=changing(fleet, processes, clients))
     env = RunEnvironment()
     collecting = gc.isenabled()
     gc.disable()  # the engines make no reference cycles, and scanning their many objects costs
@@ -150,6 +148,14 @@ def drive(
     if progress is not None:
         progress(1.0)
     return Driven(chosen, reason, state.occupancy(), env, state, roster)
+
+
+def changing(fleet: Fleet, processes: list, clients: ClientRules) -> bool:
+    """Whether a balancer may route a request other than on a fixed fleet at its arrival.
+
+    Processes act on the fleet; retries and a pipeline's hand-offs are routed later.
+    """
+    return bool(processes) or clients.max_attempts > 1 or fleet.routes.staged
 
 
 def _run_compiled(env, fleet, writer, chunks, until_s, processes, progress, views, clients):
@@ -286,8 +292,7 @@ def simulate(
     fleet = Fleet.from_scenario(scenario, replication)
     processes = [*controllers_for(scenario, replication), *processes]
     clients = client_rules(scenario.clients, scenario.seed, replication)
-    changing = bool(processes) or clients.max_attempts > 1 or fleet.routes.staged
-    choose_engine(engine, fleet, changing)  # refuse before writing anything
+    choose_engine(engine, fleet, changing(fleet, processes, clients))  # refuse before writing
     metadata = run_metadata(scenario, fleet, replication, source_text)
     if trace.kind != "full":
         metadata[META_TRACE] = json.dumps({"mode": trace.kind, "fraction": trace.fraction})

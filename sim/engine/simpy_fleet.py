@@ -50,7 +50,7 @@ class SimPyFleet:
         self.clients = clients
         self._patience = None if clients.patience is None else Draws(clients.patience)
         self._jitter = None if clients.jitter is None else Draws(clients.jitter)
-        self.waiting_to_retry: dict[int, tuple[Request, int]] = {}  # id -> (request, model)
+        self.waiting_to_retry: dict[int, Request] = {}  # by id
         self._occupancy = Occupancy(fleet.warmup_s)
         self.pools = fleet.pools
         self.routes = fleet.routes
@@ -91,7 +91,6 @@ class SimPyFleet:
         """
         request_id = 0
         timeout_s, patience = self.clients.timeout_s, self._patience
-        hop_model = self.routes.model
         for times, hops, seqs in chunks:
             for t, hop, seq in zip(times.tolist(), hops.tolist(), seqs.tolist(), strict=True):
                 yield FleetTimeout(self.env, t - self.env.now, ARRIVAL)
@@ -101,10 +100,7 @@ class SimPyFleet:
                     deadline = t + patience.next()
                 else:
                     deadline = INF
-                request = Request(request_id, t, seq, 1, deadline, t, hop, t)
-                model = hop_model[hop]
-                if not self.groups[model].route(request):  # none in service: refused
-                    self.refused(request, -1 - model)
+                self.send(Request(request_id, t, seq, 1, deadline, t, hop, t))
                 request_id += 1
             self.trace.flush_if_full()
             if progress is not None and times.size and times[-1] < until_s:
@@ -122,7 +118,8 @@ class SimPyFleet:
         """
         for instance in self.instances:
             instance.record_in_flight()
-        for request, model in self.waiting_to_retry.values():
+        for request in self.waiting_to_retry.values():
+            model = self.routes.model[request.hop]
             self.trace.add(Record(NAN, NAN, NAN, 0, -1 - model, -1, IN_FLIGHT, [request]))
 
     # --- the client rules (sim.engine.clients) --------------------------------------------
@@ -153,16 +150,22 @@ class SimPyFleet:
         if now + delay_s >= request.deadline_s:
             self.trace.add(Record(NAN, NAN, NAN, 0, instance, -1, TIMED_OUT, [request]))
             return True
-        model = self.routes.model[request.hop]
-        self.waiting_to_retry[request.request_id] = (request, model)
+        self.waiting_to_retry[request.request_id] = request
         retry = FleetTimeout(self.env, delay_s, RETRY)
         retry.callbacks.append(lambda _event: self._retried(request.request_id))
         return True
 
     def _retried(self, request_id: int) -> None:
         """A retry arrives: its balancer chooses again."""
-        request, model = self.waiting_to_retry.pop(request_id)
-        request = request._replace(attempts=request.attempts + 1, queued_s=self.env.now)
+        request = self.waiting_to_retry.pop(request_id)
+        self.send(request._replace(attempts=request.attempts + 1, queued_s=self.env.now))
+
+    def send(self, request: Request) -> None:
+        """A request reaches its hop's balancer now: an arrival, a retry or a hand-off.
+
+        Refused (``refused``) if none of its hop's instances is in service.
+        """
+        model = self.routes.model[request.hop]
         if not self.groups[model].route(request):
             self.refused(request, -1 - model)
 
@@ -179,10 +182,7 @@ class SimPyFleet:
             if hop < 0 or not now < request.deadline_s:
                 continue
             seq = int(next_seq_len(routes.seq[hop], request.seq_len))
-            request = request._replace(seq_len=seq, queued_s=now, hop=hop, entered_s=now)
-            model = routes.model[hop]
-            if not self.groups[model].route(request):
-                self.refused(request, -1 - model)
+            self.send(request._replace(seq_len=seq, queued_s=now, hop=hop, entered_s=now))
 
     # --- the state the FleetView reads (sim.engine.view.FleetState) -----------------------
 
