@@ -12,7 +12,7 @@ in it whose hop has a next one and whose client still waits (deadline after now)
 the next stage's balancer at once, at the leave event itself (``sim.engine.phases``: the
 fleet's timed events, in key order), in batch order. The trace writer tells such a served
 stage by the same rule and writes it as ``passed`` (``sim.engine.trace_writer``). A request
-handed on enters the next stage with that stage's sequence length (``next_seq_len``),
+handed on enters the next stage with that stage's sequence length (``apply_seq_rule``),
 ``queued_s`` and ``entered_s`` now; its first arrival, deadline and attempts go with it.
 A refused hand-off is retried to the same stage, as an arrival is. A request whose
 deadline has passed when its stage ends is final there (``timed_out``).
@@ -20,12 +20,9 @@ deadline has passed when its stage ends is final there (``timed_out``).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
-from sim.scenario.pipelines import PipelineConfig
-
-KEEP_SEQ = (1.0, 0, 2**53 - 1)  # (scale, min, max) that keeps a length: ceil(s * 1.0) = s
+from sim.scenario.pipelines import KEEP_SEQ, PipelineConfig, SeqRule, seq_rule
 
 
 @dataclass(frozen=True)
@@ -38,9 +35,8 @@ class Routes:
         next: Per hop: the hop after it, -1 if it is its route's last.
         route: Per hop: its route.
         stage: Per hop: its position in its route (0: the first).
-        seq: Per hop: (scale, min, max) giving its sequence length from the stage before's,
-            ``min(max, max(min, ceil(length * scale)))`` in double arithmetic
-            (``KEEP_SEQ`` for first stages).
+        seq: Per hop: its ``sim.scenario.pipelines.SeqRule``, its sequence length from the
+            stage before's (``KEEP_SEQ`` for first stages).
 
     """
 
@@ -49,7 +45,7 @@ class Routes:
     next: list[int]
     route: list[int]
     stage: list[int]
-    seq: list[tuple[float, int, int]]
+    seq: list[SeqRule]
 
     @classmethod
     def build(cls, model_names: list[str], pipelines: list[PipelineConfig] = ()) -> Routes:
@@ -70,7 +66,7 @@ class Routes:
                 nxt.append(-1)
                 route.append(models + p)
                 stage.append(s)
-                seq.append(_seq_rule(config.seq_len))
+                seq.append(seq_rule(config.seq_len))
                 before = hop
         return cls(names, model, nxt, route, stage, seq)
 
@@ -78,18 +74,3 @@ class Routes:
     def staged(self) -> bool:
         """Whether any route has more than one stage."""
         return any(n >= 0 for n in self.next)
-
-
-def next_seq_len(rule: tuple[float, int, int], seq_len: float) -> float:
-    """The length entering a hop with ``rule`` (``Routes.seq``), as the kernel computes it."""
-    scale, low, high = rule
-    return float(min(high, max(low, math.ceil(seq_len * scale))))
-
-
-def _seq_rule(config) -> tuple[float, int, int]:
-    """A stage's ``seq_len`` (``sim.scenario.pipelines.StageSeqLen``) as (scale, min, max)."""
-    if config is None:
-        return KEEP_SEQ
-    if isinstance(config, int):
-        return (0.0, config, config)
-    return (float(config.scale), config.min, config.max)

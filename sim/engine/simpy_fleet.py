@@ -18,7 +18,7 @@ from sim.engine.model import Group, Instance
 from sim.engine.occupancy import Occupancy
 from sim.engine.phases import ARRIVAL, RETRY, WINDOW_START, FleetTimeout, RunEnvironment
 from sim.engine.records import Record, RecordBuffer, Request
-from sim.engine.routes import next_seq_len
+from sim.scenario.pipelines import apply_seq_rule
 from sim.workload.requests import Chunk
 
 NAN = math.nan
@@ -181,7 +181,7 @@ class SimPyFleet:
             hop = routes.next[request.hop]
             if hop < 0 or not now < request.deadline_s:
                 continue
-            seq = int(next_seq_len(routes.seq[hop], request.seq_len))
+            seq = apply_seq_rule(routes.seq[hop], request.seq_len)
             self.send(request._replace(seq_len=seq, queued_s=now, hop=hop, entered_s=now))
 
     # --- the state the FleetView reads (sim.engine.view.FleetState) -----------------------

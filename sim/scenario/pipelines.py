@@ -96,20 +96,35 @@ class PipelineConfig(Config):
         return self
 
 
-def next_seq_len(rule: int | ScaledSeqLen | None, seq_len: int) -> int:
-    """The length a stage with ``rule`` gets from the stage before's ``seq_len``."""
+SeqRule = tuple[float, int, int]
+"""A stage's length rule as numbers, (scale, min, max): ``min(max, max(min, ceil(length x
+scale)))`` of the stage before's length, in double arithmetic. The engines apply this form
+(the compiled kernel too); every form of ``StageSeqLen`` is one."""
+
+KEEP_SEQ: SeqRule = (1.0, 0, 2**53 - 1)  # keeps a length: ceil(s x 1.0) = s below 2**53
+
+
+def seq_rule(rule: int | ScaledSeqLen | None) -> SeqRule:
+    """A stage's ``seq_len`` as a ``SeqRule``: a fixed length is scale 0 clipped to itself."""
     if rule is None:
-        return seq_len
+        return KEEP_SEQ
     if isinstance(rule, int):
-        return rule
-    return min(rule.max, max(rule.min, math.ceil(seq_len * rule.scale)))
+        return (0.0, rule, rule)
+    return (float(rule.scale), rule.min, rule.max)
+
+
+def apply_seq_rule(rule: SeqRule, seq_len: int) -> int:
+    """The length a stage with ``rule`` gets from the stage before's ``seq_len``."""
+    scale, low, high = rule
+    return min(high, max(low, math.ceil(seq_len * scale)))
+
+
+def next_seq_len(rule: int | ScaledSeqLen | None, seq_len: int) -> int:
+    """The length a stage with ``seq_len`` config ``rule`` gets from the stage before's."""
+    return apply_seq_rule(seq_rule(rule), seq_len)
 
 
 def next_seq_lens(rule: int | ScaledSeqLen | None, seq_lens: np.ndarray) -> np.ndarray:
     """``next_seq_len`` over an array of lengths (int64; the same double arithmetic)."""
-    if rule is None:
-        return seq_lens
-    if isinstance(rule, int):
-        return np.full(seq_lens.shape, rule, dtype=np.int64)
-    scaled = np.ceil(seq_lens.astype(np.float64) * rule.scale)
-    return np.clip(scaled, rule.min, rule.max).astype(np.int64)
+    scale, low, high = seq_rule(rule)
+    return np.clip(np.ceil(seq_lens.astype(np.float64) * scale), low, high).astype(np.int64)
