@@ -48,6 +48,7 @@ from analysis.pool_usage import busy_time_s as busy_time_s  # re-exported
 from analysis.pool_usage import cost_usd, pool_usage, staged_shares
 from analysis.quantiles import StreamingPercentiles
 from analysis.schema import ATTEMPTS, STATUSES
+from analysis.stage_latency import served_rows
 
 if TYPE_CHECKING:  # pandas is imported where it is used: runs never need it
     import pandas as pd
@@ -85,6 +86,9 @@ STAGE_COLUMNS = ["host_s", "seq_len", "padded_batch", "padded_seq_len", ATTEMPTS
 """Columns of the host stage, padding and retries, read when present (traces before them
 lack them: their host utilisation is 0, their padding waste NaN and every request made one
 attempt)."""
+STAGE_USAGE_COLUMNS = ["pool", "status", "warmup", "start_s", "service_s", "batch_size",
+                       "host_s", "seq_len", "padded_batch", "padded_seq_len"]  # fmt: skip
+"""The ``stages.parquet`` columns a pipeline run's pool usage is counted from."""
 
 
 def latency_percentiles_s(latency_s: np.ndarray, q: tuple[float, ...] = PERCENTILES) -> list[float]:
@@ -164,7 +168,7 @@ class MetricsAccumulator:
         """Count a chunk of ``stages.parquet`` rows toward the pools' usage (``add_usage``)."""
         pool_code, pool_names = _labels(chunk["pool"])
         status = chunk["status"].to_numpy(dtype=object)
-        done = ((status == "ok") | (status == "passed")) & ~chunk["warmup"].to_numpy(dtype=bool)
+        done = served_rows(status, "passed", "ok", chunk["warmup"].to_numpy(dtype=bool))
         self.add_usage(
             chunk["start_s"].to_numpy(dtype=float), chunk["service_s"].to_numpy(dtype=float),
             chunk["batch_size"].to_numpy(), pool_code, pool_names[:-1], done,

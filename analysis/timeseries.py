@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow.parquet as pq
 
-from analysis.metrics import STAGE_COLUMNS, _labels
+from analysis.metrics import STAGE_COLUMNS, STAGE_USAGE_COLUMNS, _labels
 from analysis.outcomes import MISSES, masks_of
 from analysis.pool_usage import accelerator_busy, staged_shares
 from analysis.quantiles import GroupedPercentiles
@@ -138,7 +138,8 @@ def time_series(source: Any, window_s: float = 60.0) -> pd.DataFrame:
     if staged:  # pipelines: a pool's busy time is its own stage's batches, passed ones too
         stage_file = pq.ParquetFile(stages)
         for i in range(stage_file.num_row_groups):
-            _add_busy(stage_file.read_row_group(i).to_pandas(), pools, window_s, duration, busy)
+            chunk = stage_file.read_row_group(i, columns=STAGE_USAGE_COLUMNS).to_pandas()
+            _add_busy(chunk, pools, window_s, duration, busy)
     if latencies.plan_second_pass(PERCENTILES):
         for chunk in src.chunks(["finish_s", "latency_s", "status"]):
             ok = (chunk["status"] == "ok").to_numpy()

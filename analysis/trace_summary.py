@@ -16,7 +16,12 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from analysis.fleet_figures import lifetimes_beside, with_fleet
-from analysis.metrics import NEEDED_COLUMNS, STAGE_COLUMNS, MetricsAccumulator
+from analysis.metrics import (
+    NEEDED_COLUMNS,
+    STAGE_COLUMNS,
+    STAGE_USAGE_COLUMNS,
+    MetricsAccumulator,
+)
 from analysis.reader import run_info
 from analysis.schema import STAGES_FILE
 from analysis.stage_latency import stage_latencies_of, stage_latencies_of_frame
@@ -102,7 +107,9 @@ def summarize_trace(
     if stages.exists():  # pipelines: every stage's batches count toward its pool's usage
         stage_file = pq.ParquetFile(stages)
         for i in range(stage_file.num_row_groups):
-            acc.add_stage_rows(stage_file.read_row_group(i).to_pandas())
+            acc.add_stage_rows(
+                stage_file.read_row_group(i, columns=STAGE_USAGE_COLUMNS).to_pandas()
+            )
     for i in range(groups):
         acc.add(parquet.read_row_group(i, columns=columns).to_pandas(), usage=not stages.exists())
         if progress is not None:

@@ -33,6 +33,7 @@ from analysis.schema import (
     STATUSES,
     TIMED_OUT,
 )
+from analysis.stage_latency import served_rows
 from sim.engine import arrow_arrays as arrow
 from sim.engine.background_writer import BackgroundWriter
 from sim.engine.batch_columns import batch_columns
@@ -146,6 +147,7 @@ class TraceWriter(RecordBuffer):
     ) -> None:
         super().__init__()
         routes = routes or Routes.build(list(models))
+        self._staged = routes.staged
         self._hop_route = np.asarray(routes.route, dtype=np.int32)
         self._hop_onward = np.asarray(routes.next, dtype=np.int64) >= 0
         self._stages = (
@@ -233,17 +235,19 @@ class TraceWriter(RecordBuffer):
         )
         hop = requests[:, 6].astype(np.int64)
         entered = np.ascontiguousarray(requests[:, 7])
-        if self._hop_onward.any():  # pipelines: a served stage with a next one was passed
+        if self._staged:  # pipelines: a served stage with a next one was passed
             served = (status == OK) & self._hop_onward[hop]
             status[served] = np.where(finish[served] < requests[served, 4], PASSED, TIMED_OUT)
             columns = (requests, start, finish, service, size, instance, replica, status,
                        host, padded_batch, padded_seq, hop, entered)  # fmt: skip
-            self._write_stages(*columns, instance_pool, instance_index)
-            pool = instance_pool[instance]
-            done = ((status == OK) | (status == PASSED)) & (requests[:, 1] >= self._warmup_s)
-            self.metrics.add_usage(start, service, size, np.where(pool < 0, len(self._pool_names),
-                                   pool), self._pool_names, done, host, requests[:, 2],
-                                   padded_batch, padded_seq)  # fmt: skip
+            rows = self._stage_rows(*columns, instance_pool, instance_index)
+            ids = rows["request_id"]
+            self._stages.write(rows, self.mode.sampled(ids) if self.mode.kind == "sample" else None)
+            # every stage's batches count toward its pool's usage (the summary's usage=False)
+            done = served_rows(status, PASSED, OK, rows["warmup"])
+            self.metrics.add_usage(start, service, size, self._pool_code(rows["pool"]),
+                                   self._pool_names, done, host, rows["seq_len"], padded_batch,
+                                   padded_seq)  # fmt: skip
             final = status != PASSED
             if not final.all():
                 (requests, start, finish, service, size, instance, replica, status, host,
@@ -278,10 +282,9 @@ class TraceWriter(RecordBuffer):
         }
         table = pa.Table.from_arrays([arrays[name] for name in COLUMNS], schema=self._schema)
         self.rows_recorded += rows
-        pool_code = np.where(pool < 0, len(self._pool_names), pool)  # refused: no pool
-        self._count(arrival, latency, start, service, size, pool_code, status, warmup,
-                    (host, seq, padded_batch, padded_seq, attempts),
-                    usage=not self._hop_onward.any())  # fmt: skip
+        self._count(arrival, latency, start, service, size, self._pool_code(pool), status,
+                    warmup, (host, seq, padded_batch, padded_seq, attempts),
+                    usage=not self._staged)  # fmt: skip
         if self.mode.kind == "sample":
             table = table.filter(arrow.booleans(self.mode.sampled(requests[:, 0].astype(np.int64))))
         if self._background is None:
@@ -289,15 +292,17 @@ class TraceWriter(RecordBuffer):
         self._background.submit(table)
         self.rows_written += table.num_rows
 
-    def _write_stages(self, requests, start, finish, service, size, instance, replica, status,
-                      host, padded_batch, padded_seq, hop, entered, instance_pool,
-                      instance_index) -> None:  # fmt: skip
-        """Every row, passed stages included, to ``stages.parquet`` (if one is written)."""
-        if self._stages is None:
-            return
-        ids = requests[:, 0].astype(np.int64)
-        rows = {
-            "request_id": ids, "hop": hop, "pool": instance_pool[instance],
+    def _pool_code(self, pool: np.ndarray) -> np.ndarray:
+        """Pool codes for the metrics: a refused row (no pool, -1) gets ``len(pools)``."""
+        return np.where(pool < 0, len(self._pool_names), pool)
+
+    def _stage_rows(self, requests, start, finish, service, size, instance, replica, status,
+                    host, padded_batch, padded_seq, hop, entered, instance_pool,
+                    instance_index) -> dict[str, np.ndarray]:  # fmt: skip
+        """Every row, passed stages included, as ``stages.parquet``'s columns and ``hop``."""
+        return {
+            "request_id": requests[:, 0].astype(np.int64), "hop": hop,
+            "pool": instance_pool[instance],
             "instance_id": instance_index[instance], "replica_id": replica,
             "entered_s": entered, "start_s": start, "finish_s": finish, "service_s": service,
             "host_s": host, "batch_size": size, "padded_batch": padded_batch,
@@ -306,8 +311,6 @@ class TraceWriter(RecordBuffer):
             "attempts": requests[:, 3].astype(np.int32),
             "warmup": requests[:, 1] < self._warmup_s,
         }  # fmt: skip
-        keep = self.mode.sampled(ids) if self.mode.kind == "sample" else None
-        self._stages.write(rows, keep)
 
     def _count(
         self,

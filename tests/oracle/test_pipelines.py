@@ -19,11 +19,12 @@ from helpers import (
     assert_engines_agree,
     needs_kernel,
     reached,
+    same,
     same_records,
     scenario,
 )
 
-from analysis import time_series
+from analysis import summarize_trace, time_series
 from analysis.schema import OK
 from sim.engine.fleet import Fleet
 from sim.engine.pool import Pool
@@ -135,6 +136,7 @@ def test_utilisation_counts_every_stage(tmp_path):
     assert (stage_a["model"], stage_a["served"], stage_b["served"]) == ("asr", 3, 3)
     assert stage_a["latency_p50_s"] == pytest.approx(0.010)
     assert stage_b["latency_mean_s"] == pytest.approx(0.005)
+    assert same(summarize_trace(tmp_path / "requests.parquet"), stats.metrics)  # from files
     series = time_series(tmp_path / "requests.parquet", window_s=0.1)  # one window
     assert series["utilisation.a"].tolist() == pytest.approx([0.15])
     assert series["utilisation.b"].tolist() == pytest.approx([0.0375])
