@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from pathlib import Path
@@ -20,6 +21,7 @@ from sim.engine.pool import Pool
 from sim.engine.runner import drive, simulate
 from sim.engine.trace_writer import RecordBuffer
 from sim.policies.balancers import BALANCERS, RoundRobin
+from sim.scenario.errors import ScenarioError
 from sim.scenario.loading import parse_scenario
 from sim.scenario.schema import Scenario
 from sim.streams import stream
@@ -49,6 +51,18 @@ def same(a: object, b: object) -> bool:
     if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
         return True
     return a == b
+
+
+def problems_after(base: dict, change) -> list[tuple[str, str]]:
+    """The (field, message) problems of scenario data ``base`` after ``change(a copy)``.
+
+    The scenario must be refused (``ScenarioError``).
+    """
+    data = copy.deepcopy(base)
+    change(data)
+    with pytest.raises(ScenarioError) as error:
+        parse_scenario(yaml.safe_dump(data, sort_keys=False))
+    return [(field, message) for field, message, _ in error.value.problems]
 
 
 def scenario(data: dict) -> Scenario:

@@ -8,7 +8,7 @@ import copy
 import pandas as pd
 import pytest
 import yaml
-from helpers import ROOT, needs_kernel
+from helpers import ROOT, needs_kernel, problems_after
 
 import analysis
 from sim.engine.engines import EngineUnavailable, choose_engine
@@ -16,8 +16,6 @@ from sim.engine.fleet import Fleet
 from sim.engine.pool import Pool
 from sim.engine.routes import Routes
 from sim.policies.balancers import CompiledPick, RoundRobin
-from sim.scenario.errors import ScenarioError
-from sim.scenario.loading import parse_scenario
 from sim.scenario.pipelines import PipelineConfig
 from sim.streams import stream
 
@@ -26,11 +24,7 @@ PIPELINE = yaml.safe_load((ROOT / "scenarios" / "alexa_pipeline.yaml").read_text
 
 def problems(change) -> list[tuple[str, str]]:
     """The (field, message) problems of scenarios/alexa_pipeline.yaml after ``change``."""
-    data = copy.deepcopy(PIPELINE)
-    change(data)
-    with pytest.raises(ScenarioError) as error:
-        parse_scenario(yaml.safe_dump(data, sort_keys=False))
-    return [(field, message) for field, message, _ in error.value.problems]
+    return problems_after(PIPELINE, change)
 
 
 def stage(data: dict, index: int) -> dict:

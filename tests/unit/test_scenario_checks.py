@@ -9,11 +9,11 @@ import copy
 import pandas as pd
 import pytest
 import yaml
-from helpers import BASE_SCENARIO, scenario
+from helpers import BASE_SCENARIO, problems_after, scenario
 
 from hardware import catalog
 from sim.scenario.errors import ScenarioError
-from sim.scenario.loading import load_scenario, parse_scenario
+from sim.scenario.loading import load_scenario
 from sim.scenario.models import resolve_model, seq_len_bounds_by_model
 
 TINY = {"layers": 1, "hidden": 8, "heads": 1, "ffn": 8}
@@ -21,11 +21,7 @@ TINY = {"layers": 1, "hidden": 8, "heads": 1, "ffn": 8}
 
 def problems(change) -> list[tuple[str, str]]:
     """The (field, message) problems of BASE_SCENARIO after ``change(data)``."""
-    data = copy.deepcopy(BASE_SCENARIO)
-    change(data)
-    with pytest.raises(ScenarioError) as error:
-        parse_scenario(yaml.safe_dump(data, sort_keys=False))
-    return [(field, message) for field, message, _ in error.value.problems]
+    return problems_after(BASE_SCENARIO, change)
 
 
 def pool(**changes):

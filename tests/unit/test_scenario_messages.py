@@ -3,11 +3,8 @@ not spell out, the rendering of several problems, and overrides checked again.""
 
 from __future__ import annotations
 
-import copy
-
 import pytest
-import yaml
-from helpers import BASE_SCENARIO, scenario
+from helpers import BASE_SCENARIO, problems_after, scenario
 
 from hardware import zoo
 from sim.scenario.errors import ScenarioError, format_path
@@ -16,11 +13,7 @@ from sim.scenario.loading import parse_scenario, with_overrides
 
 def problems(change) -> list[tuple[str, str]]:
     """The (field, message) problems of BASE_SCENARIO after ``change(data)``."""
-    data = copy.deepcopy(BASE_SCENARIO)
-    change(data)
-    with pytest.raises(ScenarioError) as error:
-        parse_scenario(yaml.safe_dump(data, sort_keys=False))
-    return [(field, message) for field, message, _ in error.value.problems]
+    return problems_after(BASE_SCENARIO, change)
 
 
 def put(*path, value):
